@@ -1,0 +1,187 @@
+"""Stage 6, emit: turn rendered objects and host files into the bytes of out/, then write them.
+
+``serialize`` is pure (the same input gives byte-identical files); ``write_out`` is the
+only writer of out/, and swaps a fully built directory in so that a failed compile never
+leaves half an out/. kgit owns ``hosts/``, ``manifests/`` and ``index.json`` inside out/;
+any other file there is the user's and is carried over untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler import yamlout
+from compiler.errors import OutputError
+from compiler.resources import ResourceSet
+
+OWNED_TOP_LEVEL = ("hosts", "manifests", "index.json")
+SOURCE_ANNOTATION = "kgit.dev/source"
+EXECUTABLE = 0o755
+REGULAR = 0o644
+
+
+@dataclass(frozen=True)
+class HostFile:
+    """A file for a host (script or config), at a path relative to out/."""
+
+    path: str
+    content: str
+    executable: bool = False
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_owned(relpath: str) -> bool:
+    top = relpath.split("/", 1)[0]
+    return top in OWNED_TOP_LEVEL
+
+
+def _stamped(body: dict, source: str) -> dict:
+    metadata = dict(body.get("metadata") or {})
+    annotations = dict(metadata.get("annotations") or {})
+    annotations[SOURCE_ANNOTATION] = source
+    metadata["annotations"] = annotations
+    return {**body, "metadata": metadata}
+
+
+def serialize(
+    resources: ResourceSet, host_files: Iterable[HostFile], *, spec_name: str, cluster: str
+) -> dict[str, bytes]:
+    """Every file of out/ (path -> bytes), including index.json. Pure."""
+    header = yamlout.header_comment(spec_name)
+    by_file: dict[str, list[str]] = {}
+    objects = []
+    for resource in resources:
+        document = yamlout.dump(_stamped(resource.body, resource.source))
+        by_file.setdefault(resource.file, []).append(document)
+        key = resource.key
+        objects.append(
+            {
+                "apiVersion": resource.body.get("apiVersion"),
+                "kind": key.kind,
+                "namespace": key.namespace or None,
+                "name": key.name,
+                "file": resource.file,
+                "sha256": sha256(document.encode()),
+                "source": resource.source,
+            }
+        )
+    files: dict[str, bytes] = {}
+    modes: dict[str, int] = {}
+    for path, documents in by_file.items():
+        files[path] = (header + "".join(f"---\n{d}" for d in documents)).encode()
+    for host_file in host_files:
+        if host_file.path in files:
+            raise OutputError(f"out/{host_file.path} would be written twice")
+        files[host_file.path] = host_file.content.replace("\r\n", "\n").encode()
+        modes[host_file.path] = EXECUTABLE if host_file.executable else REGULAR
+    index = {
+        "generatedBy": f"kgit from {spec_name}; do not edit by hand",
+        "cluster": cluster,
+        "files": [
+            {"path": p, "sha256": sha256(files[p]), "executable": modes.get(p) == EXECUTABLE}
+            for p in sorted(files)
+        ],
+        "objects": sorted(
+            objects,
+            key=lambda o: (o["file"], o["kind"], o["namespace"] or "", o["name"]),
+        ),
+    }
+    files["index.json"] = (json.dumps(index, indent=2, sort_keys=True) + "\n").encode()
+    return dict(sorted(files.items()))
+
+
+def executable_paths(files: Mapping[str, bytes]) -> set[str]:
+    """Which files of a serialized out/ are executable, as recorded in its index."""
+    index = json.loads(files.get("index.json", b'{"files": []}'))
+    return {f["path"] for f in index.get("files", []) if f.get("executable")}
+
+
+def read_out(out_dir: Path) -> dict[str, bytes]:
+    """kgit's own files currently in out/ (path -> bytes); empty when out/ does not exist."""
+    found: dict[str, bytes] = {}
+    if not out_dir.is_dir():
+        return found
+    for path in sorted(out_dir.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            rel = path.relative_to(out_dir).as_posix()
+            if is_owned(rel):
+                found[rel] = path.read_bytes()
+    return found
+
+
+@dataclass(frozen=True)
+class Staleness:
+    path: str
+    reason: str  # "changed", "missing" or "extra"
+
+    def __str__(self) -> str:
+        return f"out/{self.path}: {self.reason}"
+
+
+def compare(expected: Mapping[str, bytes], actual: Mapping[str, bytes]) -> list[Staleness]:
+    """What differs between a fresh compile and out/ as it is, file by file."""
+    stale = []
+    for path in sorted(set(expected) | set(actual)):
+        if path not in actual:
+            stale.append(Staleness(path, "missing"))
+        elif path not in expected:
+            stale.append(Staleness(path, "extra (no longer generated)"))
+        elif expected[path] != actual[path]:
+            stale.append(Staleness(path, "changed (edited by hand, or cluster.yaml changed)"))
+    return stale
+
+
+def write_out(out_dir: Path, files: Mapping[str, bytes]) -> None:
+    """Replace kgit's files in out_dir with ``files``, atomically as a whole directory.
+
+    The new tree is built in a temporary directory beside out/ (same filesystem, so the
+    final renames are atomic); files in out/ that kgit does not own are copied across, so
+    a failure at any point leaves the old out/ exactly as it was.
+    """
+    out_dir = out_dir.absolute()
+    parent = out_dir.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.kgit-", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"cannot create {out_dir}: {exc.strerror}") from None
+    executables = executable_paths(files)
+    try:
+        for rel, data in files.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            os.chmod(target, EXECUTABLE if rel in executables else REGULAR)
+        os.chmod(staging, 0o755)
+        if out_dir.exists():
+            if not out_dir.is_dir():
+                raise OutputError(f"{out_dir} exists and is not a directory")
+            for entry in out_dir.iterdir():
+                if entry.name in OWNED_TOP_LEVEL:
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.copytree(entry, staging / entry.name, symlinks=True)
+                else:
+                    shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
+            retired = parent / f"{staging.name}.old"
+            os.rename(out_dir, retired)
+            os.rename(staging, out_dir)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"cannot write {out_dir}: {exc.strerror or exc}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

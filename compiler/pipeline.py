@@ -1,0 +1,128 @@
+"""The compile half of kgit, as a list of stages: load, validate, model, render, overlay, emit.
+
+Each stage is a function of its own module. Only the caller does I/O on out/: this module
+reads inputs through a ``SourceTree`` and returns bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from compiler import addons, emit, overlay
+from compiler.changecause import annotate_change_causes
+from compiler.emit import HostFile
+from compiler.errors import KgitError, SpecError, StageError
+from compiler.loader import Document, load_tree_document
+from compiler.model import Cluster, build_cluster
+from compiler.render.apps import (
+    render_app,
+    render_external_service,
+    render_namespaces,
+    render_secret,
+)
+from compiler.render.flannel import render_flannel
+from compiler.render.hosts import render_hosts
+from compiler.render.ingress_nginx import render_ingress_nginx
+from compiler.resources import Resource, ResourceSet
+from compiler.sources import SourceTree
+from compiler.validate import validate_document
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    spec_path: str = "cluster.yaml"  # relative to the tree
+    display_name: str | None = None  # how errors name the spec file (default: spec_path)
+    change_cause: str | None = None
+    previous: Mapping[str, bytes] = field(default_factory=dict)  # out/ as it was
+
+
+@dataclass(frozen=True)
+class Compiled:
+    cluster: Cluster
+    resources: ResourceSet
+    host_files: tuple[HostFile, ...]
+    files: dict[str, bytes]  # every file of out/, path -> bytes
+    warnings: tuple[str, ...]
+
+
+def _stage(name: str, func: Callable[..., T], *args: Any) -> T:
+    """Run one stage; errors without a location are prefixed with the stage's name."""
+    try:
+        return func(*args)
+    except SpecError:
+        raise
+    except KgitError as exc:
+        raise StageError(name, exc) from exc
+
+
+def load_and_validate(tree: SourceTree, options: CompileOptions) -> tuple[Document, Cluster]:
+    display = options.display_name or options.spec_path
+    document = _stage("load", load_tree_document, tree, options.spec_path, display)
+    _stage("validate", validate_document, document, tree)
+    cluster = _stage("model", build_cluster, document.data, display)
+    return document, cluster
+
+
+def _addon_file(addon: str, body: dict[str, Any]) -> str:
+    kind = str(body.get("kind", "object")).lower()
+    name = (body.get("metadata") or {}).get("name", "unnamed")
+    return f"manifests/{addon}/{kind}-{name}.yaml"
+
+
+def render_resources(cluster: Cluster, tree: SourceTree, spec: str) -> ResourceSet:
+    resources = ResourceSet()
+
+    def place(objects: list[dict[str, Any]], file: Callable[[dict[str, Any]], str], src: str):
+        for body in objects:
+            resources.add(Resource(body, file(body), src))
+
+    flannel = cluster.network.flannel
+    base, _origin = addons.load_base("flannel", tree, flannel.source)
+    place(
+        render_flannel(cluster, base),
+        lambda b: _addon_file("flannel", b),
+        f"{spec}#spec.network.flannel",
+    )
+    if cluster.ingress_nginx is not None:
+        base, _origin = addons.load_base("ingress-nginx", tree, cluster.ingress_nginx.source)
+        place(
+            render_ingress_nginx(cluster, base),
+            lambda b: _addon_file("ingress-nginx", b),
+            f"{spec}#spec.ingress.nginx",
+        )
+    place(render_namespaces(cluster), lambda b: "manifests/namespaces.yaml", f"{spec}#spec")
+    for app in cluster.apps:
+        objects = render_app(cluster, app)
+        for path in app.overlays:
+            objects = overlay.apply_overlay(objects, overlay.load_overlay(tree, path))
+        file = f"manifests/apps/{app.namespace}/{app.name}.yaml"
+        place(objects, lambda b, f=file: f, f"{spec}#{app.source}")
+    for service in cluster.external_services:
+        file = f"manifests/external/{service.namespace}/{service.name}.yaml"
+        place(
+            render_external_service(cluster, service),
+            lambda b, f=file: f,
+            f"{spec}#{service.source}",
+        )
+    for secret in cluster.secrets:
+        file = f"manifests/secrets/{secret.namespace}/{secret.name}.yaml"
+        place(render_secret(cluster, secret), lambda b, f=file: f, f"{spec}#{secret.source}")
+    return resources
+
+
+def compile_tree(tree: SourceTree, options: CompileOptions | None = None) -> Compiled:
+    """Compile the spec in ``tree`` into the bytes of out/. No writes, no clock, no network."""
+    options = options or CompileOptions()
+    _document, cluster = load_and_validate(tree, options)
+    spec = options.spec_path
+    resources = _stage("render", render_resources, cluster, tree, spec)
+    _stage("render", annotate_change_causes, resources, options.previous, options.change_cause)
+    host_files = tuple(_stage("render", render_hosts, cluster))
+    files = _stage(
+        "emit", lambda: emit.serialize(resources, host_files, spec_name=spec, cluster=cluster.name)
+    )
+    return Compiled(cluster, resources, host_files, files, warnings=())
