@@ -1,0 +1,132 @@
+"""A plan is a value: what kgit would do to a cluster, and what it was made against.
+
+Terraform's model: ``apply`` consumes a ``Plan`` and refuses one whose base is stale; only
+``Plan.has_changes()`` decides exit code 2; rendering a plan is someone else's job
+(``compiler.reconcile.render``). Plans are JSON-serialisable and never hold Secret values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import Enum, StrEnum
+from typing import Any
+
+PLAN_FORMAT_VERSION = "1.0"
+
+
+class ActionKind(StrEnum):
+    """The closed set of things kgit does to one object (Terraform: + ~ -/+ -)."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"  # delete then create: a change the API refuses as immutable
+    DELETE = "delete"
+    NOOP = "no-op"
+
+    @property
+    def symbol(self) -> str:
+        return {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "no-op": " "}[
+            self.value
+        ]
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """Identity of one object on the cluster."""
+
+    api_version: str
+    kind: str
+    namespace: str  # "" for cluster-scoped objects
+    name: str
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> ObjectRef:
+        meta = body.get("metadata") or {}
+        return cls(
+            str(body.get("apiVersion", "")),
+            str(body.get("kind", "")),
+            str(meta.get("namespace") or ""),
+            str(meta.get("name", "")),
+        )
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    def __str__(self) -> str:
+        kind = f"{self.kind}.{self.group}" if self.group else self.kind
+        return f"{kind}/{self.namespace}/{self.name}" if self.namespace else f"{kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One planned change. ``before``/``after`` are for display (Secret values masked)."""
+
+    kind: ActionKind
+    ref: ObjectRef
+    reason: str = ""
+    diff: str = ""  # field-level unified YAML diff of before -> after, values masked
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    live_resource_version: str | None = None  # what the plan saw; apply refuses if it moved
+
+
+@dataclass(frozen=True)
+class PlanBase:
+    """What the plan was made against; apply refuses a plan whose base no longer holds."""
+
+    out_digest: str  # sha256 over out/manifests as read
+    git_revision: str | None  # commit of out/ when known
+    context: str  # kubeconfig context name
+    server: str  # API server URL
+    applyset_id: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    base: PlanBase
+    actions: tuple[Action, ...]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def has_changes(self) -> bool:
+        return any(a.kind is not ActionKind.NOOP for a in self.actions)
+
+    def count(self, kind: ActionKind) -> int:
+        return sum(1 for a in self.actions if a.kind is kind)
+
+    def summary(self) -> str:
+        return (
+            f"Plan: {self.count(ActionKind.CREATE)} to create, "
+            f"{self.count(ActionKind.UPDATE)} to update, "
+            f"{self.count(ActionKind.REPLACE)} to replace, "
+            f"{self.count(ActionKind.DELETE)} to delete."
+        )
+
+    def to_json(self) -> str:
+        data = {"format_version": PLAN_FORMAT_VERSION, **asdict(self)}
+        return json.dumps(data, indent=2, sort_keys=True, default=_enum_value) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        data = json.loads(text)
+        base = PlanBase(**data["base"])
+        actions = tuple(
+            Action(
+                kind=ActionKind(a["kind"]),
+                ref=ObjectRef(**a["ref"]),
+                reason=a.get("reason", ""),
+                diff=a.get("diff", ""),
+                before=a.get("before"),
+                after=a.get("after"),
+                live_resource_version=a.get("live_resource_version"),
+            )
+            for a in data["actions"]
+        )
+        return cls(base=base, actions=actions, warnings=tuple(data.get("warnings", ())))
+
+
+def _enum_value(value: object) -> object:
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"cannot serialise {type(value).__name__}")
