@@ -27,13 +27,17 @@ class FieldChange:
 _MISSING = object()
 
 
-def _list_key(items: list[Any]) -> str | None:
-    """A key that identifies list items (name, then containerPort/port/ip), if all have one."""
+def _list_key(*lists: list[Any]) -> str | None:
+    """A key that identifies items in every list (name, containerPort, port, ip, mountPath)."""
+
+    def identifies(key: str, items: list[Any]) -> bool:
+        if not all(isinstance(i, dict) and key in i for i in items):
+            return False
+        return len({str(i[key]) for i in items}) == len(items)
+
     for key in ("name", "containerPort", "port", "ip", "mountPath"):
-        if items and all(isinstance(i, dict) and key in i for i in items):
-            values = [i[key] for i in items]
-            if len(set(map(str, values))) == len(values):
-                return key
+        if any(lists) and all(identifies(key, items) for items in lists):
+            return key
     return None
 
 
@@ -54,7 +58,7 @@ def field_changes(before: Any, after: Any, path: str = "") -> list[FieldChange]:
                 changes.extend(field_changes(old, new, sub))
         return changes
     if isinstance(before, list) and isinstance(after, list):
-        key = _list_key(before + after) if before or after else None
+        key = _list_key(before, after)
         if key is not None:
             old_items = {str(i[key]): i for i in before}
             new_items = {str(i[key]): i for i in after}
