@@ -35,3 +35,5 @@ def upstream() -> Path:
 @pytest.fixture
 def repo_root() -> Path:
     return REPO
+
+from tests.apiserver.fixtures import apiserver  # noqa: E402, F401
