@@ -1,0 +1,1 @@
+"""Benchmarks: kgit side by side with kubectl/kustomize, run by `make bench`."""
