@@ -1,0 +1,163 @@
+"""Plan and apply against the test API server: kgit against kubectl, same objects.
+
+The server runs inside this process (a thread); kgit and kubectl run as child processes,
+so their time and memory are measured alone, and the server's request log counts what
+each side asked for.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+from bench import synth
+from bench.measure import Samples, ratio, run_once
+from compiler import emit
+from compiler.pipeline import CompileOptions, compile_tree
+from compiler.sources import DirectoryTree
+from tests.apiserver.server import ApiServer, start_server
+
+KGIT = [sys.executable, "-m", "compiler"]
+# Apps render a Deployment, a Service and an Ingress each: 1,000 apps ~ 3,000 objects.
+OBJECTS_PER_APP = 3
+
+
+def compiled_repo(work: Path, objects: int, name: str) -> Path:
+    repo = synth.write_repo(work / name, apps=objects // OBJECTS_PER_APP, nodes=3, external=0)
+    compiled = compile_tree(DirectoryTree(repo))
+    emit.write_out(repo / "out", compiled.files)
+    return repo
+
+
+def change_images(repo: Path, fraction: float) -> int:
+    """Bump the image tag of a fraction of the apps and recompile; returns how many."""
+    spec = yaml.safe_load((repo / "cluster.yaml").read_text())
+    apps = spec["spec"]["apps"]
+    step = max(1, round(1 / fraction))
+    changed = 0
+    for app in apps[::step]:
+        app["image"] = app["image"].rsplit(":", 1)[0] + ":9.9.9"
+        changed += 1
+    (repo / "cluster.yaml").write_text(yaml.safe_dump(spec))
+    previous = emit.read_out(repo / "out")
+    compiled = compile_tree(DirectoryTree(repo), CompileOptions(previous=previous))
+    emit.write_out(repo / "out", compiled.files)
+    return changed
+
+
+def kubectl_manifest_args(repo: Path) -> list[str]:
+    # kubectl applies files in path order and does not sort by kind: namespaces go first.
+    return [
+        "-f",
+        str(repo / "out/manifests/namespaces.yaml"),
+        "-R",
+        "-f",
+        str(repo / "out/manifests"),
+    ]
+
+
+def _kgit(server: ApiServer, repo: Path, *args: str) -> tuple[float, float, int]:
+    return run_once(
+        [*KGIT, *args, "-f", str(repo / "cluster.yaml"), "--kubeconfig", str(server.kubeconfig)]
+    )
+
+
+def _kubectl(server: ApiServer, kubectl: str, *args: str) -> tuple[float, float, int]:
+    return run_once([kubectl, "--kubeconfig", str(server.kubeconfig), *args])
+
+
+def _measure(samples: Samples, server: ApiServer, run) -> int:
+    """Run once, record time and memory, and return the number of requests it made."""
+    before = len(server.requests)
+    seconds, peak, code = run()
+    samples.seconds.append(seconds)
+    samples.peak_mb.append(peak)
+    if code not in (0, 2, 1):
+        raise RuntimeError(f"{samples.label} exited {code}")
+    return len(server.requests) - before
+
+
+def bench_plan(work: Path, objects: int, rounds: int) -> list[str]:
+    kubectl = shutil.which("kubectl")
+    repo = compiled_repo(work, objects, "plan-repo")
+    server = start_server(kubeconfig=work / "plan-kubeconfig")
+    lines = [f"## Plan: {objects} applied objects (test API server)"]
+    try:
+        seconds, _peak, code = _kgit(server, repo, "apply", "--yes", "--no-wait")
+        if code != 0:
+            raise RuntimeError("initial kgit apply failed")
+        lines.append(f"setup: kgit apply of the objects took {seconds:.1f}s")
+        for label, fraction in (("unchanged", 0.0), ("1% changed", 0.01)):
+            if fraction:
+                lines.append(f"changed the image of {change_images(repo, fraction)} apps")
+            kgit = Samples(f"kgit plan ({label})")
+            kube = Samples(f"kubectl diff --server-side ({label})")
+            kgit_requests = kube_requests = 0
+            for _ in range(rounds):
+                kgit_requests = _measure(
+                    kgit, server, lambda: _kgit(server, repo, "plan", "--detailed-exitcode")
+                )
+                if kubectl:
+                    kube_requests = _measure(
+                        kube,
+                        server,
+                        lambda: _kubectl(
+                            server,
+                            kubectl,
+                            "diff",
+                            "--server-side",
+                            "--field-manager=kgit",
+                            "--force-conflicts",
+                            *kubectl_manifest_args(repo),
+                        ),
+                    )
+            lines.append(f"{kgit.describe()}; {kgit_requests} requests")
+            if kubectl:
+                lines.append(f"{kube.describe()}; {kube_requests} requests")
+                target = 10 if not fraction else 5
+                lines.append(f"ratio kubectl/kgit: {ratio(kube, kgit):.1f}x (target >= {target}x)")
+    finally:
+        server.stop()
+    return lines
+
+
+def bench_apply(work: Path, objects: int, rounds: int) -> list[str]:
+    kubectl = shutil.which("kubectl")
+    repo = compiled_repo(work, objects, "apply-repo")
+    lines = [f"## Apply: {objects} new objects, a fresh test API server per run"]
+    kgit = Samples("kgit apply --yes --no-wait")
+    kube = Samples("kubectl apply --server-side")
+    kgit_requests = kube_requests = 0
+    for i in range(rounds):
+        server = start_server(kubeconfig=work / f"apply-kgit-{i}")
+        try:
+            kgit_requests = _measure(
+                kgit, server, lambda s=server: _kgit(s, repo, "apply", "--yes", "--no-wait")
+            )
+        finally:
+            server.stop()
+        if kubectl:
+            server = start_server(kubeconfig=work / f"apply-kubectl-{i}")
+            try:
+                kube_requests = _measure(
+                    kube,
+                    server,
+                    lambda s=server: _kubectl(
+                        s,
+                        kubectl,
+                        "apply",
+                        "--server-side",
+                        "--field-manager=kgit",
+                        *kubectl_manifest_args(repo),
+                    ),
+                )
+            finally:
+                server.stop()
+    lines.append(f"{kgit.describe()}; {kgit_requests} requests")
+    if kubectl:
+        lines.append(f"{kube.describe()}; {kube_requests} requests")
+        lines.append(f"ratio kubectl/kgit: {ratio(kube, kgit):.1f}x (target >= 2x)")
+    return lines
