@@ -50,6 +50,8 @@ class Controllers:
         self._server = server
         self.behaviour: dict[str, Behaviour] = {k: Behaviour() for k in KINDS}
         self.nodes = 1  # schedulable nodes a DaemonSet runs on
+        # Seconds a deleted Namespace stays Terminating before it and its objects go.
+        self.namespace_delay = 0.2
         self._timers: list[threading.Timer] = []
         self._lock = threading.Lock()
         self._stopped = False
@@ -72,6 +74,22 @@ class Controllers:
                 timer.cancel()
             self._timers.clear()
 
+    def finalize_namespace(self, name: str) -> None:
+        if self.namespace_delay <= 0:
+            self._server.finish_namespace(name)
+            return
+        self._later(self.namespace_delay, self._server.finish_namespace, (name,))
+
+    def _later(self, delay: float, fn: Any, args: tuple[Any, ...]) -> None:
+        timer = threading.Timer(delay, fn, args)
+        timer.daemon = True
+        with self._lock:
+            if self._stopped:
+                return
+            self._timers = [t for t in self._timers if t.is_alive()]
+            self._timers.append(timer)
+        timer.start()
+
     # -- hooks ------------------------------------------------------------------------
 
     def observe(self, res: Resource, obj: Obj, old: Obj | None) -> None:
@@ -91,15 +109,8 @@ class Controllers:
         if behaviour.mode == "ready":
             # Before becoming ready the rollout is in progress.
             self._reconcile(res, ns, name, generation, "never")
-        timer = threading.Timer(behaviour.delay, self._reconcile,
-                                (res, ns, name, generation, behaviour.mode))
-        timer.daemon = True
-        with self._lock:
-            if self._stopped:
-                return
-            self._timers = [t for t in self._timers if t.is_alive()]
-            self._timers.append(timer)
-        timer.start()
+        self._later(behaviour.delay, self._reconcile, (res, ns, name, generation,
+                                                       behaviour.mode))
 
     def _reconcile(self, res: Resource, ns: str, name: str, generation: int | None,
                    mode: str) -> None:

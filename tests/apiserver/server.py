@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from tests.apiserver import discovery, schema, ssa, validation
+from tests.apiserver import discovery, openapi, schema, ssa, validation
 from tests.apiserver.controllers import Controllers
 from tests.apiserver.defaults import apply_defaults
 from tests.apiserver.discovery import Resource
@@ -388,7 +388,13 @@ class ApiServer:
             if matching:
                 return Response(200, discovery.resource_list(f"{parts[1]}/{parts[2]}",
                                                              matching))
-        # /openapi/v2 and /openapi/v3 are not served: older servers answer 404 too.
+        if path == "/openapi/v3":
+            return Response(200, openapi.root(resources))
+        if path.startswith("/openapi/v3/"):
+            doc = openapi.document(path[len("/openapi/v3/"):], resources)
+            if doc is not None:
+                return Response(200, doc)
+        # /openapi/v2 is not served (kubectl only needs it without v3).
         raise not_found_path()
 
     # -- reads ------------------------------------------------------------------------
@@ -571,7 +577,8 @@ class ApiServer:
     def _store(self, res: Resource, obj: Obj, old: Obj | None) -> None:
         obj["metadata"]["resourceVersion"] = self.store.next_rv()
         meta = obj["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and \
+                res.kind != "Namespace":
             self._remove(res, obj)
             return
         if res.kind == "Service":
@@ -582,6 +589,13 @@ class ApiServer:
         if res.kind == "CustomResourceDefinition":
             self._register_crd(obj)
         self.controllers.observe(res, obj, old)
+
+    def finish_namespace(self, name: str) -> None:
+        """The namespace controller's work: delete the contents, then the namespace."""
+        with self.store.lock:
+            live = self.store.get("", "namespaces", "", name)
+            if live is not None and live["metadata"].get("deletionTimestamp"):
+                self._remove(self._resources[("", "v1", "namespaces")], live)
 
     def _remove(self, res: Resource, obj: Obj) -> None:
         meta = obj["metadata"]
@@ -827,9 +841,16 @@ class ApiServer:
             elif policy == "Orphan":
                 finalizers.append("orphan")
             if res.kind == "Namespace":
+                # The namespace turns Terminating; the namespace controller empties and
+                # removes it shortly after (controllers.namespace_delay seconds).
                 meta.setdefault("deletionTimestamp", now_iso())
                 meta.setdefault("deletionGracePeriodSeconds", 0)
                 obj.setdefault("status", {})["phase"] = "Terminating"
+                if not dry_run:
+                    if obj != live:
+                        self._store(res, obj, live)
+                    self.controllers.finalize_namespace(route.name)
+                return Response(200, obj)
             if finalizers and policy in ("Foreground", "Orphan") and not dry_run:
                 # The garbage collector finishes these at once here (no dependents kept).
                 finalizers = [f for f in finalizers
