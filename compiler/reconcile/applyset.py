@@ -1,0 +1,170 @@
+"""The ApplySet (KEP-3659) that marks which live objects kgit manages for one cluster.
+
+The parent is a ConfigMap ``kgit-<cluster>`` in kube-system. kubectl accepts Secret and
+ConfigMap parents (``builtinApplySetParentGVRs`` in kubectl's cmd/apply/applyset.go); a
+ConfigMap keeps the inventory readable with ``kubectl get configmap -o yaml``, and it
+holds nothing secret. Members carry the label ``applyset.kubernetes.io/part-of: <id>``,
+so ``kubectl get deploy -A -l applyset.kubernetes.io/part-of=<id>`` lists them.
+
+Pruning needs two proofs: an object must carry the label AND be in the parent's
+inventory (``inventory.json``). Someone copying the label onto their own object does not
+make kgit delete it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from compiler import __version__
+from compiler.errors import PlanError
+from compiler.reconcile.model import ObjectRef
+
+PARENT_API_VERSION = "v1"
+PARENT_KIND = "ConfigMap"
+PARENT_NAMESPACE = "kube-system"
+TOOLING_NAME = "kgit"
+
+ID_LABEL = "applyset.kubernetes.io/id"
+PART_OF_LABEL = "applyset.kubernetes.io/part-of"
+TOOLING_ANNOTATION = "applyset.kubernetes.io/tooling"
+GROUP_KINDS_ANNOTATION = "applyset.kubernetes.io/contains-group-kinds"
+NAMESPACES_ANNOTATION = "applyset.kubernetes.io/additional-namespaces"
+INVENTORY_KEY = "inventory.json"
+
+
+def parent_ref(cluster_name: str) -> ObjectRef:
+    return ObjectRef(PARENT_API_VERSION, PARENT_KIND, PARENT_NAMESPACE, f"kgit-{cluster_name}")
+
+
+def applyset_id(parent: ObjectRef) -> str:
+    """KEP-3659 v1 id: applyset-<base64url(sha256("<name>.<namespace>.<kind>.<group>"))>-v1.
+
+    Unpadded URL-safe base64 (Go's ``base64.RawURLEncoding``), as kubectl's
+    ``ApplySet.ID()`` computes it; the prefix and suffix keep the label value
+    starting and ending with an alphanumeric character.
+    """
+    unencoded = ".".join((parent.name, parent.namespace, parent.kind, parent.group))
+    digest = hashlib.sha256(unencoded.encode()).digest()
+    return f"applyset-{base64.urlsafe_b64encode(digest).decode().rstrip('=')}-v1"
+
+
+def member_labels(set_id: str) -> dict[str, str]:
+    return {PART_OF_LABEL: set_id}
+
+
+def with_member_labels(body: Mapping[str, Any], set_id: str) -> dict[str, Any]:
+    """A copy of ``body`` labelled as a member of the ApplySet (the input is not changed)."""
+    metadata = dict(body.get("metadata") or {})
+    metadata["labels"] = {**(metadata.get("labels") or {}), **member_labels(set_id)}
+    return {**body, "metadata": metadata}
+
+
+def group_kind(ref: ObjectRef) -> str:
+    """'Deployment.apps' or 'Service': the form of contains-group-kinds (Go GroupKind)."""
+    return f"{ref.kind}.{ref.group}" if ref.group else ref.kind
+
+
+def member_key(ref: ObjectRef) -> str:
+    """group/kind/namespace/name: identity that survives an apiVersion change."""
+    return f"{ref.group}/{ref.kind}/{ref.namespace}/{ref.name}"
+
+
+def _inventory_json(members: Iterable[ObjectRef]) -> str:
+    entries = sorted({member_key(m): m for m in members}.values(), key=member_key)
+    rows = [
+        {"apiVersion": m.api_version, "kind": m.kind, "namespace": m.namespace, "name": m.name}
+        for m in entries
+    ]
+    return json.dumps({"members": rows}, indent=1, sort_keys=True) + "\n"
+
+
+def parent_manifest(
+    cluster_name: str,
+    members: Iterable[ObjectRef],
+    *,
+    extra_group_kinds: Iterable[str] = (),
+    extra_namespaces: Iterable[str] = (),
+    tooling_version: str = __version__,
+) -> dict[str, Any]:
+    """The parent ConfigMap for a set of members.
+
+    ``extra_*`` let an apply write a superset (old and new kinds/namespaces) before it
+    prunes, as kubectl does, so that an interrupted apply never hides a member.
+    """
+    members = list(members)
+    ref = parent_ref(cluster_name)
+    group_kinds = sorted({group_kind(m) for m in members} | set(extra_group_kinds))
+    namespaces = sorted(
+        ({m.namespace for m in members if m.namespace} | set(extra_namespaces))
+        - {PARENT_NAMESPACE, ""}
+    )
+    return {
+        "apiVersion": PARENT_API_VERSION,
+        "kind": PARENT_KIND,
+        "metadata": {
+            "name": ref.name,
+            "namespace": ref.namespace,
+            "labels": {ID_LABEL: applyset_id(ref)},
+            "annotations": {
+                TOOLING_ANNOTATION: f"{TOOLING_NAME}/{tooling_version}",
+                GROUP_KINDS_ANNOTATION: ",".join(group_kinds),
+                NAMESPACES_ANNOTATION: ",".join(namespaces),
+            },
+        },
+        "data": {INVENTORY_KEY: _inventory_json(members)},
+    }
+
+
+def check_parent(parent: Mapping[str, Any] | None, cluster_name: str) -> None:
+    """Refuse a parent that another tool owns or whose id does not match (as kubectl does)."""
+    if parent is None:
+        return
+    ref = parent_ref(cluster_name)
+    metadata = parent.get("metadata") or {}
+    tooling = (metadata.get("annotations") or {}).get(TOOLING_ANNOTATION, "")
+    if tooling.rpartition("/")[0] != TOOLING_NAME:
+        raise PlanError(
+            f"the ApplySet parent {ref} exists but is managed by "
+            f"{tooling.rpartition('/')[0] or tooling or 'no tool'!r}, not kgit",
+            hint="rename the cluster in cluster.yaml or remove that ConfigMap",
+        )
+    found = (metadata.get("labels") or {}).get(ID_LABEL)
+    if found != applyset_id(ref):
+        raise PlanError(
+            f"the ApplySet parent {ref} has label {ID_LABEL}={found!r}, "
+            f"expected {applyset_id(ref)!r}"
+        )
+
+
+def read_inventory(parent: Mapping[str, Any] | None) -> set[ObjectRef]:
+    """The members the parent records ({} when there is no parent yet)."""
+    if parent is None:
+        return set()
+    raw = (parent.get("data") or {}).get(INVENTORY_KEY)
+    if not raw:
+        return set()
+    try:
+        rows = json.loads(raw)["members"]
+        return {
+            ObjectRef(str(r["apiVersion"]), str(r["kind"]), str(r["namespace"]), str(r["name"]))
+            for r in rows
+        }
+    except (ValueError, KeyError, TypeError):
+        raise PlanError(
+            f"the ApplySet parent {ObjectRef.of(dict(parent))} has an unreadable "
+            f"{INVENTORY_KEY}; kgit will not prune from it"
+        ) from None
+
+
+def recorded_group_kinds(parent: Mapping[str, Any] | None) -> set[str]:
+    """contains-group-kinds of the parent, e.g. {'Deployment.apps', 'Service'}."""
+    if parent is None:
+        return set()
+    value = ((parent.get("metadata") or {}).get("annotations") or {}).get(
+        GROUP_KINDS_ANNOTATION, ""
+    )
+    return {gk for gk in value.split(",") if gk}
