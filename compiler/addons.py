@@ -1,7 +1,7 @@
 """Base manifests of the add-ons: kgit's baseline (shipped in the package) or a vendored file.
 
-This is the I/O edge of the add-on renderers: it reads and parses the base, and the
-renderers receive plain objects.
+This is the I/O edge of the add-on renderers: it reads the base, checks a vendored file
+against kgit.lock, and parses it; the renderers receive plain objects.
 """
 
 from __future__ import annotations
@@ -11,14 +11,42 @@ from typing import Any
 
 import yaml
 
+from compiler.errors import KgitError
 from compiler.loader import read_tree_text
 from compiler.sources import SourceTree
+from compiler.vendor import check_locked
 
 BASELINES = {"flannel": "flannel.yaml", "ingress-nginx": "ingress-nginx.yaml"}
 
 
-def parse_manifest(text: str) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict)]
+def parse_manifest(text: str, origin: str = "manifest") -> list[dict[str, Any]]:
+    """The objects of a multi-document YAML stream; empty documents are skipped.
+
+    Each object is a fresh tree of dicts and lists: YAML anchors and aliases would otherwise
+    share one dict between places, and a patch of one would silently change the other.
+    """
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise KgitError(f"{origin} is not valid YAML: {exc}") from None
+    objects = []
+    for number, doc in enumerate(docs, start=1):
+        if doc is None:
+            continue
+        if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
+            raise KgitError(f"{origin}: document {number} is not a Kubernetes object")
+        objects.append(_unshared(doc))
+    if not objects:
+        raise KgitError(f"{origin} holds no Kubernetes objects")
+    return objects
+
+
+def _unshared(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unshared(item) for item in value]
+    return value
 
 
 def baseline_text(addon: str) -> str:
@@ -26,11 +54,11 @@ def baseline_text(addon: str) -> str:
 
 
 def load_base(addon: str, tree: SourceTree, source: str | None) -> tuple[list[dict[str, Any]], str]:
-    """(objects, where they came from) for an add-on."""
+    """(objects, where they came from) for an add-on: a vendored ``source`` read through
+    ``tree`` and checked against the tree's kgit.lock, or else kgit's baseline."""
     if source is None:
-        name = BASELINES[addon]
-        base = resources.files("compiler") / "baseline" / name
-        if not base.is_file():
-            return [], f"kgit:baseline/{name}"
-        return parse_manifest(base.read_text("utf-8")), f"kgit:baseline/{name}"
-    return parse_manifest(read_tree_text(tree, source)), source
+        origin = f"kgit:baseline/{BASELINES[addon]}"
+        return parse_manifest(baseline_text(addon), origin), origin
+    text = read_tree_text(tree, source)
+    check_locked(tree, source, tree.read_bytes(source))
+    return parse_manifest(text, source), source

@@ -22,12 +22,13 @@ from compiler.render.apps import (
     render_namespaces,
     render_secret,
 )
-from compiler.render.flannel import render_flannel
+from compiler.render.flannel import flannel_warnings, render_flannel
 from compiler.render.hosts import render_hosts
-from compiler.render.ingress_nginx import render_ingress_nginx
+from compiler.render.ingress_nginx import ingress_nginx_warnings, render_ingress_nginx
 from compiler.resources import Resource, ResourceSet
 from compiler.sources import SourceTree
 from compiler.validate import validate_document
+from compiler.warnings import spec_warnings
 
 T = TypeVar("T")
 
@@ -73,22 +74,28 @@ def _addon_file(addon: str, body: dict[str, Any]) -> str:
     return f"manifests/{addon}/{kind}-{name}.yaml"
 
 
-def render_resources(cluster: Cluster, tree: SourceTree, spec: str) -> ResourceSet:
+def render_resources(
+    cluster: Cluster, tree: SourceTree, spec: str, warnings: list[str] | None = None
+) -> ResourceSet:
+    """Every object of the cluster; advice that is not an error goes to ``warnings``."""
     resources = ResourceSet()
+    warnings = warnings if warnings is not None else []
 
     def place(objects: list[dict[str, Any]], file: Callable[[dict[str, Any]], str], src: str):
         for body in objects:
             resources.add(Resource(body, file(body), src))
 
     flannel = cluster.network.flannel
-    base, _origin = addons.load_base("flannel", tree, flannel.source)
+    base, origin = addons.load_base("flannel", tree, flannel.source)
+    warnings.extend(flannel_warnings(cluster, base, origin))
     place(
         render_flannel(cluster, base),
         lambda b: _addon_file("flannel", b),
         f"{spec}#spec.network.flannel",
     )
     if cluster.ingress_nginx is not None:
-        base, _origin = addons.load_base("ingress-nginx", tree, cluster.ingress_nginx.source)
+        base, origin = addons.load_base("ingress-nginx", tree, cluster.ingress_nginx.source)
+        warnings.extend(ingress_nginx_warnings(cluster, base, origin))
         place(
             render_ingress_nginx(cluster, base),
             lambda b: _addon_file("ingress-nginx", b),
@@ -119,10 +126,11 @@ def compile_tree(tree: SourceTree, options: CompileOptions | None = None) -> Com
     options = options or CompileOptions()
     _document, cluster = load_and_validate(tree, options)
     spec = options.spec_path
-    resources = _stage("render", render_resources, cluster, tree, spec)
+    warnings = spec_warnings(cluster)
+    resources = _stage("render", render_resources, cluster, tree, spec, warnings)
     _stage("render", annotate_change_causes, resources, options.previous, options.change_cause)
     host_files = tuple(_stage("render", render_hosts, cluster))
     files = _stage(
         "emit", lambda: emit.serialize(resources, host_files, spec_name=spec, cluster=cluster.name)
     )
-    return Compiled(cluster, resources, host_files, files, warnings=())
+    return Compiled(cluster, resources, host_files, files, warnings=tuple(warnings))
