@@ -1,0 +1,82 @@
+"""Pruning: deleting what kgit applied before and out/ no longer holds, and nothing else.
+
+An object is deleted only with two proofs (KEP-3659): it carries this cluster's
+``applyset.kubernetes.io/part-of`` label AND the ApplySet parent's inventory lists it. Apply
+checks both again on the live object just before deleting, so a plan made earlier cannot
+delete an object someone has since re-created or relabelled.
+
+Two guards against a broken render deleting a cluster, both lifted by
+``--allow-mass-prune``: an empty desired set prunes nothing, and neither does a prune
+that would delete more than half of the inventory. Namespaces and PersistentVolumeClaims
+hold data that cannot be re-created from Git (everything inside a namespace; a volume's
+contents), so they are only deleted with ``--prune-protected`` and reported as skipped
+otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.errors import PlanError
+from compiler.reconcile.applyset import PART_OF_LABEL, member_key
+from compiler.reconcile.model import ObjectRef
+
+PROTECTED_KINDS = frozenset({("", "Namespace"), ("", "PersistentVolumeClaim")})
+
+
+@dataclass(frozen=True)
+class PruneOptions:
+    allow_mass_prune: bool = False
+    prune_protected: bool = False
+
+
+@dataclass(frozen=True)
+class PruneDecision:
+    delete: tuple[ObjectRef, ...]
+    skipped: tuple[ObjectRef, ...]  # protected kinds, kept without --prune-protected
+
+
+def is_protected(ref: ObjectRef) -> bool:
+    return (ref.group, ref.kind) in PROTECTED_KINDS
+
+
+def decide_prune(
+    candidates: Iterable[ObjectRef],
+    *,
+    inventory_size: int,
+    desired_count: int,
+    options: PruneOptions = PruneOptions(),
+) -> PruneDecision:
+    """Which candidates to delete; raises PlanError when the prune looks like a mistake."""
+    candidates = sorted(set(candidates))
+    if candidates and not options.allow_mass_prune:
+        if desired_count == 0:
+            raise PlanError(
+                f"out/manifests is empty, so apply would delete all {len(candidates)} objects "
+                "kgit manages on this cluster; refusing",
+                hint="if that is really intended, re-run with --allow-mass-prune",
+            )
+        if len(candidates) * 2 > inventory_size:
+            raise PlanError(
+                f"apply would delete {len(candidates)} of the {inventory_size} objects kgit "
+                "manages on this cluster (more than half); refusing",
+                hint="check out/ (was it compiled from the right cluster.yaml?); if the "
+                "deletions are intended, re-run with --allow-mass-prune",
+            )
+    skipped = tuple(r for r in candidates if is_protected(r) and not options.prune_protected)
+    delete = tuple(r for r in candidates if r not in skipped)
+    return PruneDecision(delete, skipped)
+
+
+def refusal(
+    ref: ObjectRef, live: Mapping[str, Any], set_id: str, inventory: Collection[ObjectRef]
+) -> str | None:
+    """Why the live object must not be deleted, or None when both proofs hold."""
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    if labels.get(PART_OF_LABEL) != set_id:
+        return f"it no longer carries {PART_OF_LABEL}={set_id}"
+    if member_key(ref) not in {member_key(m) for m in inventory}:
+        return "it is not in the ApplySet inventory"
+    return None
