@@ -72,6 +72,18 @@ class ApiRejected(ClusterError):
         self.retry_after = retry_after
 
 
+class ClusterUnreachable(ClusterError):
+    """The request never got an answer (refused, reset, dropped, timed out): may be retried."""
+
+    reference = "cluster-unreachable"
+
+
+class UnservedKind(ClusterError):
+    """Discovery does not list the kind (its CRD is not installed yet, or the API is off)."""
+
+    reference = "cluster-unserved-kind"
+
+
 class _RunDiscoverer(LazyDiscoverer):
     """The library's lazy discovery, with its on-disk cache turned off (fresh every run)."""
 
@@ -232,7 +244,7 @@ class ClusterClient:
         except ApiException as exc:
             raise self._api_error(verb, what, exc) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterError(
+            raise ClusterUnreachable(
                 f"cannot reach the Kubernetes API server at {self.server} "
                 f"(context {self.context!r}): {_network_reason(exc)}"
             ) from None
@@ -300,7 +312,7 @@ class ClusterClient:
                     lambda: dynamic.resources.get(**search),
                 )
             except (ResourceNotFoundError, ResourceNotUniqueError):
-                raise ClusterError(
+                raise UnservedKind(
                     f"the cluster does not serve {kind} in {api_version} "
                     f"(context {self.context!r}); is its API or CRD installed?"
                 ) from None
