@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from compiler import __version__, exitcodes
 from compiler.errors import KgitError, SpecError
@@ -59,9 +59,17 @@ def _add_debug(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1: exit code 2 means "changes present" in kgit."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(exitcodes.ERROR, f"error: {message}\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module is imported (all of them for --help of one)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kgit",
         description="Declarative GitOps for kubeadm clusters: cluster.yaml -> out/ -> cluster.",
         epilog="Exit codes: 0 success, 1 error, 2 changes present (with --detailed-exitcode "
@@ -114,3 +122,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return exitcodes.SUCCESS
+    except Exception as exc:  # a bug in kgit: one line for the user, the rest with --debug
+        if debug:
+            raise
+        detail = " ".join(str(exc).split()) or "no details"
+        print(
+            f"error: internal error: {type(exc).__name__}: {detail}; "
+            "run with --debug for the traceback",
+            file=sys.stderr,
+        )
+        return exitcodes.ERROR
