@@ -68,7 +68,7 @@ def _walk(value: Any, node: Node, path: Path, out: set[Path]) -> None:
         struct = schema.is_struct(node) or node.get("t") == "any"
         props = node.get("props", {})
         for k, v in value.items():
-            p = path + ("f:" + k,)
+            p = (*path, "f:" + k)
             cn = schema.child(node, k) or schema.ANY
             _walk(v, cn, p, out)
             if v is None or (isinstance(v, dict) and not v) or not (struct and (
@@ -81,7 +81,7 @@ def _walk(value: Any, node: Node, path: Path, out: set[Path]) -> None:
             return
         it = schema.item(node)
         for elem in value:
-            p = path + (element_for(elem, node),)
+            p = (*path, element_for(elem, node))
             if lt == "map":
                 _walk(elem, it, p, out)
             out.add(p)
@@ -183,7 +183,7 @@ def decode(tree: dict[str, Any], prefix: Path = ()) -> set[Path]:
         if key == ".":
             out.add(prefix)
             continue
-        p = prefix + (key,)
+        p = (*prefix, key)
         if not sub:
             out.add(p)
         else:

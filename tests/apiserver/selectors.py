@@ -86,8 +86,8 @@ def parse_label_selector(selector: str) -> list[Requirement]:
         elif m := _CMP.match(part):
             op = {"==": "=", "=": "=", "!=": "!=", ">": "gt", "<": "lt"}[m["op"]]
             if op in ("gt", "lt") and not m["value"].isdigit():
-                raise bad_request(f"unable to parse requirement: for 'Gt', 'Lt' operators, "
-                                  f"the value must be an integer")
+                raise bad_request("unable to parse requirement: for 'Gt', 'Lt' operators, "
+                                  "the value must be an integer")
             _check_value(m["value"], selector)
             out.append(Requirement(m["key"], op, (m["value"],)))
         else:

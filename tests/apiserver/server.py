@@ -6,6 +6,7 @@ API semantics follow https://kubernetes.io/docs/reference/using-api/api-concepts
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import socket
@@ -14,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,17 @@ from tests.apiserver.kubeconfig import write_kubeconfig
 from tests.apiserver.merge import json_merge_patch, json_patch, strategic_merge_patch
 from tests.apiserver.selectors import labels_match, parse_field_selector, parse_label_selector
 from tests.apiserver.status import (
-    STALE, ApiError, Cause, already_exists, bad_request, conflict, gone, invalid,
-    method_not_allowed, not_found, not_found_path, unsupported_media_type,
+    STALE,
+    ApiError,
+    already_exists,
+    bad_request,
+    conflict,
+    gone,
+    invalid,
+    method_not_allowed,
+    not_found,
+    not_found_path,
+    unsupported_media_type,
 )
 from tests.apiserver.store import Obj, Store
 
@@ -44,7 +54,7 @@ JSON = "application/json"
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -282,7 +292,7 @@ class ApiServer:
                     "299 - " + json.dumps(w) for w in warnings)
         except ApiError as err:
             resp = Response(err.code, err.to_status(), dict(err.headers))
-        except Exception as exc:  # noqa: BLE001 - a server answers 500, it does not crash
+        except Exception as exc:
             resp = Response(500, ApiError(500, "InternalError",
                                           f"Internal error occurred: {exc!r}").to_status())
         self._log(req, route, resp)
@@ -1011,7 +1021,7 @@ class _Handler(BaseHTTPRequestHandler):
     app: ApiServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _serve(self) -> None:
@@ -1024,10 +1034,8 @@ class _Handler(BaseHTTPRequestHandler):
         resp = self.app.handle(req)
         if resp.drop:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         if isinstance(resp.body, (dict, list)):
             payload = json.dumps(resp.body, separators=(",", ":")).encode()
@@ -1042,7 +1050,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
 
 def start_server(*, port: int = 0, kubeconfig: Path | None = None, seed: int = 0) -> ApiServer:

@@ -108,7 +108,10 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], node: Node, *, ma
 
     if live is not None:
         conflicts: list[tuple[Entry, fp.Path]] = []
+        parents = _parents(applied)
         for path in sorted(applied):
+            if path in parents:
+                continue  # a list element or map entry: its leaves are compared
             before = fp.get_at(base, path)
             after = fp.get_at(merged, path)
             if before == after:
@@ -147,6 +150,10 @@ def _drop_empty_parents(obj: dict[str, Any], path: fp.Path, owned: set[fp.Path])
             return
 
 
+def _parents(paths: set[fp.Path]) -> set[fp.Path]:
+    return {p[:i] for p in paths for i in range(1, len(p))}
+
+
 def conflict_error(conflicts: list[tuple[Entry, fp.Path]]) -> ApiError:
     causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {e.describe()}",
                "field": fp.format_path(p)} for e, p in conflicts]
@@ -175,8 +182,9 @@ def update(old: dict[str, Any] | None, new: dict[str, Any], node: Node, *, manag
                        subresource) if old else set()
     new_set = fp.strip(fp.to_field_set(_without_meta(new), node), status_subresource,
                        subresource)
-    changed = {p for p in new_set
-               if p not in old_set or fp.get_at(old, p) != fp.get_at(new, p)}
+    parents = _parents(new_set)
+    changed = {p for p in new_set if p not in old_set or (
+        p not in parents and fp.get_at(old, p) != fp.get_at(new, p))}
     removed = old_set - new_set
     key = (manager, "Update", subresource)
     mine = _find(entries, key)

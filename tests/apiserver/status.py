@@ -60,7 +60,8 @@ def conflict(group: str, plural: str, name: str, why: str) -> ApiError:
                     f"{why}", _details(name, group, plural))
 
 
-STALE = "the object has been modified; please apply your changes to the latest version and try again"
+STALE = ("the object has been modified; please apply your changes to the latest version "
+         "and try again")
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,7 @@ def invalid(group: str, kind: str, name: str, causes: list[Cause]) -> ApiError:
     """422 Invalid: ``Deployment.apps "web" is invalid: spec.selector: ...`` (NewInvalid)."""
     qualified = f"{kind}.{group}" if group else kind
     parts = [f"{c.field}: {c.message()}" for c in causes]
-    if len(parts) == 1:
-        joined = parts[0]
-    else:
-        joined = "[" + ", ".join(parts) + "]"
+    joined = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {joined}',
                     {**_details(name, group, kind), "causes": [c.as_cause() for c in causes]})
 

@@ -208,8 +208,8 @@ def validate_update(old: Obj, new: Obj) -> list[Cause]:
     """Immutable fields, as each kind's ValidateXUpdate reports them."""
     kind = str(new.get("kind"))
     out: list[Cause] = []
-    if kind in ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet"):
-        if _get(old, "spec", "selector") != _get(new, "spec", "selector"):
+    if kind in ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet") and \
+            _get(old, "spec", "selector") != _get(new, "spec", "selector"):
             out.append(_immutable("spec.selector", _get(new, "spec", "selector")))
     if kind == "StatefulSet":
         for field in ("serviceName", "volumeClaimTemplates", "podManagementPolicy"):
@@ -235,11 +235,11 @@ def validate_update(old: Obj, new: Obj) -> list[Cause]:
                 if i < len(new_ips) and new_ips[i] != ip:
                     out.append(Cause("FieldValueInvalid", f"spec.clusterIPs[{i}]",
                                      "may not change once set", new_ips))
-    if kind == "IngressClass":
-        if _get(old, "spec", "controller") != _get(new, "spec", "controller"):
+    if kind == "IngressClass" and \
+            _get(old, "spec", "controller") != _get(new, "spec", "controller"):
             out.append(_immutable("spec.controller", _get(new, "spec", "controller")))
-    if kind in ("RoleBinding", "ClusterRoleBinding"):
-        if old.get("roleRef") != new.get("roleRef"):
+    if kind in ("RoleBinding", "ClusterRoleBinding") and \
+            old.get("roleRef") != new.get("roleRef"):
             out.append(Cause("FieldValueInvalid", "roleRef", "cannot change roleRef",
                              new.get("roleRef")))
     if kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
