@@ -34,6 +34,7 @@ from kubernetes.dynamic.resource import Resource
 
 from compiler.errors import ClusterError
 from compiler.reconcile.model import ObjectRef
+from compiler.reconcile.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
 
 T = TypeVar("T")
 
@@ -226,6 +227,8 @@ class ClusterClient:
     credentials: Credentials
     _dynamic: DynamicClient | None = None
     _resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    # Transient failures (429, 5xx, dropped connections) are retried inside guard().
+    retry: RetryPolicy = DEFAULT_POLICY
 
     @property
     def context(self) -> str:
@@ -238,9 +241,10 @@ class ClusterClient:
     # -- errors ---------------------------------------------------------------------------
 
     def guard(self, verb: str, what: str, call: Callable[[], T]) -> T:
-        """Run one request; failures become sentences naming ``verb`` and ``what``."""
+        """Run one request, retried on transient failures (compiler.reconcile.retry);
+        failures that remain become sentences naming ``verb`` and ``what``."""
         try:
-            return call()
+            return call_with_retry(call, what=f"{verb} {what}", policy=self.retry)
         except ApiException as exc:
             raise self._api_error(verb, what, exc) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -1,0 +1,206 @@
+"""Plan: compare desired state with the live cluster and decide one action per object.
+
+    observe (GET parent, one LIST per kind)
+    -> per desired object: NOOP when nothing kgit owns drifted (no request),
+       otherwise a dry-run server-side apply whose answer is diffed against live
+    -> DELETE for live members no longer desired (label AND inventory, never label alone)
+
+A dry-run refused as "field is immutable" becomes REPLACE when the object says it may be
+replaced (``kgit.dev/replace: "true"``), and an error naming the field otherwise.
+Values of Secrets are filled from the environment for the dry-run only: every ``before``,
+``after`` and diff in the plan is masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from compiler.errors import ClusterError, PlanError
+from compiler.masking import mask_pair
+from compiler.objdiff import yaml_diff
+from compiler.reconcile import normalize
+from compiler.reconcile.applyset import member_key, with_member_labels
+from compiler.reconcile.connect import FIELD_MANAGER, ApiRejected, ClusterClient
+from compiler.reconcile.desired import Desired, with_secret_values
+from compiler.reconcile.model import Action, ActionKind, ObjectRef, Plan, PlanBase
+from compiler.reconcile.observe import Observed, observe
+
+REPLACE_ANNOTATION = "kgit.dev/replace"
+_IMMUTABLE_WORDS = ("immutable", "may not change once set")
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    environ: Mapping[str, str] | None = None  # for from-env Secrets (default: os.environ)
+    git_revision: str | None = None
+    prune: bool = True  # plan deletions of members that are no longer desired
+
+
+def _resource_version(live: Mapping[str, Any] | None) -> str | None:
+    if not live:
+        return None
+    return (live.get("metadata") or {}).get("resourceVersion")
+
+
+def _immutable_field(exc: ApiRejected) -> str | None:
+    """The field a 422 refused as immutable, or None when it was refused for another reason."""
+    if exc.status != 422:
+        return None
+    for cause in exc.causes:
+        if any(word in str(cause.get("message", "")) for word in _IMMUTABLE_WORDS):
+            return str(cause.get("field") or "a field")
+    if any(word in exc.server_message for word in _IMMUTABLE_WORDS):
+        return "a field"
+    return None
+
+
+def _replaceable(body: Mapping[str, Any]) -> bool:
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(REPLACE_ANNOTATION, "")).lower() == "true"
+
+
+def _shown(before: dict[str, Any] | None, after: dict[str, Any] | None, label: str):
+    """Masked before/after for display, and their diff."""
+    masked_before, masked_after = mask_pair(before, after)
+    return masked_before, masked_after, yaml_diff(before, after, label=label)
+
+
+class _Planner:
+    """The per-object decisions of one plan; holds the client and what was observed."""
+
+    def __init__(self, client: ClusterClient, observed: Observed, desired: Desired) -> None:
+        self.client = client
+        self.observed = observed
+        self.new_namespaces = {
+            ObjectRef.of(b).name
+            for b in desired.objects
+            if b.get("kind") == "Namespace"
+            and b.get("apiVersion") == "v1"
+            and member_key(ObjectRef.of(b)) not in observed.members
+        }
+
+    def _cannot_exist_yet(self, ref: ObjectRef) -> bool:
+        """True when the object's namespace or kind is created by this very plan."""
+        if ref.namespace and ref.namespace in self.new_namespaces:
+            return True
+        return any(
+            ref.kind == gk.partition(".")[0] and ref.group == gk.partition(".")[2]
+            for gk in self.observed.unserved
+        )
+
+    def _dry_run(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.client.apply(body, dry_run=True, field_manager=FIELD_MANAGER, force=True)
+
+    def create(self, body: dict[str, Any], filled: dict[str, Any]) -> Action:
+        ref = ObjectRef.of(body)
+        if not self._cannot_exist_yet(ref):
+            self._dry_run(filled)  # the server validates the object now, not mid-apply
+        _, after, diff = _shown(None, normalize.for_display(filled), str(ref))
+        return Action(ActionKind.CREATE, ref, "not on the cluster", diff, None, after)
+
+    def change(self, body: dict[str, Any], filled: dict[str, Any], live: dict[str, Any]) -> Action:
+        ref = ObjectRef.of(body)
+        version = _resource_version(live)
+        reason = normalize.drift(filled, live, FIELD_MANAGER)
+        if reason is None:
+            return Action(ActionKind.NOOP, ref, "", live_resource_version=version)
+        try:
+            result = self._dry_run(filled)
+        except ApiRejected as exc:
+            field = _immutable_field(exc)
+            if field is None:
+                raise
+            if not _replaceable(body):
+                raise PlanError(
+                    f"{ref}: {field} cannot be changed in place (the API server says it is "
+                    "immutable)",
+                    hint=f'annotate the object {REPLACE_ANNOTATION}: "true" to let kgit '
+                    "delete and re-create it, or revert the change",
+                ) from None
+            before, after, diff = _shown(
+                normalize.for_display(live), normalize.for_display(filled), str(ref)
+            )
+            return Action(
+                ActionKind.REPLACE, ref, f"{field} is immutable", diff, before, after, version
+            )
+        before, after, diff = _shown(
+            normalize.for_display(live), normalize.for_display(result), str(ref)
+        )
+        if not diff:
+            # Only field ownership would move (another manager set the same values).
+            return Action(
+                ActionKind.NOOP,
+                ref,
+                f"{reason}; values already match",
+                "",
+                live_resource_version=version,
+            )
+        return Action(ActionKind.UPDATE, ref, reason, diff, before, after, version)
+
+    def find_unlabelled(self, ref: ObjectRef) -> dict[str, Any] | None:
+        """The object when it exists without kgit's label (one GET, new objects only)."""
+        if self._cannot_exist_yet(ref):
+            return None
+        return self.client.get(ref)
+
+    def delete(self, live: dict[str, Any]) -> Action:
+        ref = ObjectRef.of(live)
+        before, _, diff = _shown(normalize.for_display(live), None, str(ref))
+        return Action(
+            ActionKind.DELETE,
+            ref,
+            "no longer in out/manifests",
+            diff,
+            before,
+            None,
+            _resource_version(live),
+        )
+
+
+def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | None = None) -> Plan:
+    """One action per desired object, plus deletions of members no longer desired."""
+    options = options or PlanOptions()
+    observed = observe(client, desired.cluster_name, desired.refs())
+    planner = _Planner(client, observed, desired)
+    actions: list[Action] = []
+    warnings: list[str] = []
+    wanted: set[str] = set()
+    for original in desired.objects:
+        body = with_member_labels(original, observed.set_id)
+        ref = ObjectRef.of(body)
+        wanted.add(member_key(ref))
+        filled = with_secret_values(body, options.environ)
+        live = observed.members.get(member_key(ref))
+        if live is None:
+            live = planner.find_unlabelled(ref)
+            if live is not None:
+                warnings.append(f"{ref} exists without kgit's ApplySet label; kgit will adopt it")
+        try:
+            if live is None:
+                actions.append(planner.create(body, filled))
+            else:
+                actions.append(planner.change(body, filled, live))
+        except ApiRejected as exc:
+            raise ClusterError(f"{ref}: {exc}") from None
+    if options.prune:
+        for key, live in sorted(observed.members.items()):
+            if key in wanted:
+                continue
+            ref = ObjectRef.of(live)
+            if observed.in_inventory(ref):
+                actions.append(planner.delete(live))
+            else:
+                warnings.append(
+                    f"{ref} carries kgit's ApplySet label but is not in its inventory; "
+                    "kgit leaves it alone"
+                )
+    base = PlanBase(
+        out_digest=desired.out_digest,
+        git_revision=options.git_revision,
+        context=client.context,
+        server=client.server,
+        applyset_id=observed.set_id,
+    )
+    return Plan(base, tuple(actions), tuple(warnings))
