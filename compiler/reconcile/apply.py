@@ -1,0 +1,450 @@
+"""Applying a plan: ordered server-side apply, prune, wait, under the cluster's lock.
+
+``apply_plan(client, plan, desired, options)`` consumes a ``Plan`` (Terraform's rule: the
+plan is what gets done, and a plan whose base no longer holds is refused) and the desired
+objects re-read from out/. Steps, in order:
+
+1. Refuse a stale plan: out/ changed (digest), another context/server or ApplySet, an
+   object the plan names missing from out/, or a from-env Secret whose variable is unset.
+   Nothing has been written yet.
+2. Decide the prune (compiler.reconcile.prune): an empty render or a mass prune is
+   refused here, still before any write.
+3. Take the Lease lock (compiler.reconcile.lock), then check under it that no object the
+   plan changes moved since the plan read it (its resourceVersion).
+4. Write the ApplySet parent with the UNION of the old inventory and the desired objects:
+   KEP-3659 wants contains-group-kinds to be a superset before members are created, and
+   an interrupted apply then leaves every object it may have created findable, so the
+   next apply prunes orphans.
+5. Apply stage by stage (compiler.reconcile.order), objects of one stage in parallel.
+   Server-side apply with field manager ``kgit`` and ``force=True``: out/ in Git is the
+   source of truth, so fields another manager (kubectl edit, a controller) took over are
+   taken back rather than failing the apply on a conflict. REPLACE is delete (foreground)
+   + wait until gone + apply. CRDs are waited on until Established after stage 1, and the
+   workloads of stage 3 before stage 4 (webhooks and Ingresses need them serving).
+6. With ``wait``: wait for every changed workload's rollout (compiler.reconcile.wait).
+7. Prune, in reverse order, re-checking both proofs on each live object.
+8. Shrink the parent's inventory to what remains; record the apply in the history.
+
+Every request is retried on transient failures (compiler.reconcile.retry); server-side
+apply is idempotent, so re-running an interrupted apply converges.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TextIO
+
+from compiler.errors import KgitError, PlanError
+from compiler.reconcile import applyset, history, order
+from compiler.reconcile.calls import ApplyCluster
+from compiler.reconcile.desired import Desired, with_secret_values
+from compiler.reconcile.lock import LockOptions, default_identity, lease_lock
+from compiler.reconcile.model import ActionKind, ObjectRef, Plan
+from compiler.reconcile.prune import PruneDecision, PruneOptions, decide_prune, refusal
+from compiler.reconcile.retry import RetryPolicy
+from compiler.reconcile.wait import WaitOptions, wait_for
+
+if TYPE_CHECKING:
+    from compiler.reconcile.connect import ClusterClient
+
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    parallelism: int = 8
+    wait: bool = True  # wait for rollouts at the end (stage 4's gate waits regardless)
+    timeout: float = 300.0  # seconds for each wait
+    poll_interval: float = 1.0
+    lock_timeout: float = 60.0
+    lease_duration: int = 60
+    allow_mass_prune: bool = False
+    prune_protected: bool = False
+    retry: RetryPolicy | None = None  # None: the client's own policy
+    identity: str | None = None  # lock holder; default "user@host pid N commit C"
+    environ: Mapping[str, str] | None = None  # for from-env Secrets; default os.environ
+    progress: bool | None = None  # progress bar while waiting: None = on a terminal
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    CONFIGURED = "configured"
+    REPLACED = "replaced"
+    DELETED = "deleted"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What happened to one object: ``Deployment.apps/web/nginx configured``."""
+
+    subject: ObjectRef
+    action: Outcome
+    detail: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.subject} {self.action.value}"
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    changes: tuple[Change, ...]
+    entry: history.HistoryEntry | None = None
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for c in self.changes if c.action is outcome)
+
+    def failed(self) -> bool:
+        return self.count(Outcome.FAILED) > 0
+
+    def summary(self) -> str:
+        parts = [f"{self.count(o)} {o.value}" for o in Outcome if o is not Outcome.FAILED]
+        text = "Apply complete: " + ", ".join(parts) + "."
+        if self.failed():
+            text = f"Apply failed: {self.count(Outcome.FAILED)} failed, " + ", ".join(parts) + "."
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "changes": [
+                {
+                    "object": str(c.subject),
+                    "ref": asdict(c.subject),
+                    "result": c.action.value,
+                    "detail": c.detail,
+                }
+                for c in self.changes
+            ],
+            "summary": self.summary(),
+            "history": asdict(self.entry) if self.entry else None,
+        }
+
+
+class ApplyError(KgitError):
+    """The apply stopped; ``result`` holds what was done before it did."""
+
+    reference = "apply-failed"
+
+    def __init__(self, message: str, result: ApplyResult, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.result = result
+
+
+# -- step 1: is the plan still the plan? -------------------------------------------------
+
+
+def check_base(plan: Plan, desired: Desired, context: str, server: str) -> None:
+    base = plan.base
+    if desired.out_digest != base.out_digest:
+        raise PlanError(
+            "the saved plan is stale: out/manifests changed since it was made",
+            hint="run 'kgit plan' again",
+        )
+    if (base.context, base.server) != (context, server):
+        raise PlanError(
+            f"the saved plan is for context {base.context!r} ({base.server}), "
+            f"not {context!r} ({server})"
+        )
+    expected = applyset.applyset_id(applyset.parent_ref(desired.cluster_name))
+    if base.applyset_id != expected:
+        raise PlanError(
+            f"the saved plan is for another cluster's ApplySet ({base.applyset_id}), "
+            f"not {desired.cluster_name!r}'s"
+        )
+
+
+def bodies_to_apply(
+    plan: Plan, desired: Desired, set_id: str, environ: Mapping[str, str] | None
+) -> dict[ObjectRef, Body]:
+    """Desired bodies of the plan's create/update/replace actions, labelled and filled.
+
+    From-env Secrets get their values here, so a missing variable fails before any write.
+    """
+    by_ref = {ObjectRef.of(body): body for body in desired.objects}
+    bodies: dict[ObjectRef, Body] = {}
+    for action in plan.actions:
+        if action.kind not in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE):
+            continue
+        body = by_ref.get(action.ref)
+        if body is None:
+            raise PlanError(
+                f"the saved plan is stale: {action.ref} is not in out/manifests",
+                hint="run 'kgit plan' again",
+            )
+        filled = with_secret_values(body, environ)
+        bodies[action.ref] = applyset.with_member_labels(filled, set_id)
+    return bodies
+
+
+# -- the apply itself --------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    cluster: ApplyCluster
+    plan: Plan
+    desired: Desired
+    options: ApplyOptions
+    report: Callable[[Change], None]
+    out: TextIO
+    set_id: str
+    changes: list[Change] = field(default_factory=list)
+    ready: set[ObjectRef] = field(default_factory=set)  # waited on already in this run
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, change: Change) -> None:
+        with self._guard:
+            self.changes.append(change)
+        self.report(change)
+
+    def result(self, entry: history.HistoryEntry | None = None) -> ApplyResult:
+        return ApplyResult(tuple(self.changes), entry)
+
+    def fail(self, message: str, hint: str | None = None) -> ApplyError:
+        return ApplyError(message, self.result(), hint=hint)
+
+    # -- checks under the lock --------------------------------------------------------
+
+    def check_live_versions(self, pool: ThreadPoolExecutor) -> None:
+        watched = [a for a in self.plan.actions if a.kind is not ActionKind.NOOP]
+        for action in watched:
+            self.cluster.resolve(action.ref)
+        lives = list(pool.map(lambda a: self.cluster.get(a.ref), watched))
+        for action, live in zip(watched, lives, strict=True):
+            now = (live or {}).get("metadata", {}).get("resourceVersion")
+            if action.kind is ActionKind.CREATE and live is not None:
+                why = "it exists now"
+            elif action.kind is not ActionKind.CREATE and now != action.live_resource_version:
+                why = "it was deleted" if live is None else "it changed on the cluster"
+            else:
+                continue
+            raise PlanError(
+                f"the saved plan is stale: {action.ref}: {why} since the plan was made",
+                hint="run 'kgit plan' again",
+            )
+
+    # -- the ApplySet parent ----------------------------------------------------------
+
+    def write_parent(self, members: set[ObjectRef], old: set[ObjectRef]) -> None:
+        """Parent listing ``members``; group-kinds/namespaces of ``old`` are kept too."""
+        body = applyset.parent_manifest(
+            self.desired.cluster_name,
+            members,
+            extra_group_kinds={applyset.group_kind(r) for r in old},
+            extra_namespaces={r.namespace for r in old if r.namespace},
+        )
+        self.cluster.apply(body)
+
+    # -- stages -----------------------------------------------------------------------
+
+    def apply_one(self, ref: ObjectRef, kind: ActionKind, body: Body) -> Change:
+        try:
+            if kind is ActionKind.REPLACE:
+                self.replace(ref, body)
+                return Change(ref, Outcome.REPLACED)
+            self.cluster.apply(body)
+            return Change(ref, Outcome.CREATED if kind is ActionKind.CREATE else Outcome.CONFIGURED)
+        except KgitError as error:
+            return Change(ref, Outcome.FAILED, str(error))
+
+    def replace(self, ref: ObjectRef, body: Body) -> None:
+        live = self.cluster.get(ref)
+        if live is not None:
+            uid = live["metadata"].get("uid")
+            self.cluster.delete(ref, propagation="Foreground", uid=uid)
+            self.wait_gone(ref, uid)
+        self.cluster.apply(body)
+
+    def wait_gone(self, ref: ObjectRef, uid: str | None) -> None:
+        deadline = time.monotonic() + self.options.timeout
+        while True:
+            live = self.cluster.get(ref)
+            if live is None or live["metadata"].get("uid") != uid:
+                return
+            if time.monotonic() >= deadline:
+                raise PlanError(
+                    f"{ref} was deleted to be replaced but is still there after "
+                    f"{self.options.timeout:g}s (finalizers: "
+                    f"{', '.join(live['metadata'].get('finalizers') or []) or 'none'})"
+                )
+            time.sleep(min(self.options.poll_interval, 0.2))
+
+    def run_stage(
+        self, pool: ThreadPoolExecutor, work: Sequence[tuple[ObjectRef, ActionKind, Body]]
+    ) -> list[Change]:
+        for ref, _, _ in work:
+            self.cluster.resolve(ref)
+        changes = list(pool.map(lambda item: self.apply_one(*item), work))
+        for change in changes:  # reported in apply order, whatever order they finished in
+            self.record(change)
+        return changes
+
+    def wait(self, refs: Sequence[ObjectRef], why: str) -> None:
+        refs = [r for r in refs if r not in self.ready]
+        if not refs:
+            return
+        print(why, file=self.out)
+        options = WaitOptions(
+            timeout=self.options.timeout,
+            interval=self.options.poll_interval,
+            progress=self.options.progress,
+        )
+        wait_for(self.cluster, refs, options, out=self.out)
+        self.ready.update(refs)
+
+    # -- pruning ----------------------------------------------------------------------
+
+    def prune_one(self, ref: ObjectRef, inventory: set[ObjectRef]) -> Change:
+        try:
+            live = self.cluster.get(ref)
+            if live is None:
+                return Change(ref, Outcome.DELETED, "already gone")
+            why = refusal(ref, live, self.set_id, inventory)
+            if why is not None:
+                return Change(ref, Outcome.SKIPPED, f"not pruned: {why}")
+            self.cluster.delete(ref, uid=live["metadata"].get("uid"))
+            return Change(ref, Outcome.DELETED)
+        except KgitError as error:
+            return Change(ref, Outcome.FAILED, str(error))
+
+
+def _stage_work(
+    plan: Plan, bodies: Mapping[ObjectRef, Body]
+) -> list[tuple[order.Stage, list[tuple[ObjectRef, ActionKind, Body]]]]:
+    kinds = {a.ref: a.kind for a in plan.actions}
+    return [
+        (stage, [(ref, kinds[ref], bodies[ref]) for ref in refs])
+        for stage, refs in order.group_by_stage(bodies)
+    ]
+
+
+def apply_plan(
+    client: ClusterClient,
+    plan: Plan,
+    desired: Desired,
+    options: ApplyOptions = ApplyOptions(),
+    *,
+    report: Callable[[Change], None] | None = None,
+    out: TextIO | None = None,
+) -> ApplyResult:
+    """Apply ``plan``; ``report`` is called with each object's result as its stage ends.
+
+    Raises PlanError (nothing written) or ApplyError (partially applied; its ``result``
+    says what was done). Either way a re-run converges.
+    """
+    out = out or sys.stderr
+    if options.retry is not None:
+        client.retry = options.retry
+    cluster = ApplyCluster(client)
+    check_base(plan, desired, cluster.context, cluster.server)
+    set_id = plan.base.applyset_id
+    bodies = bodies_to_apply(plan, desired, set_id, options.environ)
+    identity = options.identity or default_identity(plan.base.git_revision)
+    run = _Run(cluster, plan, desired, options, report or (lambda _change: None), out, set_id)
+    lock_options = LockOptions(options.lock_timeout, options.lease_duration, options.poll_interval)
+
+    def waiting(message: str) -> None:
+        print(message, file=out)
+
+    with (
+        lease_lock(
+            cluster, desired.cluster_name, identity=identity, options=lock_options, on_wait=waiting
+        ) as lock,
+        ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool,
+    ):
+        run.check_live_versions(pool)
+        parent_ref = applyset.parent_ref(desired.cluster_name)
+        parent = cluster.get(parent_ref)
+        applyset.check_parent(parent, desired.cluster_name)
+        inventory = applyset.read_inventory(parent)
+        prune = _decide_prune(plan, inventory, desired, options)
+        desired_refs = set(desired.refs())
+        run.write_parent(inventory | desired_refs, inventory)
+
+        applied: list[ObjectRef] = []
+        for stage, work in _stage_work(plan, bodies):
+            lock.check()
+            if stage is order.Stage.ADMISSION:
+                gate = [r for r in applied if order.is_workload(r)]
+                _guarded_wait(run, gate, "Waiting for workloads before webhooks and Ingresses")
+            changes = run.run_stage(pool, work)
+            failed = [c for c in changes if c.action is Outcome.FAILED]
+            if failed:
+                raise run.fail(
+                    f"{len(failed)} object(s) could not be applied; stopped after stage "
+                    f"{stage.value} ({stage.name.lower()}), nothing was pruned",
+                    hint="fix the cause and run kgit apply again; it converges",
+                )
+            applied += [ref for ref, _, _ in work]
+            if stage is order.Stage.PREREQUISITES:
+                crds = [r for r in applied if r.kind == "CustomResourceDefinition"]
+                _guarded_wait(run, crds, "Waiting for CustomResourceDefinitions")
+
+        if options.wait:
+            _guarded_wait(run, [r for r in applied if order.is_workload(r)], "Waiting for rollouts")
+
+        lock.check()
+        kept: set[ObjectRef] = set(prune.skipped)
+        for ref in prune.skipped:
+            run.record(Change(ref, Outcome.SKIPPED, "protected kind: use --prune-protected"))
+        for batch in order.delete_batches(prune.delete):
+            for ref in batch:
+                cluster.resolve(ref)
+            changes = list(pool.map(lambda r: run.prune_one(r, inventory), batch))
+            for change in changes:
+                run.record(change)
+                if change.action in (Outcome.SKIPPED, Outcome.FAILED):
+                    kept.add(change.subject)
+        run.write_parent(desired_refs | (kept & inventory), set())
+        failed = [c for c in run.changes if c.action is Outcome.FAILED]
+        entry = history.HistoryEntry(
+            revision=plan.base.git_revision,
+            time=history.utc_now(),
+            user=identity,
+            summary=plan.summary(),
+            result="applied" if not failed else f"failed: {len(failed)} deletion(s) failed",
+            out_digest=desired.out_digest,
+            context=cluster.context,
+        )
+        record_history(cluster, desired.cluster_name, entry)
+        if failed:
+            raise run.fail(
+                f"{len(failed)} object(s) could not be deleted", hint="run kgit apply again"
+            )
+        return run.result(entry)
+
+
+def _decide_prune(
+    plan: Plan, inventory: set[ObjectRef], desired: Desired, options: ApplyOptions
+) -> PruneDecision:
+    candidates = [a.ref for a in plan.actions if a.kind is ActionKind.DELETE]
+    return decide_prune(
+        candidates,
+        inventory_size=len(inventory),
+        desired_count=len(desired.objects),
+        options=PruneOptions(options.allow_mass_prune, options.prune_protected),
+    )
+
+
+def _guarded_wait(run: _Run, refs: Sequence[ObjectRef], why: str) -> None:
+    try:
+        run.wait(refs, why)
+    except KgitError as error:
+        raise run.fail(str(error), hint="nothing was pruned; kgit apply again once fixed") from None
+
+
+def record_history(cluster: ApplyCluster, cluster_name: str, entry: history.HistoryEntry) -> None:
+    parent_ref = applyset.parent_ref(cluster_name)
+    parent = cluster.get(parent_ref)
+    entries = history.with_entry(history.read_history(parent), entry)
+    cluster.apply(
+        history.history_patch(parent_ref.name, entries), field_manager=history.HISTORY_MANAGER
+    )

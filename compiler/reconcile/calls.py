@@ -1,0 +1,107 @@
+"""The requests of an apply that the cluster client does not make itself.
+
+``ApplyCluster`` wraps the run's ``ClusterClient`` (compiler.reconcile.connect, whose
+``guard`` retries transient failures) and adds Lease reads/writes for the lock and Event
+lists for the wait report. It satisfies ``lock.LeaseApi`` and ``wait.WaitClient``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from compiler.reconcile.model import ObjectRef
+
+if TYPE_CHECKING:
+    from compiler.reconcile.connect import ClusterClient
+
+Body = dict[str, Any]
+LEASE_API_VERSION = "coordination.k8s.io/v1"
+
+
+def _plain(_client: Any, data: Any) -> Any:
+    return data
+
+
+@dataclass
+class ApplyCluster:
+    client: ClusterClient
+
+    @property
+    def context(self) -> str:
+        return self.client.context
+
+    @property
+    def server(self) -> str:
+        return self.client.server
+
+    # -- objects ----------------------------------------------------------------------
+
+    def resolve(self, ref: ObjectRef) -> None:
+        """Discover ref's resource now, on this thread: discovery fills shared caches."""
+        self.client.resource_for(ref.api_version, ref.kind)
+
+    def get(self, ref: ObjectRef) -> Body | None:
+        return self.client.get(ref)
+
+    def apply(self, body: Body, *, field_manager: str = "kgit") -> Body:
+        return self.client.apply(body, field_manager=field_manager)
+
+    def delete(
+        self, ref: ObjectRef, *, propagation: str = "Background", uid: str | None = None
+    ) -> Body | None:
+        preconditions = {"uid": uid} if uid else None
+        return self.client.delete(ref, propagation_policy=propagation, preconditions=preconditions)
+
+    def events_for(self, ref: ObjectRef) -> list[Body]:
+        """Events about one object (cluster-scoped objects' events live in 'default')."""
+        client = self.client
+        resource = client.resource_for("v1", "Event")
+        selector = f"involvedObject.name={ref.name},involvedObject.kind={ref.kind}"
+        page = client.guard(
+            "list",
+            f"events of {ref}",
+            lambda: client.dynamic.get(
+                resource,
+                namespace=ref.namespace or "default",
+                field_selector=selector,
+                serializer=_plain,
+            ),
+        )
+        return list(page.get("items") or [])
+
+    # -- leases (lock.LeaseApi) -------------------------------------------------------
+
+    def read_lease(self, namespace: str, name: str) -> Body | None:
+        return self.client.get(ObjectRef(LEASE_API_VERSION, "Lease", namespace, name))
+
+    def create_lease(self, namespace: str, body: Body) -> Body:
+        client = self.client
+        resource = client.resource_for(LEASE_API_VERSION, "Lease")
+        return client.guard(
+            "create",
+            f"Lease {namespace}/{body['metadata']['name']}",
+            lambda: client.dynamic.create(
+                resource, body=body, namespace=namespace, serializer=_plain
+            ),
+        )
+
+    def replace_lease(self, namespace: str, body: Body) -> Body:
+        client = self.client
+        resource = client.resource_for(LEASE_API_VERSION, "Lease")
+        name = body["metadata"]["name"]
+        return client.guard(
+            "update",
+            f"Lease {namespace}/{name}",
+            lambda: client.dynamic.replace(
+                resource, body=body, name=name, namespace=namespace, serializer=_plain
+            ),
+        )
+
+    def delete_lease(self, namespace: str, name: str, resource_version: str | None) -> None:
+        preconditions = {"resourceVersion": resource_version} if resource_version else None
+        self.client.delete(
+            ObjectRef(LEASE_API_VERSION, "Lease", namespace, name),
+            propagation_policy="Background",
+            preconditions=preconditions,
+        )
