@@ -75,10 +75,10 @@ def refuse_hand_edits(
 ) -> None:
     edited = hand_edits(work, head, fresh)
     if edited:
-        shown = ", ".join(posixpath.join(out, p) for p in edited[:5])
+        shown = ", ".join(edited[:5])
         more = f" and {len(edited) - 5} more" if len(edited) > 5 else ""
         raise GitError(
-            f"out/ has hand edits that compiling would overwrite: {shown}{more}",
+            f"{out} has hand edits that compiling would overwrite: {shown}{more}",
             hint="move the change into cluster.yaml or overlays/, or pass --force to discard it",
         )
 
