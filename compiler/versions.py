@@ -17,7 +17,9 @@ SUPPORTED_RANGE = f"1.{MIN_MINOR} to 1.{MAX_MINOR}"
 
 # The pause image tag that kubeadm of each minor version expects (constants.PauseVersion in
 # kubernetes/cmd/kubeadm/app/constants/constants.go); the runtime's sandbox image must match
-# or kubeadm preflight warns and the kubelet pulls a second pause image.
+# or kubeadm preflight warns and the kubelet pulls a second pause image. Checked against
+# the constants.go of the 1.32-era tree (3.10) and of v1.35.8 (3.10.1); 1.36 is assumed to
+# keep 3.10.1 (not checked).
 PAUSE_VERSIONS: dict[int, str] = {
     24: "3.7",
     25: "3.8",
@@ -75,3 +77,29 @@ class KubeVersion:
     def emits_legacy_endpoints(self) -> bool:
         # v1 Endpoints is deprecated from 1.33 (KEP-4974); older clusters still get both.
         return self.minor < 33
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference, or None (no tag, or pinned by digest only).
+
+    >>> image_tag("registry.example:5000/pause:3.10")
+    '3.10'
+    >>> image_tag("registry.example:5000/pause") is None
+    True
+    """
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else None
+
+
+def pause_image_warning(image: str, version: KubeVersion) -> str | None:
+    """A warning when a sandbox image's tag is not the pause version kubeadm expects."""
+    tag = image_tag(image)
+    expected = version.pause_version
+    if tag is None or tag == expected:
+        return None
+    return (
+        f"spec.runtime.pauseImage {image} has tag {tag}, but kubeadm {version.minor_series} "
+        f"expects pause:{expected}: kubeadm's preflight will warn and the kubelet will pull a "
+        f"second pause image; use tag {expected} or leave pauseImage out"
+    )

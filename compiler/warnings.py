@@ -9,6 +9,7 @@ returned in ``Compiled.warnings`` together with these.
 from __future__ import annotations
 
 from compiler.model import Cluster
+from compiler.versions import pause_image_warning
 
 INGRESS_NGINX_RETIRED = (
     "ingress-nginx is retired upstream: best-effort maintenance ended in March 2026 and "
@@ -21,4 +22,7 @@ def spec_warnings(cluster: Cluster) -> list[str]:
     found = []
     if cluster.ingress_nginx is not None:
         found.append(INGRESS_NGINX_RETIRED)
+    pause = pause_image_warning(cluster.runtime.pause_image, cluster.kubernetes.version)
+    if pause:
+        found.append(pause)
     return found

@@ -97,8 +97,9 @@ def _api_endpoint(node: Node) -> dict[str, Any]:
 def _component(args: Mapping[str, str], cluster: Cluster) -> dict[str, Any]:
     merged = dict(args)
     gates = cluster.kubernetes.feature_gates
-    # spec.kubernetes.featureGates are the control-plane components' gates (the schema says
-    # so). ClusterConfiguration.featureGates is a different thing: kubeadm's own gates.
+    # spec.kubernetes.featureGates are the Kubernetes components' gates: passed to the
+    # control plane as --feature-gates and to the kubelet and kube-proxy configurations.
+    # ClusterConfiguration.featureGates is a different thing (kubeadm's own gates).
     if gates and "feature-gates" not in merged:
         merged["feature-gates"] = ",".join(
             f"{name}={'true' if on else 'false'}" for name, on in sorted(gates.items())
@@ -151,6 +152,8 @@ def kubelet_configuration(cluster: Cluster) -> dict[str, Any]:
     }
     if cluster.kubernetes.version.minor >= _KUBELET_RUNTIME_ENDPOINT_SINCE:
         body["containerRuntimeEndpoint"] = cluster.runtime.cri_socket
+    if cluster.kubernetes.feature_gates:
+        body["featureGates"] = dict(cluster.kubernetes.feature_gates)
     return body
 
 
@@ -174,6 +177,7 @@ def kube_proxy_configuration(cluster: Cluster) -> dict[str, Any]:
         # A bare-metal load balancer (MetalLB in L2 mode) needs strict ARP under ipvs, or
         # every node answers ARP for every Service address bound to kube-ipvs0.
         body["ipvs"] = {"strictARP": True}
+    gates = dict(cluster.kubernetes.feature_gates)
     if mode == "nftables":
         if minor < _NFTABLES_SINCE:
             raise KgitError(
@@ -182,7 +186,9 @@ def kube_proxy_configuration(cluster: Cluster) -> dict[str, Any]:
                 hint="use kubeProxyMode: iptables or ipvs, or a newer Kubernetes version",
             )
         if minor < _NFTABLES_DEFAULT_SINCE:
-            body["featureGates"] = {"NFTablesProxyMode": True}
+            gates["NFTablesProxyMode"] = True  # validation asks for it; never leave it out
+    if gates:
+        body["featureGates"] = dict(sorted(gates.items()))
     return body
 
 
