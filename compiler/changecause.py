@@ -1,19 +1,192 @@
-"""The ``kubernetes.io/change-cause`` annotation of pod templates.
+"""The ``kubernetes.io/change-cause`` annotation of Deployments.
 
-``kubectl rollout history`` reads it; kgit sets it so the live history tells the same story
-as Git. It is derived from the explicit cause (``--change-cause``, or the commit message
-during ``compile --commit``) or, failing that, kept from the previous out/ when the pod
-template did not change.
+``kubectl rollout history`` shows, for each revision, the change-cause that the Deployment
+carried when the revision's ReplicaSet was created (the deployment controller copies the
+Deployment's annotations onto it). kgit sets it so the live history tells the same story as
+Git, in two places: on the Deployment's metadata (what the CHANGE-CAUSE column reads) and on
+its pod template (so the cause travels with the template: ``kubectl rollout history
+--revision N`` shows it, and each ReplicaSet's template keeps its own).
+
+Rules, for each Deployment, comparing its pod template with the one in the previous out/
+(both without the change-cause annotation itself):
+
+- template unchanged: the previous annotation is kept verbatim (or stays absent), so a
+  recompile is byte-identical and ``kgit compile --check`` is stable;
+- template changed, or the Deployment is new: the explicit cause (``--change-cause``, or
+  the commit message during ``compile --commit``) when given, else a generated summary such
+  as ``image nginx:1.14.2 -> nginx:1.16.1`` or ``created: image nginx:1.14.2``.
+
+Replicas live outside the template, so scaling never changes the cause (nor rolls pods).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
+from typing import Any
 
-from compiler.resources import ResourceSet
+import yaml
+
+from compiler.resources import ObjectKey, ResourceSet
+
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+MAX_LENGTH = 300  # a summary, not a diff: long causes are cut
+
+
+def _previous_deployments(previous: Mapping[str, bytes]) -> dict[ObjectKey, dict[str, Any]]:
+    found: dict[ObjectKey, dict[str, Any]] = {}
+    for path, data in previous.items():
+        if not path.startswith("manifests/") or not path.endswith((".yaml", ".yml")):
+            continue
+        try:
+            documents = list(yaml.safe_load_all(data.decode("utf-8")))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            continue  # a hand-broken old file just means "no history to keep"
+        for doc in documents:
+            if _is_deployment(doc):
+                found[ObjectKey.of(doc)] = doc
+    return found
+
+
+def _is_deployment(body: Any) -> bool:
+    return (
+        isinstance(body, dict)
+        and body.get("kind") == "Deployment"
+        and str(body.get("apiVersion", "")).startswith("apps/")
+    )
+
+
+def _template(body: Mapping[str, Any]) -> dict[str, Any]:
+    template = (body.get("spec") or {}).get("template") or {}
+    return template if isinstance(template, dict) else {}
+
+
+def _without_cause(template: Mapping[str, Any]) -> dict[str, Any]:
+    stripped = copy.deepcopy(dict(template))
+    metadata = stripped.get("metadata") or {}
+    annotations = dict(metadata.get("annotations") or {})
+    annotations.pop(CHANGE_CAUSE, None)
+    if annotations:
+        metadata["annotations"] = annotations
+    else:
+        metadata.pop("annotations", None)
+    if metadata:
+        stripped["metadata"] = metadata
+    else:
+        stripped.pop("metadata", None)
+    return stripped
+
+
+def _cause_of(body: Mapping[str, Any]) -> str | None:
+    annotations = (_template(body).get("metadata") or {}).get("annotations") or {}
+    cause = annotations.get(CHANGE_CAUSE)
+    return str(cause) if cause is not None else None
+
+
+def _containers(spec: Mapping[str, Any], field: str) -> dict[str, dict[str, Any]]:
+    return {str(c.get("name")): c for c in spec.get(field) or [] if isinstance(c, dict)}
+
+
+def _env_changes(old: list[Any], new: list[Any], where: str) -> list[str]:
+    before = {str(e.get("name")): e for e in old if isinstance(e, dict)}
+    after = {str(e.get("name")): e for e in new if isinstance(e, dict)}
+    changes = []
+    for name in sorted(set(before) | set(after)):
+        if name not in before:
+            changes.append(f"env {name} added{where}")
+        elif name not in after:
+            changes.append(f"env {name} removed{where}")
+        elif before[name] != after[name]:
+            changes.append(f"env {name} changed{where}")
+    return changes
+
+
+def _container_changes(old_spec: Mapping[str, Any], new_spec: Mapping[str, Any]) -> list[str]:
+    changes = []
+    for field, noun in (("initContainers", "init container"), ("containers", "container")):
+        before, after = _containers(old_spec, field), _containers(new_spec, field)
+        single = field == "containers" and len(before) == len(after) == 1
+        for name in sorted(set(before) | set(after)):
+            if name not in before:
+                changes.append(f"{noun} {name} added (image {after[name].get('image')})")
+                continue
+            if name not in after:
+                changes.append(f"{noun} {name} removed")
+                continue
+            old, new = before[name], after[name]
+            where = "" if single else f" in {noun} {name}"
+            if old.get("image") != new.get("image"):
+                changes.append(f"image {old.get('image')} -> {new.get('image')}{where}")
+            changes += _env_changes(old.get("env") or [], new.get("env") or [], where)
+            for key in sorted((set(old) | set(new)) - {"name", "image", "env"}):
+                if old.get(key) != new.get(key):
+                    changes.append(f"{key} changed{where}")
+    return changes
+
+
+def describe_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """A short summary of how pod template ``old`` became ``new`` (both without the cause)."""
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    changes = _container_changes(old_spec, new_spec)
+    for key in sorted((set(old_spec) | set(new_spec)) - {"containers", "initContainers"}):
+        if old_spec.get(key) != new_spec.get(key):
+            changes.append(f"{key} changed")
+    old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
+    for key in sorted(set(old_meta) | set(new_meta)):
+        if old_meta.get(key) != new_meta.get(key):
+            changes.append(f"pod {key} changed")
+    return _shorten("; ".join(changes) or "pod template changed")
+
+
+def describe_creation(template: Mapping[str, Any]) -> str:
+    images = [str(c.get("image")) for c in (template.get("spec") or {}).get("containers") or []]
+    return _shorten(f"created: image {', '.join(images)}")
+
+
+def _shorten(text: str) -> str:
+    text = " ".join(text.split())  # one line: history tables are one line per revision
+    return text if len(text) <= MAX_LENGTH else text[: MAX_LENGTH - 3] + "..."
+
+
+def _set_cause(body: dict[str, Any], cause: str | None) -> None:
+    template = body.setdefault("spec", {}).setdefault("template", {})
+    for metadata in (template.setdefault("metadata", {}), body.setdefault("metadata", {})):
+        annotations = dict(metadata.get("annotations") or {})
+        if cause is None:
+            annotations.pop(CHANGE_CAUSE, None)
+        else:
+            annotations[CHANGE_CAUSE] = cause
+        if annotations:
+            metadata["annotations"] = annotations
+        else:
+            metadata.pop("annotations", None)
 
 
 def annotate_change_causes(
     resources: ResourceSet, previous: Mapping[str, bytes], explicit: str | None
 ) -> None:
-    return None  # filled in by the apps work
+    """Set the change-cause of every Deployment in ``resources`` (mutates their bodies)."""
+    explicit = _first_line(explicit)
+    before = _previous_deployments(previous)
+    for resource in resources:
+        if not _is_deployment(resource.body):
+            continue
+        current = _without_cause(_template(resource.body))
+        old = before.get(resource.key)
+        if old is None:
+            cause: str | None = explicit or describe_creation(current)
+        else:
+            previous_template = _without_cause(_template(old))
+            if previous_template == current:
+                cause = _cause_of(old)  # verbatim, so recompiles are byte-identical
+            else:
+                cause = explicit or describe_change(previous_template, current)
+        _set_cause(resource.body, cause)
+
+
+def _first_line(explicit: str | None) -> str | None:
+    """A commit message's subject line: history tables show one line per revision."""
+    for line in (explicit or "").splitlines():
+        if line.strip():
+            return _shorten(line)
+    return None
