@@ -1,15 +1,47 @@
-"""kgit history: not implemented yet."""
+"""kgit history: the applies recorded on the cluster, newest first.
+
+The cluster is named by out/index.json (as for plan and apply); entries live in the
+ApplySet parent ConfigMap (compiler.reconcile.history).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from compiler.errors import KgitError
+from compiler import exitcodes
+from compiler.commands.common import (
+    add_cluster_options,
+    add_out_option,
+    add_output_format,
+    add_spec_option,
+    locate_spec,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser
+    add_spec_option(parser)
+    add_out_option(parser)
+    add_cluster_options(parser)
+    add_output_format(parser, choices=("text", "json"))
+
+
+def cluster_name(args: argparse.Namespace) -> str:
+    """The cluster's name as out/index.json records it."""
+    from compiler.reconcile.desired import read_desired
+
+    return read_desired(locate_spec(args).out_dir).cluster_name
 
 
 def run(args: argparse.Namespace) -> int:
-    raise KgitError("kgit history is not implemented yet")
+    from compiler.reconcile import applyset, history
+    from compiler.reconcile.connect import connect
+
+    name = cluster_name(args)
+    client = connect(args.kubeconfig, args.context)
+    try:
+        parent = client.get(applyset.parent_ref(name))
+    finally:
+        client.close()
+    sys.stdout.write(history.format_history(history.read_history(parent), args.output))
+    return exitcodes.SUCCESS
