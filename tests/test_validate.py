@@ -563,7 +563,7 @@ INVALID_SPECS = [
     pytest.param(
         add('  network:\n    flannel:\n      iface: "eth0; rm -rf /"\n'),
         [
-            "cluster.yaml:14:14: spec.network.flannel.iface: 'eth0; rm -rf /' is not valid: expected an interface name such as eth0 (at most 15 characters)",
+            "cluster.yaml:14:14: spec.network.flannel.iface: 'eth0; rm -rf /' is not valid: expected an interface name such as eth0: at most 15 letters, digits, '_', '.', ':' or '-', starting with a letter or digit",
         ],
         id="flannel-iface-shell",
     ),
