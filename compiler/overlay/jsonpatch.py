@@ -10,6 +10,7 @@ the line. Pure: the input document is never modified.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -135,6 +136,10 @@ def _json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def _apply_one(doc: Any, op: dict[str, Any], index: int) -> Any:
     name = op["op"]
     path = op["path"]
@@ -155,26 +160,24 @@ def _apply_one(doc: Any, op: dict[str, Any], index: int) -> Any:
             source = op["from"]
             field = "from"
             value = copy.deepcopy(_get(doc, source))
+            field = "path"
             if name == "move":
                 if path.startswith(source + "/"):
                     raise _PointerError(f"cannot move {source!r} into its own child {path!r}")
                 if path == source:
                     return doc
                 doc = _remove(doc, source)
-            field = "path"
             return _add(doc, path, value)
         if name == "test":
             actual = _get(doc, path)
             if not _json_equal(actual, op["value"]):
                 field = "value"
                 raise _PointerError(
-                    f"test failed: {path!r} is {actual!r}, not {op['value']!r}"
+                    f"test failed: {path!r} is {_json(actual)}, not {_json(op['value'])}"
                 )
             return doc
-    except _PointerError as exc:
-        raise JsonPatchError(index, field, str(exc)) from None
-    except ValueError as exc:  # malformed pointer
-        raise JsonPatchError(index, field, str(exc)) from None
+    except (_PointerError, ValueError) as exc:  # ValueError: a malformed pointer
+        raise JsonPatchError(index, field, f"{name} operation: {exc}") from None
     raise JsonPatchError(index, "op", f"unknown operation {name!r}; expected one of "
                          + ", ".join(OPERATIONS))
 
