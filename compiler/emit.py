@@ -141,6 +141,18 @@ def compare(expected: Mapping[str, bytes], actual: Mapping[str, bytes]) -> list[
     return stale
 
 
+def _is_current(out_dir: Path, files: Mapping[str, bytes]) -> bool:
+    """True when kgit's files in out_dir are exactly ``files``, with the right modes."""
+    if read_out(out_dir) != dict(files):
+        return False
+    executables = executable_paths(files)
+    for rel in files:
+        mode = (out_dir / rel).stat().st_mode & 0o777
+        if mode != (EXECUTABLE if rel in executables else REGULAR):
+            return False
+    return True
+
+
 def write_out(out_dir: Path, files: Mapping[str, bytes]) -> None:
     """Replace kgit's files in out_dir with ``files``, atomically as a whole directory.
 
@@ -150,6 +162,8 @@ def write_out(out_dir: Path, files: Mapping[str, bytes]) -> None:
     """
     out_dir = out_dir.absolute()
     parent = out_dir.parent
+    if _is_current(out_dir, files):
+        return  # nothing to do: leave out/ (and its timestamps) exactly as it is
     try:
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.kgit-", dir=parent))
@@ -175,7 +189,11 @@ def write_out(out_dir: Path, files: Mapping[str, bytes]) -> None:
                     shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
             retired = parent / f"{staging.name}.old"
             os.rename(out_dir, retired)
-            os.rename(staging, out_dir)
+            try:
+                os.rename(staging, out_dir)
+            except OSError:
+                os.rename(retired, out_dir)  # put the old out/ back before reporting
+                raise
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.rename(staging, out_dir)
