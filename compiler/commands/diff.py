@@ -28,7 +28,7 @@ from compiler.commands.common import (
     use_color,
 )
 from compiler.diff_render import render_json, render_markdown, render_text
-from compiler.errors import KgitError, SpecError
+from compiler.errors import KgitError, Location, Problem, SpecError
 from compiler.pipeline import CompileOptions, compile_tree
 from compiler.sources import DirectoryTree, SourceTree
 
@@ -69,6 +69,8 @@ class Side:
     display: str
     previous: dict[str, bytes]
     change_cause: str | None = None
+    revision: str | None = None  # the Git revision read, named in errors
+    folder: str = ""  # the spec's folder inside the repository, for error locations
 
     def compile(self) -> dict[str, bytes]:
         if self.tree is None:
@@ -81,10 +83,19 @@ class Side:
         )
         try:
             return compile_tree(self.tree, options).files
-        except SpecError:
-            raise  # its locations already name the revision (REV:cluster.yaml:LINE:COL)
+        except SpecError as exc:
+            if self.revision is None:
+                raise
+            raise SpecError(self._in_revision(p) for p in exc.problems) from None
         except KgitError as exc:
             raise KgitError(f"cannot compile {self.label}: {exc}") from exc
+
+    def _in_revision(self, problem: Problem) -> Problem:
+        """The problem located as Git names it: HEAD~1:clusters/lab/cluster.yaml:12:5."""
+        file = self.spec_path if problem.location.file == self.display else problem.location.file
+        where = posixpath.join(self.folder, file) if self.folder else file
+        location = Location(f"{self.revision}:{where}", problem.location.line, problem.location.col)
+        return Problem(location, problem.message, problem.hint)
 
 
 def _work_tree_side(where: SpecLocation) -> Side:
@@ -109,8 +120,11 @@ def _sides(args: argparse.Namespace, where: SpecLocation) -> tuple[Side, Side]:
             revision,
             GitTree(commit, prefix),
             where.spec_relpath,
-            f"{revision}:{spec_rel}",
+            # The same name as the work tree's, so out/ cannot differ by how it was read.
+            where.display,
             read_owned_out(commit, out_rel),
+            revision=revision,
+            folder=prefix,
         )
 
     revisions = args.revisions
