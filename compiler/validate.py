@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -75,11 +77,19 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
 _CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
 def json_path(path: PathKey) -> str:
-    """'spec.nodes[1].address' from ('spec', 'nodes', 1, 'address')."""
+    """'spec.nodes[1].labels["example.com/role"]' from its parts."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(str(part)):
+            text += f".{part}" if text else str(part)
+        else:
+            text += "[" + json.dumps(str(part)) + "]"
     return text
 
 
@@ -104,6 +114,7 @@ def _at(path: PathKey, message: str) -> str:
 # --- schema problems in plain words -----------------------------------------------------
 
 
+@cache
 def _validator() -> Draft202012Validator:
     return Draft202012Validator(cluster_schema())
 
@@ -151,14 +162,37 @@ def _one_line(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
-class _Found:
-    """One schema problem: where (path, at the key or the value) and what."""
+def _either(options: list[str]) -> str:
+    """'either value or valueFrom'; 'either addresses and ports, or externalName'."""
+    joiner = ", or " if any(" and " in option for option in options) else " or "
+    return "either " + joiner.join(options)
 
-    def __init__(self, path: PathKey, message: str, hint: str | None = None, key: bool = False):
+
+class _Found:
+    """One schema problem: the field it is about, the message, and where to point.
+
+    ``path`` is the field (semantic checks skip it and everything below it); the location
+    is ``anchor`` (default: the path), at its key or at its value.
+    """
+
+    def __init__(
+        self,
+        path: PathKey,
+        message: str,
+        hint: str | None = None,
+        key: bool = False,
+        *,
+        anchor: PathKey | None = None,
+        suggests: str | None = None,
+        missing: bool = False,
+    ) -> None:
         self.path = path
         self.message = message
         self.hint = hint
         self.key = key
+        self.anchor = path if anchor is None else anchor
+        self.suggests = suggests  # for an unknown key: the known key it is close to
+        self.missing = missing  # a required key that is absent (path ends with its name)
 
 
 def _branch_errors(error: ValidationError) -> dict[int, list[ValidationError]]:
@@ -181,13 +215,13 @@ def _explain_alternatives(error: ValidationError) -> Iterator[_Found]:
     described = [" and ".join(keys) for keys in options]
     touched = [keys for keys in options if present & set(keys)]
     if len(touched) > 1:
-        yield _Found(path, _at(path, f"set {_one_line(described)}, not both"))
+        yield _Found(path, _at(path, f"set {_either(described)}, not both"))
     elif len(touched) == 1:
         for key in (key for key in touched[0] if key not in present):
-            message = f"missing required key {key!r} (set {_one_line(described)})"
-            yield _Found((*path, key), _at(path, message))
+            message = f"missing required key {key!r} (set {_either(described)})"
+            yield _Found((*path, key), _at(path, message), anchor=path, missing=True)
     else:
-        yield _Found(path, _at(path, f"needs {_one_line(described)}"))
+        yield _Found(path, _at(path, f"needs {_either(described)}"))
 
 
 def _schema_found(error: ValidationError) -> Iterator[_Found]:
@@ -221,13 +255,16 @@ def _schema_found(error: ValidationError) -> Iterator[_Found]:
                 text += f"; did you mean {close[0]!r}?"
             elif allowed:
                 text += f" (allowed: {', '.join(allowed)})"
-            yield _Found((*path, extra), _at(path, text), key=True)
+            suggests = close[0] if close else None
+            yield _Found((*path, extra), _at(path, text), key=True, suggests=suggests)
         return
     if validator == "required":
         present = set(value) if isinstance(value, dict) else set()
         for key in error.validator_value:
             if key not in present:
-                yield _Found((*path, key), _at(path, f"missing required key {key!r}"))
+                # Point at the mapping's own key (``spec:``) when it has one.
+                message = _at(path, f"missing required key {key!r}")
+                yield _Found((*path, key), message, key=True, anchor=path, missing=True)
         return
 
     message: str
@@ -357,7 +394,11 @@ def _schema_findings(doc: Document) -> list[_Found]:
     found: list[_Found] = []
     for error in _validator().iter_errors(doc.data):
         found.extend(_schema_found(error))
-    found.extend(_control_characters(doc.data))
+    # A misspelt key is one mistake, not also a missing one: keep the did-you-mean only.
+    suggested = {(*f.path[:-1], f.suggests) for f in found if f.suggests}
+    found = [f for f in found if not (f.missing and f.path in suggested)]
+    reported = {f.path for f in found}
+    found.extend(f for f in _control_characters(doc.data) if f.path not in reported)
     return found
 
 
@@ -367,8 +408,8 @@ def schema_problems(doc: Document) -> list[Problem]:
 
 
 def _problem(doc: Document, found: _Found) -> Problem:
-    # A missing key has no position of its own; ``of`` falls back to its mapping.
-    location = doc.positions.of(found.path, key=found.key)
+    # ``of`` falls back to the nearest enclosing value (a missing key has no position).
+    location = doc.positions.of(found.anchor, key=found.key)
     return Problem(location, found.message, found.hint)
 
 
@@ -551,8 +592,10 @@ class _Checker:
             if not _is_ip(host) and not _DNS_SUBDOMAIN.fullmatch(host):
                 self.report(path, f"{_show(host)} is not an IP address or a lowercase DNS name")
                 return
-        if port and not (_DIGITS.fullmatch(port) and 1 <= int(port) <= 65535):
-            self.report(path, f"port {_show(port)} is not a number in 1-65535")
+        if port and not _DIGITS.fullmatch(port):
+            self.report(path, f"port {_show(port)} is not a number")
+        elif port and not 1 <= int(port) <= 65535:
+            self.report(path, f"port {port} is outside 1-65535")
 
     def _image(self, path: PathKey, reference: str, shown: str | None = None) -> None:
         problem = image_reference_problem(reference)
@@ -642,6 +685,7 @@ class _Checker:
                 )
             elif pods.overlaps(services):
                 self.report((*base, "serviceSubnet"), f"{services} overlaps podSubnet {pods}")
+        self._source((*base, "flannel", "source"), _str(_dict(net.get("flannel")).get("source")))
         mode = net.get("kubeProxyMode")
         if mode == "nftables" and version is not None:
             self._nftables(version, _dict(kube.get("featureGates")))
@@ -716,7 +760,9 @@ class _Checker:
         control_planes = [i for i, n in enumerate(entries) if n.get("role") == "control-plane"]
         if nodes and not control_planes:
             self.report(
-                base, "at least one node must have role control-plane (it runs kubeadm init)"
+                base,
+                "at least one node must have role control-plane (it runs kubeadm init)",
+                key=True,
             )
         if len(control_planes) > 1 and "controlPlaneEndpoint" not in kube:
             self.report(
@@ -757,9 +803,9 @@ class _Checker:
                 )
             for key in _dict(node.get("labels")):
                 self._node_label((*base, i, "labels", key), str(key))
-            taints: dict[tuple[Any, Any], int] = {}
+            taints: dict[tuple[str | None, str | None], int] = {}
             for j, taint in enumerate(_list(node.get("taints"))):
-                ident = (_dict(taint).get("key"), _dict(taint).get("effect"))
+                ident = (_str(_dict(taint).get("key")), _str(_dict(taint).get("effect")))
                 if ident in taints:
                     self.report(
                         (*base, i, "taints", j),
