@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from compiler.errors import KgitError
+from compiler.errors import KgitError, Location, Problem, SpecError
 from compiler.loader import read_tree_text
 from compiler.sources import SourceTree
 from compiler.vendor import check_locked
@@ -27,8 +27,13 @@ def parse_manifest(text: str, origin: str = "manifest") -> list[dict[str, Any]]:
     """
     try:
         docs = list(yaml.safe_load_all(text))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(origin, mark.line + 1, mark.column + 1) if mark else Location(origin, 1, 1)
+        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        raise SpecError([Problem(where, f"YAML syntax error: {message}")]) from None
     except yaml.YAMLError as exc:
-        raise KgitError(f"{origin} is not valid YAML: {exc}") from None
+        raise SpecError([Problem(Location(origin, 1, 1), f"YAML error: {exc}")]) from None
     objects = []
     for number, doc in enumerate(docs, start=1):
         if doc is None:

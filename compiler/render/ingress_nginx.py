@@ -114,7 +114,9 @@ def _expose(
             svc.pop(field, None)
     for port in svc.get("ports") or []:
         port.pop("nodePort", None)  # set again below for NodePort; others must not pin one
-    args = [a for a in container.get("args") or [] if not a.startswith("--publish-service")]
+    args = list(container.get("args") or [])
+    publish_at = _publish_service_position(args)
+    args = [arg for arg in args if not arg.startswith("--publish-service")]
     if spec.exposure == "HostNetwork":
         # The controller listens on ports 80/443 of its node. The Service stays, as
         # ClusterIP: in-cluster clients and monitoring keep a stable name, and switching the
@@ -137,8 +139,19 @@ def _expose(
         svc["type"] = "LoadBalancer"
         svc["externalTrafficPolicy"] = spec.external_traffic_policy
         # As upstream's cloud manifest: Ingress status shows the load balancer's address.
-        args.append(f"--publish-service=$(POD_NAMESPACE)/{service['metadata']['name']}")
+        args.insert(publish_at, f"--publish-service=$(POD_NAMESPACE)/{service['metadata']['name']}")
     container["args"] = args
+
+
+def _publish_service_position(args: list[str]) -> int:
+    """Where --publish-service is, else right after the binary, as upstream's cloud file has it."""
+    for index, arg in enumerate(args):
+        if arg.startswith("--publish-service"):
+            return index
+    for index, arg in enumerate(args):
+        if arg.endswith(CONTROLLER_BINARY):
+            return index + 1
+    return 0
 
 
 # --- 3. placement and size ------------------------------------------------------------------
