@@ -19,13 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", type=Path, help="write a kubeconfig here")
     parser.add_argument("--seed", type=int, default=0, help="seed for fault injection")
     args = parser.parse_args(argv)
+    # Handlers go in before the URL is printed: a caller may send SIGTERM as soon as it
+    # has read the URL, and must still see a clean exit (0).
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
     server = start_server(port=args.port, kubeconfig=args.kubeconfig, seed=args.seed)
     print(server.url, flush=True)
     if args.kubeconfig:
         print(f"kubeconfig: {server.kubeconfig}", flush=True)
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
     done.wait()
     server.stop()
     return 0
