@@ -395,6 +395,9 @@ def _schema_findings(doc: Document) -> list[_Found]:
     for error in _validator().iter_errors(doc.data):
         found.extend(_schema_found(error))
     # A misspelt key is one mistake, not also a missing one: keep the did-you-mean only.
+    # jsonschema reports a 'required' once per missing key, each time with the full list.
+    unique = {(f.path, f.message): f for f in found}
+    found = list(unique.values())
     suggested = {(*f.path[:-1], f.suggests) for f in found if f.suggests}
     found = [f for f in found if not (f.missing and f.path in suggested)]
     reported = {f.path for f in found}
