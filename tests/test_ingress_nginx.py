@@ -98,6 +98,8 @@ def test_patching_upstream_changes_exactly_the_intended_paths(upstream_ingress):
         workload.add(f"{template}.containers[0].args")
         service.add("spec.type")
     job = {"metadata.name", "metadata.annotations"}
+    if "v1.15" in name:  # finished Jobs are kept (see _make_replaceable)
+        job.add("spec.ttlSecondsAfterFinished")
     assert manifest_diff(base, result, pair=_pair) == {
         "Workload/ingress-nginx-controller": workload,
         "Service/ingress-nginx-controller": service,
@@ -242,6 +244,14 @@ def test_jobs_are_named_after_a_hash_of_their_spec_and_marked_for_replacement():
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:10]
         assert job["metadata"]["name"] == f"{original}-{digest}"
         assert job["metadata"]["annotations"] == {"kgit.dev/replace": "true"}
+
+
+def test_finished_jobs_are_kept_so_a_plan_after_apply_is_empty(upstream_ingress):
+    _name, base = upstream_ingress
+    result = render_ingress_nginx(make_cluster(nginx={}), base)
+    jobs = [o for o in result if o["kind"] == "Job"]
+    assert len(jobs) == 2
+    assert all("ttlSecondsAfterFinished" not in job["spec"] for job in jobs)
 
 
 def test_a_changed_job_spec_changes_the_job_name_and_an_unchanged_one_keeps_it():

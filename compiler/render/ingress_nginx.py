@@ -11,7 +11,8 @@ https ports. In order:
 4. IngressClass: name, default-class annotation, controller class in step with the flags;
 5. images through ``ingress.nginx.imageRegistry`` (digests kept);
 6. immutable objects: the admission Jobs get a name suffix derived from their spec, and
-   they and the IngressClass carry ``kgit.dev/replace: "true"`` (see docs/addons.md).
+   they and the IngressClass carry ``kgit.dev/replace: "true"``; finished Jobs are kept
+   (no ``ttlSecondsAfterFinished``) so that a plan after an apply is empty (docs/addons.md).
 """
 
 from __future__ import annotations
@@ -235,6 +236,12 @@ def _make_replaceable(job: dict[str, Any]) -> None:
     a new object (the old one is pruned); the annotation tells the reconciler to delete and
     recreate a Job that kept its name anyway. Nothing refers to the Jobs by name: they
     name the admission Secret and webhook, never themselves, so the rename is safe."""
+    # Upstream (v1.13+) deletes finished Jobs at once (ttlSecondsAfterFinished: 0). For a
+    # declarative tool a vanished Job is a missing object, recreated by every apply and shown
+    # by every plan (the same trap Argo CD users hit, kubernetes/ingress-nginx#13474). Kept,
+    # the finished Job is simply up to date; when its spec changes so does its name, and the
+    # old one is pruned.
+    job["spec"].pop("ttlSecondsAfterFinished", None)
     metadata = job["metadata"]
     suffix = "-" + job_spec_digest(job)
     if not metadata["name"].endswith(suffix):
