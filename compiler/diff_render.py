@@ -60,7 +60,10 @@ def render_text(changes: OutputChanges, *, before: str, after: str, color: bool 
     from rich.text import Text
 
     buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=True, color_system="standard", width=10000)
+    # The caller decided (use_color: TTY and no NO_COLOR); rich must not second-guess it.
+    console = Console(
+        file=buffer, force_terminal=True, no_color=False, color_system="standard", width=10000
+    )
     for style, text in lines:
         console.print(Text(text, style=style), highlight=False, soft_wrap=True)
     return buffer.getvalue()
