@@ -14,14 +14,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-import yaml
 
 from tests.apiserver import discovery, openapi, schema, ssa, validation
 from tests.apiserver.controllers import Controllers
@@ -30,6 +26,16 @@ from tests.apiserver.discovery import Resource
 from tests.apiserver.faults import Faults
 from tests.apiserver.kubeconfig import write_kubeconfig
 from tests.apiserver.merge import json_merge_patch, json_patch, strategic_merge_patch
+from tests.apiserver.messages import (
+    JSON,
+    Request,
+    Response,
+    Route,
+    default_manager,
+    now_iso,
+    parse_body,
+)
+from tests.apiserver.requestlog import RequestLog, RequestRecord
 from tests.apiserver.selectors import labels_match, parse_field_selector, parse_label_selector
 from tests.apiserver.status import (
     STALE,
@@ -50,102 +56,6 @@ from tests.apiserver.store import Obj, Store
 # (genericregistry.Store.ReturnDeletedObject upstream).
 RETURNS_DELETED = {"Pod", "ServiceAccount", "PersistentVolumeClaim", "Service", "Namespace",
                    "CustomResourceDefinition", "Node"}
-JSON = "application/json"
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class RequestRecord:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    status: int
-    verb: str  # get, list, watch, create, update, patch, delete, deletecollection, ...
-    resource: str  # plural ("deployments"), "" for non-resource URLs
-    subresource: str = ""
-    namespace: str = ""
-    name: str = ""
-    content_type: str = ""
-
-
-class RequestLog:
-    def __init__(self) -> None:
-        self._records: list[RequestRecord] = []
-        self._lock = threading.Lock()
-
-    def append(self, record: RequestRecord) -> None:
-        with self._lock:
-            self._records.append(record)
-
-    def __iter__(self) -> Any:
-        with self._lock:
-            return iter(list(self._records))
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._records.clear()
-
-    def filter(self, *, verb: str | None = None, resource: str | None = None,
-               method: str | None = None, status: int | None = None) -> list[RequestRecord]:
-        return [r for r in self if (verb is None or r.verb == verb)
-                and (resource is None or r.resource == resource)
-                and (method is None or r.method == method)
-                and (status is None or r.status == status)]
-
-    def count(self, verb: str | None = None, resource: str | None = None, **kw: Any) -> int:
-        return len(self.filter(verb=verb, resource=resource, **kw))
-
-    def counts(self) -> dict[tuple[str, str], int]:
-        """Requests per (verb, resource)."""
-        out: dict[tuple[str, str], int] = {}
-        for r in self:
-            out[(r.verb, r.resource)] = out.get((r.verb, r.resource), 0) + 1
-        return out
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-
-    def param(self, name: str, default: str = "") -> str:
-        values = self.query.get(name)
-        return values[-1] if values else default
-
-    @property
-    def dry_run(self) -> bool:
-        return "All" in self.query.get("dryRun", [])
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-@dataclass
-class Response:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = JSON
-    drop: bool = False
-
-
-@dataclass
-class Route:
-    resource: Resource | None
-    namespace: str = ""
-    name: str = ""
-    subresource: str = ""
-    verb: str = ""
 
 
 class ApiServer:
@@ -355,10 +265,10 @@ class ApiServer:
         if route.verb == "create":
             if route.name:
                 raise method_not_allowed()
-            obj = _parse_body(req)
+            obj = parse_body(req)
             return Response(201, self._create(req, route, obj))
         if route.verb == "update":
-            return self._update(req, route, _parse_body(req))
+            return self._update(req, route, parse_body(req))
         if route.verb == "patch":
             return self._patch(req, route)
         if route.verb == "delete":
@@ -573,7 +483,7 @@ class ApiServer:
             if res.generation:
                 meta["generation"] = 1
             self._finish(res, obj, None, "")
-            manager = req.param("fieldManager") or _default_manager(req)
+            manager = req.param("fieldManager") or default_manager(req)
             entries = ssa.update(None, obj, _root(res), manager=manager,
                                  api_version=res.api_version, status_subresource=res.status,
                                  subresource="", now=meta["creationTimestamp"])
@@ -669,7 +579,7 @@ class ApiServer:
         new = self._prepare_update(res, route, live, new)
         self._finish(res, new, live, route.subresource)
         self._bump_generation(res, live, new)
-        manager = req.param("fieldManager") or _default_manager(req)
+        manager = req.param("fieldManager") or default_manager(req)
         if entries is None:
             entries = ssa.update(live, new, _root(res), manager=manager,
                                  api_version=res.api_version, status_subresource=res.status,
@@ -752,7 +662,7 @@ class ApiServer:
                                {"reason": "FieldValueRequired",
                                 "message": "Required value: is required for apply patch",
                                 "field": "fieldManager"}]})
-        config = _parse_body(req)
+        config = parse_body(req)
         if not isinstance(config, dict):
             raise bad_request("apply patch must be an object")
         if config.get("apiVersion") is None or config.get("kind") is None:
@@ -984,31 +894,6 @@ def _order_metadata(obj: Obj) -> None:
         ordered = {k: meta[k] for k in _META_ORDER if k in meta}
         ordered.update({k: v for k, v in meta.items() if k not in ordered})
         obj["metadata"] = ordered
-
-
-def _default_manager(req: Request) -> str:
-    """Upstream derives the manager from the User-Agent's first segment."""
-    agent = req.headers.get("user-agent", "")
-    return agent.split("/", 1)[0][:128] or "unknown"
-
-
-def _parse_body(req: Request) -> Any:
-    ctype = req.content_type
-    if ctype not in ("", JSON, "application/yaml", "application/apply-patch+yaml",
-                     "application/merge-patch+json", "application/json-patch+json",
-                     "application/strategic-merge-patch+json"):
-        raise unsupported_media_type(ctype)
-    text = req.body.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    if ctype in ("application/yaml", "application/apply-patch+yaml"):
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise bad_request(f"error converting YAML to JSON: {exc}") from None
-    raise bad_request("couldn't get version/kind; json parse error: invalid JSON body")
 
 
 class _Server(ThreadingHTTPServer):
