@@ -5,7 +5,6 @@ API semantics follow https://kubernetes.io/docs/reference/using-api/api-concepts
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
 import json
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.apiserver import discovery, openapi, schema, ssa, validation
+from tests.apiserver import discovery, reads, routing, schema, ssa, validation
 from tests.apiserver.controllers import Controllers
 from tests.apiserver.defaults import apply_defaults
 from tests.apiserver.discovery import Resource
@@ -27,7 +26,6 @@ from tests.apiserver.faults import Faults
 from tests.apiserver.kubeconfig import write_kubeconfig
 from tests.apiserver.merge import json_merge_patch, json_patch, strategic_merge_patch
 from tests.apiserver.messages import (
-    JSON,
     Request,
     Response,
     Route,
@@ -43,7 +41,6 @@ from tests.apiserver.status import (
     already_exists,
     bad_request,
     conflict,
-    gone,
     invalid,
     method_not_allowed,
     not_found,
@@ -176,8 +173,7 @@ class ApiServer:
     def handle(self, req: Request) -> Response:
         route = Route(None)
         try:
-            route = self._route(req)
-            resource = route.resource.plural if route.resource else ""
+            route = routing.route(req, self._resources)
             for fault in self.faults.pick(req.method, route.verb, req.path):
                 if fault.action == "latency":
                     time.sleep(fault.latency)
@@ -193,7 +189,6 @@ class ApiServer:
                     resp = Response(fault.status, err.to_status(), headers)
                     self._log(req, route, resp)
                     return resp
-            del resource
             self._tls.warnings = []
             resp = self._dispatch(req, route)
             warnings = getattr(self._tls, "warnings", [])
@@ -214,41 +209,11 @@ class ApiServer:
             route.resource.plural if route.resource else "", route.subresource,
             route.namespace, route.name, req.content_type))
 
-    # -- routing ----------------------------------------------------------------------
-
-    def _route(self, req: Request) -> Route:
-        parts = [p for p in req.path.split("/") if p]
-        if parts[:1] == ["api"] and len(parts) >= 2:
-            group, version, rest = "", parts[1], parts[2:]
-        elif parts[:1] == ["apis"] and len(parts) >= 3:
-            group, version, rest = parts[1], parts[2], parts[3:]
-        else:
-            return Route(None, verb=req.method.lower())
-        if not rest:
-            return Route(None, verb=req.method.lower())
-        namespace = ""
-        if rest[0] == "namespaces" and len(rest) >= 3 and not (
-                len(rest) == 3 and rest[2] in ("status", "finalize")):
-            namespace, rest = rest[1], rest[2:]
-        plural = rest[0]
-        name = rest[1] if len(rest) > 1 else ""
-        sub = rest[2] if len(rest) > 2 else ""
-        res = self._resources.get((group, version, plural))
-        if res is None or len(rest) > 3:
-            raise not_found_path()
-        if namespace and not res.namespaced:
-            raise not_found_path()
-        verb = {
-            "GET": "get" if name else ("watch" if req.param("watch") in ("true", "1")
-                                       else "list"),
-            "POST": "create", "PUT": "update", "PATCH": "patch",
-            "DELETE": "delete" if name else "deletecollection",
-        }.get(req.method, req.method.lower())
-        return Route(res, namespace, name, sub, verb)
+    # -- dispatch ---------------------------------------------------------------------
 
     def _dispatch(self, req: Request, route: Route) -> Response:
         if route.resource is None:
-            return self._non_resource(req)
+            return reads.non_resource(req, self.resources())
         res = route.resource
         if route.subresource and not (
                 (route.subresource == "status" and res.status)
@@ -257,11 +222,11 @@ class ApiServer:
         if route.subresource in ("scale", "finalize"):
             raise method_not_allowed()
         if route.verb == "get":
-            return Response(200, self._get_or_404(route))
+            return Response(200, reads.get_or_404(self.store, route))
         if route.verb == "list":
-            return self._list(req, route)
+            return reads.list_objects(self.store, req, route)
         if route.verb == "watch":
-            return self._watch(req, route)
+            return reads.watch(req, route)
         if route.verb == "create":
             if route.name:
                 raise method_not_allowed()
@@ -276,108 +241,6 @@ class ApiServer:
         if route.verb == "deletecollection":
             return self._delete_collection(req, route)
         raise method_not_allowed()
-
-    def _non_resource(self, req: Request) -> Response:
-        if req.method != "GET":
-            raise method_not_allowed()
-        path = req.path.rstrip("/") or "/"
-        accept = req.headers.get("accept", "")
-        resources = self.resources()
-        if path == "/version":
-            return Response(200, discovery.version_info())
-        if path in ("/healthz", "/livez", "/readyz"):
-            return Response(200, "ok", content_type="text/plain")
-        if path in ("/api", "/apis") and "as=APIGroupDiscoveryList" in accept and \
-                "v=v2;" in accept + ";":
-            body = discovery.aggregated(resources, core=path == "/api")
-            return Response(200, body, content_type=discovery.AGGREGATED_CONTENT_TYPE)
-        if path == "/api":
-            return Response(200, discovery.api_versions())
-        if path == "/apis":
-            return Response(200, discovery.api_group_list(resources))
-        parts = path.strip("/").split("/")
-        if parts == ["api", "v1"]:
-            return Response(200, discovery.resource_list(
-                "v1", [r for r in resources if r.group == ""]))
-        if parts[0] == "apis" and len(parts) == 2:
-            versions = discovery.group_versions(resources).get(parts[1])
-            if versions:
-                return Response(200, discovery.api_group(parts[1], versions))
-        if parts[0] == "apis" and len(parts) == 3:
-            matching = [r for r in resources if r.group == parts[1] and r.version == parts[2]]
-            if matching:
-                return Response(200, discovery.resource_list(f"{parts[1]}/{parts[2]}",
-                                                             matching))
-        if path == "/openapi/v3":
-            return Response(200, openapi.root(resources))
-        if path.startswith("/openapi/v3/"):
-            doc = openapi.document(path[len("/openapi/v3/"):], resources)
-            if doc is not None:
-                return Response(200, doc)
-        # /openapi/v2 is not served (kubectl only needs it without v3).
-        raise not_found_path()
-
-    # -- reads ------------------------------------------------------------------------
-
-    def _get_or_404(self, route: Route) -> Obj:
-        res = route.resource
-        assert res is not None
-        obj = self.store.get(res.group, res.plural, route.namespace, route.name)
-        if obj is None:
-            raise not_found(res.group, res.plural, route.name)
-        return obj
-
-    def _list(self, req: Request, route: Route) -> Response:
-        res = route.resource
-        assert res is not None
-        requirements = parse_label_selector(req.param("labelSelector"))
-        field_match = parse_field_selector(req.param("fieldSelector"), res.kind)
-        limit_text = req.param("limit")
-        limit = int(limit_text) if limit_text.isdigit() else 0
-        token = req.param("continue")
-        list_rv = str(self.store.resource_version)
-        start_after: tuple[str, str] | None = None
-        if token:
-            list_rv, start_after = self._decode_continue(token)
-        items = self.store.list(res.group, res.plural, route.namespace or None)
-        if start_after is not None:
-            items = [o for o in items if (o["metadata"].get("namespace", ""),
-                                          o["metadata"]["name"]) > start_after]
-        selected = [o for o in items if labels_match(requirements, o) and field_match(o)]
-        meta: dict[str, Any] = {"resourceVersion": list_rv}
-        if limit and len(selected) > limit:
-            page = selected[:limit]
-            last = page[-1]["metadata"]
-            meta["continue"] = _encode_continue(list_rv, last.get("namespace", ""),
-                                                last["name"])
-            if not requirements and not req.param("fieldSelector"):
-                meta["remainingItemCount"] = len(selected) - limit
-            selected = page
-        body = {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta,
-                "items": selected if res.crd else [_strip_type(o) for o in selected]}
-        return Response(200, body)
-
-    def _decode_continue(self, token: str) -> tuple[str, tuple[str, str]]:
-        try:
-            data = json.loads(base64.urlsafe_b64decode(token.encode() + b"==").decode())
-            rv, ns, name = str(data["rv"]), str(data["ns"]), str(data["start"])
-            int(rv)
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            raise bad_request(f"continue key is not valid: {exc}") from None
-        if int(rv) < self.store.compacted_rv:
-            raise gone("The provided continue parameter is too old to display a consistent "
-                       "list result. You can start a new list without the continue "
-                       "parameter, or use the continue token in this response to retrieve "
-                       "the remainder of the results. Continuing with the provided token "
-                       "results in an inconsistent list - objects that were created, "
-                       "modified, or deleted between the time the first chunk was returned "
-                       "and now may show up in the list.")
-        return rv, (ns, name)
-
-    def _watch(self, req: Request, route: Route) -> Response:
-        """Watches are not streamed: the server ends the watch at once (clients re-list),
-        as a server does when ``timeoutSeconds`` elapses."""
-        return Response(200, "", content_type=JSON)
 
     # -- writes -----------------------------------------------------------------------
 
@@ -741,7 +604,7 @@ class ApiServer:
                            f'propagationPolicy: Unsupported value: "{policy}": supported '
                            'values: "Foreground", "Background", "Orphan", "nil"', {})
         with self.store.lock:
-            live = self._get_or_404(route)
+            live = reads.get_or_404(self.store, route)
             pre = options.get("preconditions") or {}
             if pre.get("uid") and pre["uid"] != live["metadata"].get("uid"):
                 raise conflict(res.group, res.plural, route.name,
@@ -871,16 +734,6 @@ def _fault_error(code: int) -> ApiError:
 def _root(res: Resource) -> schema.Node:
     node = schema.kind_schema(res.group, res.version, res.kind)
     return node if node is not None else schema.ANY
-
-
-def _strip_type(obj: Obj) -> Obj:
-    """Built-in list items carry no apiVersion/kind on the wire (typed lists)."""
-    return {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-
-
-def _encode_continue(rv: str, namespace: str, name: str) -> str:
-    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": int(rv), "ns": namespace, "start": name})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 _META_ORDER = ("name", "generateName", "namespace", "uid", "resourceVersion", "generation",
