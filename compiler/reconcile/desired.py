@@ -29,6 +29,8 @@ from compiler.reconcile.model import ObjectRef
 
 MANIFESTS_PREFIX = "manifests/"
 FROM_ENV_ANNOTATION = "kgit.dev/from-env"
+# libyaml's safe loader when PyYAML was built with it: the same documents, ~10x faster.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def _cluster_name(files: Mapping[str, bytes]) -> str:
 def _documents(path: str, data: bytes) -> list[dict[str, Any]]:
     """The objects of one manifest file (comments, such as kgit's header, are ignored)."""
     try:
-        documents = list(yaml.safe_load_all(data.decode("utf-8")))
+        documents = list(yaml.load_all(data.decode("utf-8"), Loader=_LOADER))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"out/{path}:{mark.line + 1}:{mark.column + 1}" if mark else f"out/{path}"

@@ -26,6 +26,7 @@ from compiler.reconcile.connect import FIELD_MANAGER, ApiRejected, ClusterClient
 from compiler.reconcile.desired import Desired, with_secret_values
 from compiler.reconcile.model import Action, ActionKind, ObjectRef, Plan, PlanBase
 from compiler.reconcile.observe import Observed, observe
+from compiler.reconcile.order import apply_key
 
 REPLACE_ANNOTATION = "kgit.dev/replace"
 _IMMUTABLE_WORDS = ("immutable", "may not change once set")
@@ -196,6 +197,15 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
                     f"{ref} carries kgit's ApplySet label but is not in its inventory; "
                     "kgit leaves it alone"
                 )
+    # Shown in the order apply works in: applies by stage, then deletions in reverse.
+    applies = sorted(
+        (a for a in actions if a.kind is not ActionKind.DELETE), key=lambda a: apply_key(a.ref)
+    )
+    deletes = sorted(
+        (a for a in actions if a.kind is ActionKind.DELETE),
+        key=lambda a: apply_key(a.ref),
+        reverse=True,
+    )
     base = PlanBase(
         out_digest=desired.out_digest,
         git_revision=options.git_revision,
@@ -203,4 +213,4 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
         server=client.server,
         applyset_id=observed.set_id,
     )
-    return Plan(base, tuple(actions), tuple(warnings))
+    return Plan(base, (*applies, *deletes), tuple(warnings))
