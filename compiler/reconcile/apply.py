@@ -214,9 +214,19 @@ class _Run:
     # -- checks under the lock --------------------------------------------------------
 
     def check_live_versions(self, pool: ThreadPoolExecutor) -> None:
-        watched = [a for a in self.plan.actions if a.kind is not ActionKind.NOOP]
-        for action in watched:
-            self.cluster.resolve(action.ref)
+        from compiler.reconcile.connect import UnservedKind
+
+        watched = []
+        for action in self.plan.actions:
+            if action.kind is ActionKind.NOOP:
+                continue
+            try:
+                self.cluster.resolve(action.ref)
+            except UnservedKind:
+                if action.kind is ActionKind.CREATE:
+                    continue  # its CRD comes with this apply: it cannot exist yet
+                raise
+            watched.append(action)
         lives = list(pool.map(lambda a: self.cluster.get(a.ref), watched))
         for action, live in zip(watched, lives, strict=True):
             now = (live or {}).get("metadata", {}).get("resourceVersion")

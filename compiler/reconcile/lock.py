@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from compiler.errors import ClusterError, KgitError
+from compiler.errors import KgitError
 from compiler.reconcile.retry import status_of
 
 Body = dict[str, Any]
@@ -250,25 +250,28 @@ class LeaseLock:
 
     # -- releasing --------------------------------------------------------------------
 
-    def release(self) -> None:
+    def release(self) -> str | None:
+        """Delete our Lease; never raises (it runs while another error may be on its way
+        up), but returns a warning when the Lease could not be deleted and must expire."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         with self._guard:
             if self.lease is None or self.lost:
-                return
+                return None
             version = self.lease["metadata"].get("resourceVersion")
             try:
                 self.api.delete_lease(LOCK_NAMESPACE, self.name, version)
             except Exception as error:
                 # 404: already gone; 409: someone else's by now. Otherwise it expires.
                 if status_of(error) not in (404, 409):
-                    raise ClusterError(
-                        f"could not release the lock {LOCK_NAMESPACE}/{self.name}; it expires "
-                        f"{self.options.lease_duration}s after its last renewal"
-                    ) from error
+                    return (
+                        f"could not release the lock {LOCK_NAMESPACE}/{self.name} ({error}); "
+                        f"it expires {self.options.lease_duration}s after its last renewal"
+                    )
             finally:
                 self.lease = None
+        return None
 
 
 @contextmanager
@@ -281,13 +284,18 @@ def lease_lock(
     on_wait: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[LeaseLock]:
-    """Hold the cluster's apply lock for the ``with`` block; released on any exit."""
+    """Hold the cluster's apply lock for the ``with`` block; released on any exit.
+
+    ``on_wait`` receives messages for the user: whom we wait for, or a failed release.
+    """
     lock = LeaseLock(api, lock_name(cluster), identity, options)
     lock.acquire(on_wait=on_wait, sleep=sleep)
     try:
         yield lock
     finally:
-        lock.release()
+        problem = lock.release()
+        if problem and on_wait is not None:
+            on_wait(f"warning: {problem}")
 
 
 def force_unlock(api: LeaseApi, cluster: str) -> Body | None:

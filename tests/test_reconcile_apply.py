@@ -1,0 +1,456 @@
+"""kgit's apply end to end against the test API server (kubectl as an independent check)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import io
+import shutil
+import subprocess
+
+import pytest
+
+from compiler.errors import PlanError
+from compiler.reconcile.apply import ApplyError, Outcome, apply_plan
+from compiler.reconcile.model import ActionKind, ObjectRef
+from tests.reconcile_apply_support import (
+    FAST,
+    SET_ID,
+    client_for,
+    configmap,
+    converge,
+    deployment,
+    inventory,
+    members,
+    namespace,
+    plan,
+    refs,
+    service,
+    web_app,
+)
+
+
+def _lines(result) -> list[str]:
+    return [str(c) for c in result.changes]
+
+
+def test_empty_cluster_apply_creates_everything_and_next_plan_is_empty(apiserver):
+    client = client_for(apiserver)
+    result = converge(client, web_app())
+    assert _lines(result) == [
+        "Namespace/web created",
+        "Service/web/nginx created",
+        "Deployment.apps/web/nginx created",
+        "Ingress.networking.k8s.io/web/nginx created",
+    ]
+    assert result.summary() == (
+        "Apply complete: 4 created, 0 configured, 0 replaced, 0 deleted, 0 skipped."
+    )
+    assert members(apiserver) == refs(web_app()) == inventory(apiserver)
+    _, again = plan(client, web_app())
+    assert not again.has_changes()
+
+
+def test_kubectl_sees_the_applyset_members(apiserver):
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed")
+    converge(client_for(apiserver), web_app())
+    listed = subprocess.run(
+        [
+            kubectl,
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            "get",
+            "deployments,services",
+            "-A",
+            "-l",
+            f"applyset.kubernetes.io/part-of={SET_ID}",
+            "-o",
+            "name",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(listed) == ["deployment.apps/nginx", "service/nginx"]
+
+
+def test_image_change_is_one_update(apiserver):
+    client = client_for(apiserver)
+    converge(client, web_app())
+    objects = web_app()
+    objects[1]["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.15.0"
+    result = converge(client, objects)
+    assert _lines(result) == ["Deployment.apps/web/nginx configured"]
+    live = apiserver.get("apps/v1", "Deployment", "nginx", "web")
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.15.0"
+
+
+def test_removed_app_deletes_exactly_its_objects(apiserver):
+    client = client_for(apiserver)
+    other = [deployment("api"), service("api"), configmap("api-config")]
+    converge(client, web_app() + other)
+    result = converge(client, web_app())
+    assert _lines(result) == [
+        "Deployment.apps/web/api deleted",
+        "ConfigMap/web/api-config deleted",
+        "Service/web/api deleted",
+    ]
+    assert members(apiserver) == refs(web_app()) == inventory(apiserver)
+    assert apiserver.get("apps/v1", "Deployment", "nginx", "web") is not None
+
+
+def test_object_with_copied_labels_but_not_in_inventory_is_never_deleted(apiserver):
+    client = client_for(apiserver)
+    converge(client, [*web_app(), configmap("extra")])
+    intruder = configmap("someone-elses")
+    intruder["metadata"]["labels"] = {"applyset.kubernetes.io/part-of": SET_ID}
+    apiserver.create(intruder)
+    result = converge(client, web_app())
+    assert _lines(result) == ["ConfigMap/web/extra deleted"]
+    assert apiserver.get("v1", "ConfigMap", "someone-elses", "web") is not None
+
+
+def test_prune_rechecks_the_label_on_the_live_object(apiserver):
+    from kubernetes.client import CoreV1Api
+
+    client = client_for(apiserver)
+    converge(client, [*web_app(), configmap("extra")])
+    wanted, made = plan(client, web_app())
+    # Between plan and apply, someone takes the object over: they remove kgit's label.
+    relabelled = CoreV1Api(client.api_client).patch_namespaced_config_map(
+        "extra", "web", {"metadata": {"labels": {"applyset.kubernetes.io/part-of": None}}}
+    )
+    # A plan that saw that version (so the stale check passes) must still not delete it.
+    made = dataclasses.replace(
+        made,
+        actions=tuple(
+            dataclasses.replace(a, live_resource_version=relabelled.metadata.resource_version)
+            if a.kind is ActionKind.DELETE
+            else a
+            for a in made.actions
+        ),
+    )
+    result = apply_plan(client, made, wanted, FAST, out=io.StringIO())
+    assert _lines(result) == [
+        f"ConfigMap/web/extra skipped (not pruned: it no longer carries "
+        f"applyset.kubernetes.io/part-of={SET_ID})"
+    ]
+    assert apiserver.get("v1", "ConfigMap", "extra", "web") is not None
+
+
+@pytest.mark.parametrize(
+    ("remaining", "message"),
+    [
+        pytest.param(
+            [],
+            "out/manifests is empty, so apply would delete all 4 objects kgit manages on this "
+            "cluster; refusing (hint: if that is really intended, re-run with --allow-mass-prune)",
+            id="empty-render",
+        ),
+        pytest.param(
+            [namespace("web")],
+            "apply would delete 3 of the 4 objects kgit manages on this cluster (more than "
+            "half); refusing (hint: check out/ (was it compiled from the right cluster.yaml?); "
+            "if the deletions are intended, re-run with --allow-mass-prune)",
+            id="more-than-half",
+        ),
+    ],
+)
+def test_mass_prune_is_refused_before_anything_is_written(apiserver, remaining, message):
+    client = client_for(apiserver)
+    converge(client, web_app())
+    requests_before = len(apiserver.requests)
+    with pytest.raises(PlanError) as caught:
+        converge(client, remaining)
+    assert str(caught.value) == message
+    assert members(apiserver) == refs(web_app())
+    object_writes = [
+        r
+        for r in list(apiserver.requests)[requests_before:]
+        if r.method in ("PATCH", "DELETE") and r.resource != "leases" and "dryRun" not in r.query
+    ]
+    assert object_writes == []
+
+
+def test_mass_prune_allowed_with_the_flag_and_namespace_protected(apiserver):
+    client = client_for(apiserver)
+    converge(client, web_app())
+    result = converge(client, [], dataclasses.replace(FAST, allow_mass_prune=True))
+    assert _lines(result) == [
+        "Namespace/web skipped (protected kind: use --prune-protected)",
+        "Ingress.networking.k8s.io/web/nginx deleted",
+        "Deployment.apps/web/nginx deleted",
+        "Service/web/nginx deleted",
+    ]
+    assert apiserver.get("v1", "Namespace", "web") is not None
+    assert inventory(apiserver) == {ObjectRef("v1", "Namespace", "", "web")}
+
+
+def test_stale_plan_is_refused_when_an_object_changed_since(apiserver):
+    client = client_for(apiserver)
+    converge(client, web_app())
+    objects = web_app()
+    objects[1]["spec"]["replicas"] = 5
+    wanted, made = plan(client, objects)
+    # Someone else changes the Deployment after the plan was made.
+    other = deployment("nginx")
+    other["spec"]["replicas"] = 3
+    client.apply(other, field_manager="someone-else")
+    with pytest.raises(PlanError) as caught:
+        apply_plan(client, made, wanted, FAST, out=io.StringIO())
+    assert str(caught.value) == (
+        "the saved plan is stale: Deployment.apps/web/nginx: it changed on the cluster since "
+        "the plan was made (hint: run 'kgit plan' again)"
+    )
+    assert apiserver.get("apps/v1", "Deployment", "nginx", "web")["spec"]["replicas"] == 3
+
+
+def test_stale_plan_is_refused_when_out_changed(apiserver):
+    client = client_for(apiserver)
+    _, made = plan(client, web_app())
+    wanted, _ = plan(client, [*web_app(), configmap("new")])
+    with pytest.raises(PlanError) as caught:
+        apply_plan(client, made, wanted, FAST, out=io.StringIO())
+    assert str(caught.value) == (
+        "the saved plan is stale: out/manifests changed since it was made "
+        "(hint: run 'kgit plan' again)"
+    )
+    assert members(apiserver) == set()
+
+
+def test_crd_and_custom_resource_in_one_apply(apiserver):
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {
+                "plural": "widgets",
+                "singular": "widget",
+                "kind": "Widget",
+                "listKind": "WidgetList",
+            },
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w1", "namespace": "web"},
+        "spec": {"size": 3},
+    }
+    client = client_for(apiserver)
+    result = converge(client, [namespace("web"), crd, widget])
+    assert _lines(result) == [
+        "Namespace/web created",
+        "CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com created",
+        "Widget.example.com/web/w1 created",
+    ]
+    assert apiserver.get("example.com/v1", "Widget", "w1", "web")["spec"] == {"size": 3}
+    _, again = plan(client, [namespace("web"), crd, widget])
+    assert not again.has_changes()
+
+
+def test_ingress_is_applied_only_after_the_ingress_controller_is_ready(apiserver):
+    apiserver.controllers.set("DaemonSet", "ready", delay=0.3)
+    controller = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "ingress-nginx-controller", "namespace": "ingress-nginx"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "ingress"}},
+            "template": {
+                "metadata": {"labels": {"app": "ingress"}},
+                "spec": {"containers": [{"name": "c", "image": "controller:1"}]},
+            },
+        },
+    }
+    webhook = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "ingress-nginx-admission"},
+        "webhooks": [],
+    }
+    objects = [namespace("ingress-nginx"), controller, webhook, *web_app()]
+    converge(client_for(apiserver), objects, dataclasses.replace(FAST, wait=False))
+    log = list(apiserver.requests)
+    ds_gets = [i for i, r in enumerate(log) if r.resource == "daemonsets" and r.verb == "get"]
+    ds_ready = apiserver.get("apps/v1", "DaemonSet", "ingress-nginx-controller", "ingress-nginx")
+    first_admission_write = min(
+        i
+        for i, r in enumerate(log)
+        if r.method == "PATCH"
+        and "dryRun" not in r.query
+        and r.resource in ("ingresses", "validatingwebhookconfigurations")
+    )
+    ds_apply = max(
+        i for i, r in enumerate(log) if r.resource == "daemonsets" and r.method == "PATCH"
+    )
+    assert len(ds_gets) >= 2  # polled while it was not ready yet
+    assert ds_apply < ds_gets[-1] < first_admission_write
+    assert ds_ready["status"]["numberAvailable"] == 1
+
+
+def test_immutable_job_change_is_replaced(apiserver):
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "admission-create",
+            "namespace": "web",
+            "annotations": {"kgit.dev/replace": "true"},
+        },
+        "spec": {
+            "template": {
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "containers": [{"name": "create", "image": "certgen:1"}],
+                }
+            }
+        },
+    }
+    client = client_for(apiserver)
+    converge(client, [namespace("web"), job])
+    uid_before = apiserver.get("batch/v1", "Job", "admission-create", "web")["metadata"]["uid"]
+    newer = copy.deepcopy(job)
+    newer["spec"]["template"]["spec"]["containers"][0]["image"] = "certgen:2"
+    result = converge(client, [namespace("web"), newer])
+    assert _lines(result) == ["Job.batch/web/admission-create replaced"]
+    live = apiserver.get("batch/v1", "Job", "admission-create", "web")
+    assert live["metadata"]["uid"] != uid_before
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "certgen:2"
+
+
+def test_apply_converges_with_a_fifth_of_requests_failing(apiserver):
+    apiserver.faults.seed(20260101)
+    objects = [*web_app(), configmap("a"), configmap("b"), service("api"), deployment("api")]
+    client = client_for(apiserver)
+    apiserver.faults.error(500, probability=0.05)
+    apiserver.faults.error(503, probability=0.05, retry_after=0)
+    apiserver.faults.error(429, probability=0.05, retry_after=0)
+    apiserver.faults.drop(probability=0.05)
+    result = converge(client, objects)
+    failures = [r for r in apiserver.requests if r.status >= 429 or r.status == 0]
+    apiserver.faults.clear()
+    assert failures, "the fault injection should have fired"
+    assert not result.failed()
+    assert members(apiserver) == refs(objects) == inventory(apiserver)
+    _, again = plan(client, objects)
+    assert not again.has_changes()
+    assert apiserver.get("coordination.k8s.io/v1", "Lease", "kgit-lab-lock", "kube-system") is None
+
+
+class _Interrupted(KeyboardInterrupt):
+    pass
+
+
+def test_apply_interrupted_midway_then_rerun_converges_without_orphans(apiserver):
+    client = client_for(apiserver)
+    first = [namespace("web"), deployment("nginx"), configmap("old")]
+    converge(client, first)
+    second = [namespace("web"), deployment("nginx"), service("api"), deployment("api")]
+
+    def interrupt_after_services(change):
+        if change.subject.kind == "Service":
+            raise _Interrupted()
+
+    with pytest.raises(_Interrupted):
+        converge(client, second, report=interrupt_after_services)
+    # Killed in the middle: the Service exists, the api Deployment does not, nothing was
+    # pruned, the inventory lists everything an apply may have created, the lock is free.
+    assert apiserver.get("v1", "Service", "api", "web") is not None
+    assert apiserver.get("apps/v1", "Deployment", "api", "web") is None
+    assert inventory(apiserver) == refs(first) | refs(second)
+    assert apiserver.get("coordination.k8s.io/v1", "Lease", "kgit-lab-lock", "kube-system") is None
+    # The user goes back to the first state: what the interrupted apply created is pruned.
+    result = converge(client, first)
+    assert _lines(result) == ["Service/web/api deleted"]
+    assert members(apiserver) == refs(first) == inventory(apiserver)
+
+
+def test_apply_cut_off_by_a_dead_connection_then_rerun_converges(apiserver):
+    client = client_for(apiserver)
+    objects = [*web_app(), configmap("a")]
+
+    def cut_the_connection(change):
+        if change.subject.kind == "Namespace":
+            apiserver.faults.drop()
+
+    options = dataclasses.replace(FAST, lease_duration=1)
+    with pytest.raises(ApplyError) as caught:
+        converge(client, objects, options, report=cut_the_connection)
+    assert str(caught.value).startswith("2 object(s) could not be applied; stopped after stage 2")
+    failed = [c for c in caught.value.result.changes if c.action is Outcome.FAILED]
+    assert [str(c.subject) for c in failed] == ["Service/web/nginx", "ConfigMap/web/a"] or [
+        str(c.subject) for c in failed
+    ] == ["ConfigMap/web/a", "Service/web/nginx"]
+    assert all("cannot reach the Kubernetes API server" in c.detail for c in failed)
+    apiserver.faults.clear()
+    # The lock could not be released; it expires after a second and is taken over.
+    result = converge(client, objects, options)
+    assert not result.failed()
+    assert members(apiserver) == refs(objects) == inventory(apiserver)
+
+
+def test_failed_rollout_stops_before_prune_and_names_the_object(apiserver):
+    client = client_for(apiserver)
+    converge(client, [*web_app(), configmap("old")])
+    apiserver.controllers.set("Deployment", "fail")
+    objects = web_app()
+    objects[1]["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:broken"
+    with pytest.raises(ApplyError) as caught:
+        converge(client, objects)
+    text = str(caught.value)
+    assert text.startswith(
+        "1 object not ready (timeout 5s):\n"
+        "  Deployment.apps/web/nginx: failed: deployment 'nginx' exceeded its progress deadline\n"
+        "    condition Available=False (MinimumReplicasUnavailable): Deployment does not have "
+        "minimum availability.\n"
+    )
+    assert "event" in text and "ProgressDeadlineExceeded" in text
+    assert apiserver.get("v1", "ConfigMap", "old", "web") is not None  # not pruned
+
+
+def test_secret_values_come_from_the_environment_and_are_never_reported(apiserver):
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "db",
+            "namespace": "web",
+            "annotations": {"kgit.dev/from-env": '{"password": "DB_PASSWORD"}'},
+        },
+        "type": "Opaque",
+    }
+    client = client_for(apiserver)
+    wanted, made = plan(client, [namespace("web"), secret], environ={"DB_PASSWORD": "hunter2"})
+    with pytest.raises(PlanError) as caught:
+        apply_plan(client, made, wanted, dataclasses.replace(FAST, environ={}), out=io.StringIO())
+    assert str(caught.value) == (
+        "Secret/web/db takes its values from the environment, but DB_PASSWORD is not set "
+        "(hint: export the variable(s) before running kgit plan/apply)"
+    )
+    assert apiserver.get("v1", "Namespace", "web") is None  # nothing applied
+    out = io.StringIO()
+    result = apply_plan(
+        client, made, wanted, dataclasses.replace(FAST, environ={"DB_PASSWORD": "hunter2"}), out=out
+    )
+    assert apiserver.get("v1", "Secret", "db", "web")["data"] == {"password": "aHVudGVyMg=="}
+    shown = out.getvalue() + repr(result.to_dict()) + made.to_json()
+    assert "hunter2" not in shown and "aHVudGVyMg" not in shown
