@@ -1,0 +1,113 @@
+"""Delete handlers: DELETE of one object (preconditions, propagationPolicy, finalizers,
+Namespace termination) and DELETE of a collection.
+
+Semantics: https://kubernetes.io/docs/reference/using-api/api-concepts/ and
+https://kubernetes.io/docs/concepts/architecture/garbage-collection/.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import TYPE_CHECKING, Any
+
+from tests.apiserver.messages import Request, Response, Route, now_iso
+from tests.apiserver.reads import get_or_404
+from tests.apiserver.selectors import labels_match, parse_field_selector, parse_label_selector
+from tests.apiserver.status import ApiError, bad_request, conflict, method_not_allowed
+
+if TYPE_CHECKING:
+    from tests.apiserver.server import ApiServer
+
+# Kinds whose registry returns the deleted object; the others answer a Status Success
+# (genericregistry.Store.ReturnDeletedObject upstream).
+RETURNS_DELETED = {"Pod", "ServiceAccount", "PersistentVolumeClaim", "Service", "Namespace",
+                   "CustomResourceDefinition", "Node"}
+
+
+def delete(server: ApiServer, req: Request, route: Route) -> Response:
+    res = route.resource
+    assert res is not None
+    options: dict[str, Any] = {}
+    if req.body.strip():
+        try:
+            options = json.loads(req.body)
+        except ValueError as exc:
+            raise bad_request(f"error decoding DeleteOptions: {exc}") from None
+    dry_run = req.dry_run or "All" in (options.get("dryRun") or [])
+    policy = options.get("propagationPolicy") or req.param("propagationPolicy")
+    if policy and policy not in ("Orphan", "Background", "Foreground"):
+        raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: '
+                       f'propagationPolicy: Unsupported value: "{policy}": supported '
+                       'values: "Foreground", "Background", "Orphan", "nil"', {})
+    with server.store.lock:
+        live = get_or_404(server.store, route)
+        pre = options.get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != live["metadata"].get("uid"):
+            raise conflict(res.group, res.plural, route.name,
+                           f"Precondition failed: UID in precondition: {pre['uid']}, "
+                           f"UID in object meta: {live['metadata'].get('uid')}")
+        if pre.get("resourceVersion") and pre["resourceVersion"] != \
+                live["metadata"].get("resourceVersion"):
+            raise conflict(res.group, res.plural, route.name,
+                           "Precondition failed: ResourceVersion in precondition: "
+                           f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                           f"{live['metadata'].get('resourceVersion')}")
+        obj = copy.deepcopy(live)
+        meta = obj["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        if policy == "Foreground" and res.kind != "Namespace":
+            finalizers.append("foregroundDeletion")
+        elif policy == "Orphan":
+            finalizers.append("orphan")
+        if res.kind == "Namespace":
+            # The namespace turns Terminating; the namespace controller empties and
+            # removes it shortly after (controllers.namespace_delay seconds).
+            meta.setdefault("deletionTimestamp", now_iso())
+            meta.setdefault("deletionGracePeriodSeconds", 0)
+            obj.setdefault("status", {})["phase"] = "Terminating"
+            if not dry_run:
+                if obj != live:
+                    server.persist(res, obj, live)
+                server.controllers.finalize_namespace(route.name)
+            return Response(200, obj)
+        if finalizers and policy in ("Foreground", "Orphan") and not dry_run:
+            # The garbage collector finishes these at once here (no dependents kept).
+            finalizers = [f for f in finalizers
+                          if f not in ("foregroundDeletion", "orphan")]
+        if finalizers:
+            meta.setdefault("deletionTimestamp", now_iso())
+            meta.setdefault("deletionGracePeriodSeconds", 0)
+            meta["finalizers"] = finalizers
+            if not dry_run and meta != live["metadata"]:
+                server.persist(res, obj, live)
+            return Response(200, obj)
+        if not dry_run:
+            server.remove(res, live)
+    if res.kind in RETURNS_DELETED or res.crd:
+        return Response(200, obj)
+    return Response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                          "status": "Success", "details": {
+                              "name": route.name, **({"group": res.group} if res.group
+                                                     else {}),
+                              "kind": res.plural, "uid": meta.get("uid")}})
+
+
+def delete_collection(server: ApiServer, req: Request, route: Route) -> Response:
+    res = route.resource
+    assert res is not None
+    if "deletecollection" not in res.verbs:
+        raise method_not_allowed()
+    requirements = parse_label_selector(req.param("labelSelector"))
+    field_match = parse_field_selector(req.param("fieldSelector"), res.kind)
+    deleted = []
+    with server.store.lock:
+        for obj in server.store.list(res.group, res.plural, route.namespace or None):
+            if labels_match(requirements, obj) and field_match(obj):
+                deleted.append(obj)
+                if not req.dry_run:
+                    server.remove(res, obj)
+    body = {"kind": f"{res.kind}List", "apiVersion": res.api_version,
+            "metadata": {"resourceVersion": str(server.store.resource_version)},
+            "items": deleted}
+    return Response(200, body)
