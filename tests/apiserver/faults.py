@@ -10,6 +10,8 @@ import re
 import threading
 from dataclasses import dataclass
 
+from tests.apiserver.status import ApiError
+
 
 @dataclass
 class Fault:
@@ -82,3 +84,17 @@ class Faults:
                 rule.hits += 1
                 fired.append(rule)
         return fired
+
+
+def fault_error(code: int) -> ApiError:
+    """The Status a real server sends with ``code`` (reason and message as upstream)."""
+    reasons = {429: ("TooManyRequests", "the server has received too many requests and has "
+                     "asked us to try again later"),
+               500: ("InternalError", "Internal error occurred: injected fault"),
+               503: ("ServiceUnavailable", "the server is currently unable to handle the "
+                     "request"),
+               504: ("Timeout", "the server was unable to return a response in the time "
+                     "allotted, but may still be processing the request")}
+    reason, message = reasons.get(code, ("InternalError", f"injected fault {code}"))
+    return ApiError(code, reason, message, {"retryAfterSeconds": 1} if code in (429, 503)
+                    else {})

@@ -10,24 +10,21 @@ https://kubernetes.io/docs/reference/using-api/api-concepts/.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
-import socket
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from tests.apiserver import deletes, discovery, reads, routing, ssa, writes
 from tests.apiserver.admission import schema_root
 from tests.apiserver.controllers import Controllers
 from tests.apiserver.discovery import Resource
-from tests.apiserver.faults import Faults
+from tests.apiserver.faults import Faults, fault_error
 from tests.apiserver.kubeconfig import write_kubeconfig
+from tests.apiserver.listener import listen
 from tests.apiserver.messages import (
     Request,
     Response,
@@ -66,8 +63,7 @@ class ApiServer:
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self, port: int = 0, kubeconfig: Path | None = None) -> ApiServer:
-        handler = type("Handler", (_Handler,), {"app": self})
-        self._httpd = _Server(("127.0.0.1", port), handler)
+        self._httpd = listen(self.handle, port)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
@@ -174,7 +170,7 @@ class ApiServer:
                     headers = {}
                     if fault.retry_after is not None:
                         headers["Retry-After"] = str(fault.retry_after)
-                    err = _fault_error(fault.status)
+                    err = fault_error(fault.status)
                     resp = Response(fault.status, err.to_status(), headers)
                     self._log(req, route, resp)
                     return resp
@@ -319,61 +315,6 @@ class ApiServer:
             "reportingComponent": component, "reportingInstance": "",
         }
         return self.create(event, manager=component)
-
-
-def _fault_error(code: int) -> ApiError:
-    reasons = {429: ("TooManyRequests", "the server has received too many requests and has "
-                     "asked us to try again later"),
-               500: ("InternalError", "Internal error occurred: injected fault"),
-               503: ("ServiceUnavailable", "the server is currently unable to handle the "
-                     "request"),
-               504: ("Timeout", "the server was unable to return a response in the time "
-                     "allotted, but may still be processing the request")}
-    reason, message = reasons.get(code, ("InternalError", f"injected fault {code}"))
-    return ApiError(code, reason, message, {"retryAfterSeconds": 1} if code in (429, 503)
-                    else {})
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
-class _Handler(BaseHTTPRequestHandler):
-    app: ApiServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _serve(self) -> None:
-        split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        req = Request(self.command, split.path, parse_qs(split.query, keep_blank_values=True),
-                      headers, body)
-        resp = self.app.handle(req)
-        if resp.drop:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        if isinstance(resp.body, (dict, list)):
-            payload = json.dumps(resp.body, separators=(",", ":")).encode()
-        else:
-            payload = str(resp.body).encode()
-        self.send_response(resp.status)
-        self.send_header("Content-Type", resp.content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Cache-Control", "no-cache, private")
-        for key, value in resp.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
 
 def start_server(*, port: int = 0, kubeconfig: Path | None = None, seed: int = 0) -> ApiServer:
