@@ -240,15 +240,20 @@ def _drift_map(
             if want != live_map.get(key):
                 return f"{sub} differs"
             continue
+        if is_empty(want) and fields is not None:
+            # Applying {} or [] sets nothing a field set records; but what kgit owned
+            # below it is being removed.
+            owned = [n for n in fields.get(f"f:{key}") or {} if n != "."]
+            if owned:
+                return f"{sub}.{owned[0].partition(':')[2]} is no longer in the manifest"
+            continue
         child = None
         if fields is not None:
             child = fields.get(f"f:{key}")
-            if child is None and not is_empty(want):
+            if child is None:
                 return f"{sub} is not owned by kgit"
         if key not in live_map:
-            if is_empty(want):
-                continue
-            return f"{sub} is missing"
+            return None if is_empty(want) else f"{sub} is missing"
         if found := _drift_value(want, child, live_map[key], sub):
             return found
     if fields is not None:
@@ -256,6 +261,10 @@ def _drift_map(
             if name.startswith("f:") and desired.get(name[2:]) is None:
                 sub = f"{path}.{name[2:]}" if path else name[2:]
                 return f"{sub} is no longer in the manifest"
+    elif any(desired.get(k) is None and not is_empty(v) for k, v in live_map.items()):
+        # Owned as a whole (an atomic map, or an item of an atomic list): applying
+        # replaces it, so a key only the live object has is a change too.
+        return f"{path} differs"
     return None
 
 
