@@ -1,0 +1,164 @@
+"""The apply lock: a Lease in kube-system, against the test API server."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from compiler.reconcile.apply import apply_plan
+from compiler.reconcile.calls import ApplyCluster
+from compiler.reconcile.lock import (
+    LeaseLock,
+    LockError,
+    LockOptions,
+    force_unlock,
+    format_time,
+    lease_lock,
+)
+from tests.reconcile_apply_support import FAST, client_for, converge, plan, web_app
+
+LEASE = ("coordination.k8s.io/v1", "Lease", "kgit-lab-lock", "kube-system")
+
+
+def _foreign_lease(renewed: datetime, holder: str = "bob@ci pid 7 commit abc1234") -> dict:
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "kgit-lab-lock", "namespace": "kube-system"},
+        "spec": {
+            "holderIdentity": holder,
+            "leaseDurationSeconds": 60,
+            "acquireTime": format_time(renewed),
+            "renewTime": format_time(renewed),
+        },
+    }
+
+
+def test_lock_is_held_during_the_block_and_released_after(apiserver):
+    cluster = ApplyCluster(client_for(apiserver))
+    with lease_lock(cluster, "lab", identity="alice@laptop pid 1 commit c0ffee0"):
+        spec = apiserver.get(*LEASE)["spec"]
+        assert spec["holderIdentity"] == "alice@laptop pid 1 commit c0ffee0"
+        assert spec["leaseDurationSeconds"] == 60
+    assert apiserver.get(*LEASE) is None
+
+
+def test_lock_is_released_when_the_block_raises(apiserver):
+    cluster = ApplyCluster(client_for(apiserver))
+    with pytest.raises(KeyboardInterrupt), lease_lock(cluster, "lab", identity="alice"):
+        raise KeyboardInterrupt
+    assert apiserver.get(*LEASE) is None
+
+
+def test_second_apply_waits_then_fails_naming_the_holder(apiserver):
+    renewed = datetime.now(UTC)
+    apiserver.create(_foreign_lease(renewed))
+    client = client_for(apiserver)
+    wanted, made = plan(client, web_app())
+    options = dataclasses.replace(FAST, lock_timeout=0.2)
+    with pytest.raises(LockError) as caught:
+        apply_plan(client, made, wanted, options, out=io.StringIO())
+    expires = format_time(renewed + timedelta(seconds=60))
+    assert str(caught.value) == (
+        "another apply holds the lock kube-system/kgit-lab-lock: bob@ci pid 7 commit abc1234, "
+        f"since {format_time(renewed)}, lease expires {expires} unless renewed; gave up after "
+        "0.2s (hint: wait for it to finish, or if it was killed, let the lease expire or run "
+        "'kgit force-unlock')"
+    )
+    assert apiserver.get("v1", "Namespace", "web") is None
+
+
+def test_concurrent_apply_is_blocked_while_the_first_one_runs(apiserver):
+    apiserver.controllers.set("Deployment", "ready", delay=1.0)
+    first_client, second_client = client_for(apiserver), client_for(apiserver)
+    wanted, made = plan(first_client, web_app())
+    started = threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            options = dataclasses.replace(FAST, identity="first@host pid 1 commit aaa")
+            apply_plan(
+                first_client,
+                made,
+                wanted,
+                options,
+                out=io.StringIO(),
+                report=lambda change: started.set(),
+            )
+        except BaseException as error:
+            errors.append(error)
+            started.set()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert started.wait(5)
+    options = dataclasses.replace(FAST, lock_timeout=0.2, identity="second@host pid 2 commit b")
+    with pytest.raises(LockError) as caught:
+        apply_plan(second_client, made, wanted, options, out=io.StringIO())
+    thread.join(10)
+    assert errors == []
+    assert str(caught.value).startswith(
+        "another apply holds the lock kube-system/kgit-lab-lock: first@host pid 1 commit aaa, "
+    )
+    assert apiserver.get(*LEASE) is None
+
+
+def test_expired_lock_of_a_killed_apply_is_taken_over(apiserver):
+    apiserver.create(_foreign_lease(datetime.now(UTC) - timedelta(seconds=61)))
+    result = converge(client_for(apiserver), web_app())
+    assert not result.failed()
+    assert apiserver.get(*LEASE) is None
+
+
+def test_taken_over_lock_is_noticed_at_renewal(apiserver):
+    cluster = ApplyCluster(client_for(apiserver))
+    lock = LeaseLock(cluster, "kgit-lab-lock", "alice", LockOptions(lease_duration=600))
+    assert lock.try_acquire() is not None
+    # Someone force-unlocks, and another apply takes the lock.
+    force_unlock(cluster, "lab")
+    other = LeaseLock(cluster, "kgit-lab-lock", "bob")
+    assert other.try_acquire() is not None
+    lock.renew()
+    assert lock.lost is not None and lock.lost.startswith(
+        "the lock kube-system/kgit-lab-lock was taken over by bob, since "
+    )
+    with pytest.raises(LockError):
+        lock.check()
+    assert lock.release() is None
+    assert apiserver.get(*LEASE)["spec"]["holderIdentity"] == "bob"
+
+
+def test_lease_is_renewed_while_held(apiserver):
+    cluster = ApplyCluster(client_for(apiserver))
+    lock = LeaseLock(cluster, "kgit-lab-lock", "alice", LockOptions(lease_duration=60))
+    lock.try_acquire()
+    first = apiserver.get(*LEASE)["metadata"]["resourceVersion"]
+    lock.renew()
+    assert apiserver.get(*LEASE)["metadata"]["resourceVersion"] != first
+    assert lock.lost is None
+    lock.release()
+
+
+def test_force_unlock_command_needs_yes_without_a_terminal(apiserver, tmp_path, capsys):
+    from compiler.cli import main
+    from tests.reconcile_apply_support import write_out
+
+    write_out(tmp_path / "out", web_app())
+    apiserver.create(_foreign_lease(datetime.now(UTC)))
+    common = ["-O", str(tmp_path / "out"), "--kubeconfig", str(apiserver.kubeconfig)]
+    assert main(["force-unlock", *common]) == 1
+    assert capsys.readouterr().err.endswith(
+        "error: refusing to unlock without confirmation: not running in a terminal "
+        "(hint: pass --yes to unlock from a script or pipeline)\n"
+    )
+    assert apiserver.get(*LEASE) is not None
+    assert main(["force-unlock", *common, "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Lock kube-system/kgit-lab-lock is held by bob@ci pid 7 commit abc1234")
+    assert out.endswith("Deleted the lock kube-system/kgit-lab-lock.\n")
+    assert apiserver.get(*LEASE) is None

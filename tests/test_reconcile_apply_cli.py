@@ -1,0 +1,143 @@
+"""`kgit apply` and `kgit history` as a user runs them, against the test API server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+import pytest
+
+from compiler.cli import main
+from tests.reconcile_apply_support import configmap, namespace, web_app, write_out
+
+SECRET_VALUE = "hunter2-very-secret"
+
+
+@pytest.fixture
+def kgit(apiserver, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        common = ["-O", str(out_dir), "--kubeconfig", str(apiserver.kubeconfig)]
+        code = main([*argv, *common])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    run.out_dir = out_dir  # type: ignore[attr-defined]
+    return run
+
+
+def test_apply_yes_applies_then_reports_nothing_to_do(kgit, apiserver):
+    write_out(kgit.out_dir, web_app())
+    code, out, _ = kgit("apply", "--yes")
+    assert code == 0
+    assert out.splitlines()[-5:] == [
+        "Namespace/web created",
+        "Service/web/nginx created",
+        "Deployment.apps/web/nginx created",
+        "Ingress.networking.k8s.io/web/nginx created",
+        "Apply complete: 4 created, 0 configured, 0 replaced, 0 deleted, 0 skipped.",
+    ]
+    code, out, _ = kgit("apply", "--yes")
+    assert code == 0
+    assert out.splitlines()[-1] == "No changes. The cluster matches out/manifests (4 objects)."
+
+
+def test_apply_without_terminal_and_without_yes_refuses(kgit, apiserver):
+    write_out(kgit.out_dir, web_app())
+    code, _, err = kgit("apply")
+    assert code == 1
+    assert err == (
+        "error: refusing to apply without confirmation: not running in a terminal "
+        "(hint: pass --yes to apply from a script or pipeline)\n"
+    )
+    assert apiserver.get("v1", "Namespace", "web") is None
+
+
+def test_saved_plan_is_applied_and_a_stale_one_refused(kgit, apiserver, tmp_path):
+    write_out(kgit.out_dir, web_app())
+    plan_file = tmp_path / "plan.json"
+    assert kgit("plan", "--out", str(plan_file))[0] == 0
+    code, out, _ = kgit("apply", str(plan_file))
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "Apply complete: 4 created, 0 configured, 0 replaced, 0 deleted, 0 skipped."
+    )
+    # A plan for the next change, then out/ changes again before it is applied.
+    write_out(kgit.out_dir, [*web_app(), configmap("one")])
+    assert kgit("plan", "--out", str(plan_file))[0] == 0
+    write_out(kgit.out_dir, [*web_app(), configmap("two")])
+    code, _, err = kgit("apply", str(plan_file))
+    assert code == 1
+    assert err == (
+        "error: the saved plan is stale: out/manifests changed since it was made "
+        "(hint: run 'kgit plan' again)\n"
+    )
+    assert apiserver.get("v1", "ConfigMap", "one", "web") is None
+
+
+def test_apply_json_output_is_one_document(kgit):
+    write_out(kgit.out_dir, [namespace("web"), configmap("settings")])
+    code, out, _ = kgit("apply", "--yes", "-o", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert [(c["object"], c["result"]) for c in data["result"]["changes"]] == [
+        ("Namespace/web", "created"),
+        ("ConfigMap/web/settings", "created"),
+    ]
+    assert data["result"]["history"]["summary"] == (
+        "Plan: 2 to create, 0 to update, 0 to replace, 0 to delete."
+    )
+
+
+@pytest.mark.parametrize("output", ["text", "json", "markdown"])
+def test_secret_values_never_appear_in_output_logs_or_saved_plans(
+    kgit, apiserver, tmp_path, monkeypatch, caplog, output
+):
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("DB_PASSWORD", SECRET_VALUE)
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "db",
+            "namespace": "web",
+            "annotations": {"kgit.dev/from-env": '{"password": "DB_PASSWORD"}'},
+        },
+        "type": "Opaque",
+    }
+    write_out(kgit.out_dir, [namespace("web"), secret])
+    plan_file = tmp_path / "plan.json"
+    shown = [kgit("plan", "--out", str(plan_file), "-o", output)]
+    shown.append(kgit("apply", "--yes", "-o", output))
+    monkeypatch.setenv("DB_PASSWORD", SECRET_VALUE + "-rotated")
+    shown.append(kgit("apply", "--yes", "-o", output))  # an update of the value
+    shown.append(kgit("history", "-o", "json" if output == "json" else "text"))
+    assert [code for code, _, _ in shown] == [0, 0, 0, 0]
+    live = apiserver.get("v1", "Secret", "db", "web")
+    assert base64.b64decode(live["data"]["password"]).decode() == SECRET_VALUE + "-rotated"
+    everything = "".join(out + err for _, out, err in shown)
+    everything += plan_file.read_text() + caplog.text
+    for leaked in (SECRET_VALUE, base64.b64encode(SECRET_VALUE.encode()).decode()[:16]):
+        assert leaked not in everything
+
+
+def test_history_lists_applies_newest_first(kgit):
+    write_out(kgit.out_dir, web_app())
+    kgit("apply", "--yes")
+    write_out(kgit.out_dir, [*web_app(), configmap("settings")])
+    kgit("apply", "--yes")
+    code, out, _ = kgit("history", "-o", "json")
+    assert code == 0
+    entries = json.loads(out)
+    assert [e["summary"] for e in entries] == [
+        "Plan: 1 to create, 0 to update, 0 to replace, 0 to delete.",
+        "Plan: 4 to create, 0 to update, 0 to replace, 0 to delete.",
+    ]
+    assert {e["result"] for e in entries} == {"applied"}
+    code, out, _ = kgit("history")
+    lines = out.splitlines()
+    assert lines[0].split() == ["TIME", "REVISION", "RESULT", "USER", "SUMMARY"]
+    assert lines[1].endswith("Plan: 1 to create, 0 to update, 0 to replace, 0 to delete.")
+    assert len(lines) == 3
