@@ -90,11 +90,15 @@ def _plural(count: int, word: str) -> str:
 def default_message(changes: OutputChanges) -> str:
     """A one-line subject that names what changed, e.g. the image updates and a count."""
     images = [f"{c.container} image {c.before} -> {c.after}" for c in image_changes(changes)]
-    counts = [f"{_plural(len(changes.objects), 'object')} changed"]
+    counts = [
+        f"{_plural(changes.count(action), 'object')} {action}"
+        for action in ("changed", "added", "removed")
+        if changes.count(action)
+    ]
     if changes.host_files:
         counts.append(f"{_plural(len(changes.host_files), 'host file')} changed")
     lead = ", ".join(images) if images else "recompile out/"
-    return f"kgit: {lead}; {', '.join(counts)}"
+    return f"kgit: {lead}; {', '.join(counts) or 'no object changed'}"
 
 
 def change_cause(message: str) -> str:

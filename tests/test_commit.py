@@ -126,9 +126,10 @@ def test_a_plain_compile_before_commit_is_not_a_hand_edit(spec, capsys):
 
     assert run.code == 0, run.err
     changed = committed_paths(repo)
-    assert "out/hosts/k8s-master/kubeadm.yaml" in changed
     assert all(path.startswith("out/") for path in changed)
-    assert repo.head.commit.message.startswith("kgit: recompile out/; 0 objects changed, ")
+    hosts = sorted(p for p in changed if p.startswith("out/hosts/"))
+    assert "out/hosts/k8s-master/kubeadm.yaml" in hosts
+    assert repo.head.commit.summary == f"kgit: recompile out/; {len(hosts)} host files changed"
     assert run.err.endswith(
         "warning: cluster.yaml has uncommitted changes; commit it too so that out/ and "
         "the spec it came from stay together\n"
@@ -216,3 +217,18 @@ def test_check_and_commit_cannot_be_combined(spec, capsys):
         kgit(capsys, "compile", "--check", "--commit", "-f", str(spec))
     assert exit_info.value.code == 1  # a usage error; 2 means "changes present"
     assert "argument --commit: not allowed with argument --check" in capsys.readouterr().err
+
+
+def test_files_no_longer_generated_are_committed_as_deletions(spec, capsys):
+    repo = _repo(spec)
+    assert kgit(capsys, "compile", "--commit", "-f", str(spec)).code == 0
+    text = spec.read_text()
+    spec.write_text(text[: text.index("    - name: legacy-db")])  # the last entry of the file
+
+    run = kgit(capsys, "compile", "--commit", "-f", str(spec))
+
+    assert run.code == 0, run.err
+    removed = "out/manifests/external/prod/legacy-db.yaml"
+    assert committed_paths(repo) == {removed, "out/index.json"}
+    assert removed not in _out_paths(repo)
+    assert repo.head.commit.summary == "kgit: recompile out/; 1 object removed"

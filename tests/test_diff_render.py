@@ -147,6 +147,12 @@ def test_image_changes_and_the_default_commit_message():
     assert default_message(changes) == (
         "kgit: web image web:1.0 -> web:1.1; 1 object changed, 1 host file changed"
     )
+    added_and_removed = compare_outputs(
+        {"manifests/a.yaml": SERVICE}, {"manifests/a.yaml": _deployment("web:1.0")}
+    )
+    assert default_message(added_and_removed) == (
+        "kgit: recompile out/; 1 object added, 1 object removed"
+    )
 
 
 def test_text_marks_annotations_that_kgit_writes():
