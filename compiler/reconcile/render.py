@@ -36,6 +36,10 @@ def _masked(body: dict[str, Any] | None) -> dict[str, Any] | None:
     return mask_secrets(body) if body else body
 
 
+def _objects(count: int) -> str:
+    return f"{count} object" if count == 1 else f"{count} objects"
+
+
 def _changes(plan: Plan) -> list[Action]:
     return [a for a in plan.actions if a.kind is not ActionKind.NOOP]
 
@@ -51,7 +55,7 @@ def format_text(plan: Plan) -> str:
         lines.append(f"Warning: {warning}")
     if not changes:
         unchanged = len(plan.actions)
-        lines.append(f"No changes. The cluster matches out/manifests ({unchanged} objects).")
+        lines.append(f"No changes. The cluster matches out/manifests ({_objects(unchanged)}).")
         return "\n".join(lines) + "\n"
     lines.append("")
     for action in changes:

@@ -1,0 +1,144 @@
+"""Connecting: kubeconfig selection, discovery once per run, and failures as one sentence."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from compiler.cli import main
+from compiler.errors import ClusterError
+from compiler.reconcile.connect import connect
+from compiler.reconcile.model import ObjectRef
+from tests.apiserver.kubeconfig import write_kubeconfig
+from tests.reconcile_helpers import deployment, namespace, write_out
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    return write_out(tmp_path / "out", [namespace("web"), deployment()])
+
+
+def run_plan(out: Path, *extra: str) -> list[str]:
+    return ["plan", "-f", str(out.parent / "cluster.yaml"), "-O", str(out), *extra]
+
+
+def last_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.splitlines()[-1]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_server_is_one_sentence(out, tmp_path, capsys):
+    port = closed_port()
+    kubeconfig = write_kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{port}")
+    assert main(run_plan(out, "--kubeconfig", str(kubeconfig))) == 1
+    assert last_error(capsys) == (
+        f"error: cannot reach the Kubernetes API server at http://127.0.0.1:{port} "
+        "(context 'kgit-test'): connection refused"
+    )
+
+
+def test_rejected_credentials_name_the_context(apiserver, out, capsys):
+    apiserver.faults.error(401)
+    assert main(run_plan(out, "--kubeconfig", str(apiserver.kubeconfig))) == 1
+    assert last_error(capsys) == (
+        f"error: the API server at {apiserver.url} rejected the credentials of context "
+        "'kgit-test' (401 Unauthorized) when kgit tried to discover the API groups"
+    )
+
+
+def test_forbidden_names_the_verb_and_resource(apiserver, out, capsys):
+    apiserver.faults.error(403, verb="list", path="deployments")
+    assert main(run_plan(out, "--kubeconfig", str(apiserver.kubeconfig))) == 1
+    message = last_error(capsys)
+    assert message.startswith(
+        "error: forbidden: context 'kgit-test' may not list deployments.apps in all namespaces "
+        "(labels applyset.kubernetes.io/part-of=applyset-"
+    )
+
+
+def test_missing_context_lists_the_available_ones(apiserver, out, capsys):
+    args = run_plan(out, "--kubeconfig", str(apiserver.kubeconfig), "--context", "prod")
+    assert main(args) == 1
+    assert last_error(capsys) == (
+        f"error: context 'prod' not found in kubeconfig {apiserver.kubeconfig} "
+        "(available: kgit-test)"
+    )
+
+
+def test_missing_kubeconfig_file(out, tmp_path, capsys):
+    missing = tmp_path / "nope"
+    assert main(run_plan(out, "--kubeconfig", str(missing))) == 1
+    assert last_error(capsys) == f"error: kubeconfig file {missing} does not exist"
+
+
+def test_no_kubeconfig_anywhere(out, capsys):
+    assert main(run_plan(out)) == 1
+    assert last_error(capsys) == (
+        "error: no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create "
+        "~/.kube/config (or run inside a pod with a service account)"
+    )
+
+
+def test_kubeconfig_environment_variable_is_used(apiserver, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", f"{apiserver.kubeconfig}")
+    client = connect()
+    assert (client.context, client.server) == ("kgit-test", apiserver.url)
+    client.close()
+
+
+def test_default_kubeconfig_in_home_is_used(apiserver, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    write_kubeconfig(home / ".kube" / "config", apiserver.url, context="home-ctx")
+    monkeypatch.setenv("HOME", str(home))
+    client = connect()
+    assert client.context == "home-ctx"
+    client.close()
+
+
+def test_discovery_is_fetched_once_per_run_and_only_for_used_groups(apiserver):
+    client = connect(str(apiserver.kubeconfig))
+    for _ in range(3):
+        client.resource_for("apps/v1", "Deployment")
+        client.resource_for("v1", "Namespace")
+    discovery = sorted(r.path for r in apiserver.requests if not r.resource)
+    assert discovery == ["/api/v1", "/apis", "/apis/apps/v1", "/version"]
+    client.close()
+
+
+def test_unknown_kind_is_a_clear_error(apiserver):
+    client = connect(str(apiserver.kubeconfig))
+    with pytest.raises(ClusterError) as caught:
+        client.resource_for("example.com/v1", "Widget")
+    assert caught.value.message == (
+        "the cluster does not serve Widget in example.com/v1 (context 'kgit-test'); "
+        "is its API or CRD installed?"
+    )
+    client.close()
+
+
+def test_get_of_a_missing_object_is_none(apiserver):
+    client = connect(str(apiserver.kubeconfig))
+    assert client.get(ObjectRef("v1", "ConfigMap", "default", "absent")) is None
+    client.close()
+
+
+def test_list_follows_continue_tokens(apiserver):
+    for i in range(1203):
+        apiserver.create(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i:04}"}}
+        )
+    client = connect(str(apiserver.kubeconfig))
+    apiserver.requests.clear()
+    names = [o["metadata"]["name"] for o in client.list("v1", "ConfigMap")]
+    assert len(names) == 1203 and len(set(names)) == 1203
+    assert apiserver.requests.count(verb="list") == 3  # pages of 500
+    client.close()
