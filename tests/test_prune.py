@@ -1,0 +1,94 @@
+"""Prune guards: empty renders, mass prunes, protected kinds, and the two proofs."""
+
+from __future__ import annotations
+
+import pytest
+
+from compiler.errors import PlanError
+from compiler.reconcile.model import ObjectRef
+from compiler.reconcile.prune import PruneOptions, decide_prune, refusal
+
+NS = ObjectRef("v1", "Namespace", "", "web")
+PVC = ObjectRef("v1", "PersistentVolumeClaim", "web", "data")
+CM = ObjectRef("v1", "ConfigMap", "web", "settings")
+DEPLOY = ObjectRef("apps/v1", "Deployment", "web", "nginx")
+
+
+def test_small_prune_deletes_and_protects_namespaces_and_pvcs():
+    decision = decide_prune([CM, NS, PVC], inventory_size=10, desired_count=7)
+    assert decision.delete == (CM,)
+    assert decision.skipped == (NS, PVC)
+
+
+def test_protected_kinds_are_deleted_with_prune_protected():
+    decision = decide_prune(
+        [CM, NS, PVC],
+        inventory_size=10,
+        desired_count=7,
+        options=PruneOptions(prune_protected=True),
+    )
+    assert decision.delete == (CM, NS, PVC)
+    assert decision.skipped == ()
+
+
+@pytest.mark.parametrize(
+    ("deleted", "inventory", "refused"),
+    [
+        pytest.param(2, 4, False, id="exactly-half-allowed"),
+        pytest.param(3, 5, True, id="more-than-half-refused"),
+    ],
+)
+def test_more_than_half_of_the_inventory_is_refused(deleted, inventory, refused):
+    candidates = [ObjectRef("v1", "ConfigMap", "web", f"c{i}") for i in range(deleted)]
+    if refused:
+        with pytest.raises(PlanError):
+            decide_prune(candidates, inventory_size=inventory, desired_count=inventory - deleted)
+        decision = decide_prune(
+            candidates,
+            inventory_size=inventory,
+            desired_count=1,
+            options=PruneOptions(allow_mass_prune=True),
+        )
+        assert len(decision.delete) == deleted
+    else:
+        decision = decide_prune(candidates, inventory_size=inventory, desired_count=2)
+        assert len(decision.delete) == deleted
+
+
+def test_empty_desired_set_refuses_even_a_small_prune():
+    with pytest.raises(PlanError) as caught:
+        decide_prune([CM], inventory_size=10, desired_count=0)
+    assert str(caught.value).startswith("out/manifests is empty, so apply would delete all 1 ")
+
+
+def test_nothing_to_prune_is_never_refused():
+    assert decide_prune([], inventory_size=0, desired_count=0).delete == ()
+
+
+@pytest.mark.parametrize(
+    ("labels", "inventory", "reason"),
+    [
+        pytest.param({"applyset.kubernetes.io/part-of": "set-1"}, {CM}, None, id="both-proofs"),
+        pytest.param(
+            {},
+            {CM},
+            "it no longer carries applyset.kubernetes.io/part-of=set-1",
+            id="label-missing",
+        ),
+        pytest.param(
+            {"applyset.kubernetes.io/part-of": "set-2"},
+            {CM},
+            "it no longer carries applyset.kubernetes.io/part-of=set-1",
+            id="other-applyset",
+        ),
+        pytest.param(
+            {"applyset.kubernetes.io/part-of": "set-1"},
+            {DEPLOY},
+            "it is not in the ApplySet inventory",
+            id="copied-label",
+        ),
+    ],
+)
+def test_live_object_needs_label_and_inventory(labels, inventory, reason):
+    live = {"metadata": {"name": "settings", "namespace": "web", "labels": labels}}
+    assert refusal(CM, live, "set-1", inventory) == reason
