@@ -308,3 +308,21 @@ def test_legacy_endpoints_only_before_1_33(version, has_endpoints):
         version=version, external=[{"name": "pg", "addresses": ["10.0.0.5"], "ports": [5432]}])
     kinds = [o["kind"] for o in render_external_service(cluster, cluster.external_services[0])]
     assert kinds == ["Service", "EndpointSlice"] + (["Endpoints"] if has_endpoints else [])
+
+
+def test_external_name_with_an_ip_address_is_refused_clearly():
+    from compiler.errors import SpecError
+    from compiler.sources import MemoryTree
+
+    spec = (
+        "apiVersion: kgit.dev/v1alpha1\nkind: Cluster\nmetadata: {name: lab}\nspec:\n"
+        "  kubernetes: {version: \"1.31.4\"}\n"
+        "  nodes:\n    - {name: cp, address: 192.168.10.10, role: control-plane}\n"
+        "  externalServices:\n    - {name: db, externalName: 10.0.0.1}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        compile_tree(MemoryTree({"cluster.yaml": spec.encode()}), CompileOptions())
+    assert str(caught.value) == (
+        "cluster.yaml:9:32: spec.externalServices[0].externalName: must be a DNS name, not the "
+        "IP address 10.0.0.1; use addresses and ports for an IP"
+    )
