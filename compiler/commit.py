@@ -3,12 +3,14 @@
 ``kgit compile --commit`` and ``kgit set-image --commit`` commit kgit's own files under out/
 (and, for set-image, the spec) and nothing else of the user's. Before overwriting out/ they
 refuse when out/ holds hand edits: a file of out/ whose work-tree content is neither what
-HEAD has nor what compiling the current spec gives can only have been edited by hand, and
-compiling would silently throw that edit away.
+HEAD has, nor what compiling the current spec gives, nor what kgit recorded in
+out/index.json when it last wrote out/, can only have been edited by hand, and compiling
+would silently throw that edit away.
 """
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -61,12 +63,37 @@ class Workspace:
                       for p in relpaths)
 
 
+def _written_by_kgit(work: Mapping[str, bytes]) -> set[str]:
+    """Files of out/ whose content is what kgit recorded in out/index.json when it wrote them.
+
+    index.json holds the sha256 of every file kgit wrote; a file edited by hand no longer
+    matches, and index.json itself counts as kgit's when every hash it lists still matches.
+    """
+    try:
+        index = json.loads(work.get("index.json", b"{}"))
+        recorded = {entry["path"]: entry["sha256"] for entry in index.get("files", [])}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return set()
+    matching = {p for p, digest in recorded.items() if p in work and emit.sha256(work[p]) == digest}
+    if recorded and matching == set(recorded):
+        matching.add("index.json")
+    return matching
+
+
 def hand_edits(
     work: Mapping[str, bytes], head: Mapping[str, bytes], fresh: Mapping[str, bytes]
 ) -> list[str]:
-    """Files of out/ (relative to it) edited by hand: neither committed nor compiled content."""
+    """Files of out/ (relative to it) edited by hand.
+
+    A file is kgit's own when it is as HEAD has it, as compiling the current spec gives it,
+    or as kgit recorded it in out/index.json (an earlier `kgit compile` of another version
+    of the spec); anything else was edited by hand.
+    """
+    written = _written_by_kgit(work)
     return sorted(
-        path for path, data in work.items() if data != head.get(path) and data != fresh.get(path)
+        path
+        for path, data in work.items()
+        if data != head.get(path) and data != fresh.get(path) and path not in written
     )
 
 

@@ -136,6 +136,34 @@ def test_a_plain_compile_before_commit_is_not_a_hand_edit(spec, capsys):
     )
 
 
+def test_out_compiled_from_an_older_edit_of_the_spec_is_not_a_hand_edit(spec, capsys):
+    repo = _repo(spec)
+    assert kgit(capsys, "compile", "--commit", "-f", str(spec)).code == 0
+    edit(spec, "replicas: 3", "replicas: 4")
+    assert kgit(capsys, "compile", "-f", str(spec)).code == 0  # out/ of an in-between spec
+    edit(spec, "replicas: 4", "replicas: 5")
+
+    run = kgit(capsys, "compile", "--commit", "-f", str(spec))
+
+    assert run.code == 0, run.err
+    assert committed_paths(repo) == {"out/manifests/apps/web/nginx.yaml", "out/index.json"}
+
+
+def test_a_file_added_by_hand_under_out_is_refused(spec, capsys):
+    assert kgit(capsys, "compile", "--commit", "-f", str(spec)).code == 0
+    extra = spec.parent / "out" / "manifests" / "extra.yaml"
+    extra.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\n")
+
+    run = kgit(capsys, "compile", "--commit", "-f", str(spec))
+
+    assert run.code == 1
+    assert run.err.splitlines()[-1].startswith(
+        f"error: {spec.parent / 'out'} has hand edits that compiling would overwrite: "
+        "manifests/extra.yaml (hint: "
+    )
+    assert extra.exists()
+
+
 def test_default_message_names_the_image_update_and_sets_the_change_cause(spec, capsys):
     repo = _repo(spec)
     assert kgit(capsys, "compile", "--commit", "-f", str(spec)).code == 0
