@@ -93,14 +93,16 @@ def write_out(out: Path, objects: list[dict[str, Any]], cluster: str = CLUSTER) 
     return out
 
 
-def apply_in_process(apiserver: Any, out: Path) -> None:
+def apply_in_process(apiserver: Any, out: Path, environ: dict[str, str] | None = None) -> None:
     """The same as ``apply_out`` through the server's request handler, without HTTP:
     for setting up large live states quickly (the requests are logged; clear the log)."""
     from tests.apiserver.server import Request
 
     desired = read_desired(out)
     ident = set_id(desired.cluster_name)
-    bodies = [with_member_labels(b, ident) for b in desired.objects]
+    bodies = [
+        with_secret_values(with_member_labels(b, ident), environ or {}) for b in desired.objects
+    ]
     bodies.sort(key=lambda body: body["kind"] != "Namespace")
     for body in [*bodies, parent_manifest(desired.cluster_name, desired.refs())]:
         resource = apiserver.resource_for(body["apiVersion"], body["kind"])

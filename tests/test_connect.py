@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,3 +144,13 @@ def test_list_follows_continue_tokens(apiserver):
     assert len(names) == 1203 and len(set(names)) == 1203
     assert apiserver.requests.count(verb="list") == 3  # pages of 500
     client.close()
+
+
+def test_plan_command_module_does_not_import_the_kubernetes_client():
+    # The client is imported only when plan runs, never for --help or the compile path.
+    code = (
+        "import sys, compiler.cli, compiler.commands.plan; compiler.cli.build_parser('plan'); "
+        "print('kubernetes' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, "False\n"), result.stderr

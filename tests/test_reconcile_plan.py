@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from compiler import emit
 from compiler.cli import main
 from compiler.errors import PlanError
+from compiler.pipeline import compile_tree
 from compiler.reconcile.applyset import PART_OF_LABEL, with_member_labels
 from compiler.reconcile.connect import connect
-from compiler.reconcile.desired import read_desired
+from compiler.reconcile.desired import read_desired, secret_env_vars, with_secret_values
 from compiler.reconcile.model import ActionKind, Plan
 from compiler.reconcile.plan import make_plan
+from compiler.sources import DirectoryTree
 from tests.reconcile_helpers import (
     apply_in_process,
     apply_out,
@@ -97,17 +100,29 @@ def test_applied_cluster_has_no_changes_and_exits_zero(apiserver, out, capsys):
     assert not any("dryRun" in r.query for r in apiserver.requests)
 
 
-def test_kubectl_diff_agrees_that_nothing_changed(apiserver, out, tmp_path):
+def compiled_bundled_cluster(repo_root: Path, out: Path) -> dict[str, str]:
+    """out/ of the bundled cluster.yaml, and an environment for its from-env Secrets."""
+    compiled = compile_tree(DirectoryTree(repo_root))
+    emit.write_out(out, compiled.files)
+    return {
+        var: "x" for body in read_desired(out).objects for var in secret_env_vars(body).values()
+    }
+
+
+def kubectl_diff(apiserver, out: Path, environ: dict[str, str], work: Path):
+    """`kubectl diff --server-side --field-manager=kgit` of out/ as kgit applies it."""
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        pytest.skip("kubectl not installed")
-    apply_out(apiserver.kubeconfig, out)
+        return None
     # kgit applies out/ with the ApplySet member label added; give kubectl the same objects.
     labelled = write_out(
-        tmp_path / "labelled",
-        [with_member_labels(b, set_id()) for b in read_desired(out).objects],
+        work / "labelled",
+        [
+            with_secret_values(with_member_labels(b, set_id()), environ)
+            for b in read_desired(out).objects
+        ],
     )
-    result = subprocess.run(
+    return subprocess.run(
         [
             kubectl,
             "--kubeconfig",
@@ -123,6 +138,27 @@ def test_kubectl_diff_agrees_that_nothing_changed(apiserver, out, tmp_path):
         text=True,
         env={**os.environ, "KUBECTL_EXTERNAL_DIFF": "diff -u"},
     )
+
+
+def test_bundled_cluster_plans_creates_then_nothing_once_applied(apiserver, repo_root, tmp_path):
+    out = tmp_path / "bundled" / "out"
+    environ = compiled_bundled_cluster(repo_root, out)
+    first = plan_of(apiserver, out, environ)
+    assert {a.kind for a in first.actions} == {ActionKind.CREATE}
+    assert first.count(ActionKind.CREATE) == len(read_desired(out).objects)
+    apply_in_process(apiserver, out, environ)
+    second = plan_of(apiserver, out, environ)
+    assert [str(a.ref) for a in second.actions if a.kind is not ActionKind.NOOP] == []
+    result = kubectl_diff(apiserver, out, environ, tmp_path)
+    if result is not None:  # kubectl, an independent client, agrees
+        assert (result.returncode, result.stdout) == (0, ""), result.stderr
+
+
+def test_kubectl_diff_agrees_that_nothing_changed(apiserver, out, tmp_path):
+    apply_out(apiserver.kubeconfig, out)
+    result = kubectl_diff(apiserver, out, {}, tmp_path)
+    if result is None:
+        pytest.skip("kubectl not installed")
     assert (result.returncode, result.stdout) == (0, ""), result.stderr
     assert plan_of(apiserver, out).has_changes() is False
 

@@ -123,7 +123,7 @@ def format_markdown(plan: Plan) -> str:
         lines.append("")
     if not changes:
         lines.append(
-            f"No changes. The cluster matches out/manifests ({len(plan.actions)} objects)."
+            f"No changes. The cluster matches out/manifests ({_objects(len(plan.actions))})."
         )
         return "\n".join(lines) + "\n"
     lines += [
