@@ -159,9 +159,16 @@ def store_blob(repository: Repository, data: bytes) -> str:
 
 
 def _git_failure(action: str, exc: GitCommandError) -> GitError:
-    detail = str(exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
-    last = detail.splitlines()[-1] if detail else f"git exited with {exc.status}"
-    return GitError(f"{action} failed: {last}")
+    """One sentence from git's stderr: its first line that is not a hint."""
+    detail = str(exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'")
+    lines = [line.strip() for line in detail.splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith("hint:")]
+    first = useful[0] if useful else ""
+    if first.endswith(":") and len(useful) > 1:  # "...ignored by one of your .gitignore files:"
+        first = f"{first} {useful[1]}"
+    for prefix in ("fatal: ", "error: "):
+        first = first.removeprefix(prefix)
+    return GitError(f"{action} failed: {first or f'git exited with {exc.status}'}")
 
 
 def changed_paths(repository: Repository, paths: Iterable[str]) -> list[str]:
@@ -214,10 +221,16 @@ def commit_paths(repository: Repository, paths: Iterable[str], message: str) -> 
         handle.write(message if message.endswith("\n") else message + "\n")
     try:
         # `add -A` records new files and deletions in the index so `--only` knows them.
-        repo.git.add("-A", "--", *paths)
-        repo.git.commit("--only", "--quiet", "--cleanup=strip", "-F", handle.name, "--", *paths)
-    except GitCommandError as exc:
-        raise _git_failure("git commit", exc) from None
+        try:
+            repo.git.add("-A", "--", *paths)
+        except GitCommandError as exc:
+            raise _git_failure("git add", exc) from None
+        try:
+            repo.git.commit(
+                "--only", "--quiet", "--cleanup=strip", "-F", handle.name, "--", *paths
+            )
+        except GitCommandError as exc:
+            raise _git_failure("git commit", exc) from None
     finally:
         os.unlink(handle.name)
     return repo.head.commit.hexsha

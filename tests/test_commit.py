@@ -260,3 +260,17 @@ def test_files_no_longer_generated_are_committed_as_deletions(spec, capsys):
     assert committed_paths(repo) == {removed, "out/index.json"}
     assert removed not in _out_paths(repo)
     assert repo.head.commit.summary == "kgit: recompile out/; 1 object removed"
+
+
+def test_an_ignored_out_is_a_clear_git_error(spec, capsys):
+    repo = _repo(spec)
+    (spec.parent / ".gitignore").write_text("out/\n")
+    commit_all(repo, "ignore out/")
+
+    run = kgit(capsys, "compile", "--commit", "-f", str(spec))
+
+    assert run.code == 1
+    assert run.err.splitlines()[-1] == (
+        "error: git add failed: The following paths are ignored by one of your "
+        ".gitignore files: out"
+    )
