@@ -56,13 +56,16 @@ def cluster_spec(apps: int, nodes: int, external: int, namespaces: int = 10) -> 
     }
 
 
-def overlay_patch(index: int) -> dict:
-    """One strategic-merge patch per app: a probe and a volume, merged by list keys."""
+def overlay_patch(index: int, namespaces: int = 10) -> dict:
+    """One strategic-merge patch per app: a probe and a volume, merged by list keys.
+
+    The patch names its namespace so that kustomize, which matches on it, finds the target.
+    """
     name = f"app-{index:05d}"
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "namespace": f"team-{index % namespaces:02d}"},
         "spec": {
             "template": {
                 "spec": {

@@ -38,7 +38,11 @@ def needs_quotes(text: str) -> bool:
     return bool(_AMBIGUOUS.match(text))
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter (C) when PyYAML has it: the same YAML, an order of magnitude faster.
+_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[valid-type,misc]
     pass
 
 
