@@ -1,7 +1,13 @@
 """kgit: a declarative GitOps compiler for self-managed (kubeadm) Kubernetes clusters."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from compiler.errors import KgitError, Location, SpecError
-from compiler.pipeline import Compiled, CompileOptions, compile_tree
+
+if TYPE_CHECKING:
+    from compiler.pipeline import Compiled, CompileOptions, compile_tree
 
 __version__ = "0.1.0"
 
@@ -14,3 +20,13 @@ __all__ = [
     "__version__",
     "compile_tree",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The pipeline pulls in every renderer; import it only when asked for, so that
+    # `kgit --help` and `kgit validate` start quickly (PEP 562).
+    if name in ("Compiled", "CompileOptions", "compile_tree"):
+        from compiler import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'compiler' has no attribute {name!r}")

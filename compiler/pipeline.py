@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from compiler import addons, emit, overlay
 from compiler.changecause import annotate_change_causes
 from compiler.emit import HostFile
-from compiler.errors import KgitError, SpecError, StageError
-from compiler.loader import Document, load_tree_document
-from compiler.model import Cluster, build_cluster
+from compiler.loader import Document
+from compiler.model import Cluster
 from compiler.render.apps import (
     render_app,
     render_external_service,
@@ -27,10 +26,8 @@ from compiler.render.hosts import render_hosts
 from compiler.render.ingress_nginx import ingress_nginx_warnings, render_ingress_nginx
 from compiler.resources import Resource, ResourceSet
 from compiler.sources import SourceTree
-from compiler.validate import validate_document
+from compiler.spec import load_spec, run_stage
 from compiler.warnings import spec_warnings
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,22 +47,8 @@ class Compiled:
     warnings: tuple[str, ...]
 
 
-def _stage(name: str, func: Callable[..., T], *args: Any) -> T:
-    """Run one stage; errors without a location are prefixed with the stage's name."""
-    try:
-        return func(*args)
-    except SpecError:
-        raise
-    except KgitError as exc:
-        raise StageError(name, exc) from exc
-
-
 def load_and_validate(tree: SourceTree, options: CompileOptions) -> tuple[Document, Cluster]:
-    display = options.display_name or options.spec_path
-    document = _stage("load", load_tree_document, tree, options.spec_path, display)
-    _stage("validate", validate_document, document, tree)
-    cluster = _stage("model", build_cluster, document.data, display)
-    return document, cluster
+    return load_spec(tree, options.spec_path, options.display_name or options.spec_path)
 
 
 def _addon_file(addon: str, body: dict[str, Any]) -> str:
@@ -127,10 +110,10 @@ def compile_tree(tree: SourceTree, options: CompileOptions | None = None) -> Com
     _document, cluster = load_and_validate(tree, options)
     spec = options.spec_path
     warnings = spec_warnings(cluster)
-    resources = _stage("render", render_resources, cluster, tree, spec, warnings)
-    _stage("render", annotate_change_causes, resources, options.previous, options.change_cause)
-    host_files = tuple(_stage("render", render_hosts, cluster))
-    files = _stage(
+    resources = run_stage("render", render_resources, cluster, tree, spec, warnings)
+    run_stage("render", annotate_change_causes, resources, options.previous, options.change_cause)
+    host_files = tuple(run_stage("render", render_hosts, cluster))
+    files = run_stage(
         "emit", lambda: emit.serialize(resources, host_files, spec_name=spec, cluster=cluster.name)
     )
     return Compiled(cluster, resources, host_files, files, warnings=tuple(warnings))

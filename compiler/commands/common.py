@@ -7,9 +7,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from compiler.pipeline import CompileOptions
 from compiler.sources import DirectoryTree
+
+if TYPE_CHECKING:
+    from compiler.pipeline import CompileOptions
 
 
 def add_spec_option(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +62,8 @@ class SpecLocation:
     out_dir: Path
 
     def options(self, **kwargs: object) -> CompileOptions:
+        from compiler.pipeline import CompileOptions  # the whole pipeline: only when compiling
+
         return CompileOptions(spec_path=self.spec_relpath, display_name=self.display, **kwargs)  # type: ignore[arg-type]
 
 

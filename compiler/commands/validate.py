@@ -6,7 +6,7 @@ import argparse
 
 from compiler import exitcodes
 from compiler.commands.common import add_spec_option, locate_spec, warn
-from compiler.pipeline import load_and_validate
+from compiler.spec import load_spec
 from compiler.warnings import spec_warnings
 
 
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     where = locate_spec(args)
-    _document, cluster = load_and_validate(where.tree, where.options())
+    _document, cluster = load_spec(where.tree, where.spec_relpath, where.display)
     for message in spec_warnings(cluster):
         warn(message)
     print(f"{where.display}: valid ({len(cluster.nodes)} nodes, {len(cluster.apps)} apps)")
