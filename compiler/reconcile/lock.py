@@ -64,7 +64,8 @@ def default_identity(commit: str | None) -> str:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    return f"{user}@{socket.gethostname()} pid {os.getpid()} commit {commit or 'unknown'}"
+    commit_text = commit[:12] if commit else "unknown"
+    return f"{user}@{socket.gethostname()} pid {os.getpid()} commit {commit_text}"
 
 
 @dataclass(frozen=True)
