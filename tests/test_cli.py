@@ -104,7 +104,7 @@ def test_internal_error_is_one_line_without_traceback(
 ) -> None:
     import compiler.commands.validate as validate_command
 
-    monkeypatch.setattr(validate_command, "load_and_validate", _explode)
+    monkeypatch.setattr(validate_command, "load_spec", _explode)
     assert main(["validate", "-f", str(repo_root / "cluster.yaml")]) == 1
     assert capsys.readouterr().err == (
         "error: internal error: RuntimeError: boom with a second line; "
@@ -117,7 +117,7 @@ def test_internal_error_with_debug_shows_the_traceback(
 ) -> None:
     import compiler.commands.validate as validate_command
 
-    monkeypatch.setattr(validate_command, "load_and_validate", _explode)
+    monkeypatch.setattr(validate_command, "load_spec", _explode)
     with pytest.raises(RuntimeError, match="boom"):
         main(["validate", "--debug", "-f", str(repo_root / "cluster.yaml")])
 
