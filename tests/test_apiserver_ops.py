@@ -180,4 +180,4 @@ def test_bench_reports_rates(capsys: pytest.CaptureFixture[str]) -> None:
     finally:
         server.stop()
     print({k: round(v) for k, v in rates.items()})
-    assert set(rates) == {"get", "list-selected", "apply"}
+    assert set(rates) == {"get", "list-selected", "list-1000", "apply"}

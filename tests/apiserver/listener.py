@@ -43,7 +43,9 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        if isinstance(resp.body, (dict, list)):
+        if resp.encoded is not None:
+            payload = resp.encoded
+        elif isinstance(resp.body, (dict, list)):
             payload = json.dumps(resp.body, separators=(",", ":")).encode()
         else:
             payload = str(resp.body).encode()

@@ -51,6 +51,9 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = JSON
     drop: bool = False  # close the connection without answering (fault injection)
+    # ``body`` already encoded (compact JSON), when a handler built it from cached item
+    # encodings; the listener sends it instead of encoding ``body`` again.
+    encoded: bytes | None = None
 
 
 @dataclass
