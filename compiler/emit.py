@@ -19,6 +19,7 @@ from pathlib import Path
 
 from compiler import yamlout
 from compiler.errors import OutputError
+from compiler.reconcile.applyset import PART_OF_LABEL, applyset_id, parent_ref
 from compiler.resources import ResourceSet
 
 OWNED_TOP_LEVEL = ("hosts", "manifests", "index.json")
@@ -45,11 +46,18 @@ def is_owned(relpath: str) -> bool:
     return top in OWNED_TOP_LEVEL
 
 
-def _stamped(body: dict, source: str) -> dict:
+def _stamped(body: dict, source: str, set_id: str) -> dict:
+    """The object with where it came from, and the ApplySet label that marks it as kgit's.
+
+    The label is written into out/ (not only added at apply time) so that plain
+    ``kubectl diff --server-side -f out/manifests`` and ``kubectl apply --applyset`` see
+    exactly what kgit applies.
+    """
     metadata = dict(body.get("metadata") or {})
     annotations = dict(metadata.get("annotations") or {})
     annotations[SOURCE_ANNOTATION] = source
     metadata["annotations"] = annotations
+    metadata["labels"] = {**(metadata.get("labels") or {}), PART_OF_LABEL: set_id}
     return {**body, "metadata": metadata}
 
 
@@ -58,10 +66,11 @@ def serialize(
 ) -> dict[str, bytes]:
     """Every file of out/ (path -> bytes), including index.json. Pure."""
     header = yamlout.header_comment(spec_name)
+    set_id = applyset_id(parent_ref(cluster))
     by_file: dict[str, list[str]] = {}
     objects = []
     for resource in resources:
-        document = yamlout.dump(_stamped(resource.body, resource.source))
+        document = yamlout.dump(_stamped(resource.body, resource.source, set_id))
         by_file.setdefault(resource.file, []).append(document)
         key = resource.key
         objects.append(
