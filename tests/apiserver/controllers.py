@@ -52,6 +52,10 @@ class Controllers:
         self.nodes = 1  # schedulable nodes a DaemonSet runs on
         # Seconds a deleted Namespace stays Terminating before it and its objects go.
         self.namespace_delay = 0.2
+        # Seconds the garbage collector takes to finish a Foreground/Orphan deletion
+        # (0: before the DELETE returns; the response still shows the object with its
+        # deletionTimestamp and foregroundDeletion/orphan finalizer, as upstream).
+        self.gc_delay = 0.0
         self._timers: list[threading.Timer] = []
         self._lock = threading.Lock()
         self._stopped = False
@@ -79,6 +83,12 @@ class Controllers:
             self._server.finish_namespace(name)
             return
         self._later(self.namespace_delay, self._server.finish_namespace, (name,))
+
+    def collect_garbage(self, res: Resource, namespace: str, name: str, uid: str) -> None:
+        if self.gc_delay <= 0:
+            self._server.finish_deletion(res, namespace, name, uid)
+            return
+        self._later(self.gc_delay, self._server.finish_deletion, (res, namespace, name, uid))
 
     def _later(self, delay: float, fn: Any, args: tuple[Any, ...]) -> None:
         timer = threading.Timer(delay, fn, args)

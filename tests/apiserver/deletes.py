@@ -56,10 +56,11 @@ def delete(server: ApiServer, req: Request, route: Route) -> Response:
         obj = copy.deepcopy(live)
         meta = obj["metadata"]
         finalizers = list(meta.get("finalizers") or [])
-        if policy == "Foreground" and res.kind != "Namespace":
-            finalizers.append("foregroundDeletion")
-        elif policy == "Orphan":
-            finalizers.append("orphan")
+        gc_finalizer = {"Foreground": "foregroundDeletion", "Orphan": "orphan"}.get(policy)
+        if gc_finalizer == "foregroundDeletion" and res.kind == "Namespace":
+            gc_finalizer = None
+        if gc_finalizer and gc_finalizer not in finalizers:
+            finalizers.append(gc_finalizer)
         if res.kind == "Namespace":
             # The namespace turns Terminating; the namespace controller empties and
             # removes it shortly after (controllers.namespace_delay seconds).
@@ -71,16 +72,21 @@ def delete(server: ApiServer, req: Request, route: Route) -> Response:
                     server.persist(res, obj, live)
                 server.controllers.finalize_namespace(route.name)
             return Response(200, obj)
-        if finalizers and policy in ("Foreground", "Orphan") and not dry_run:
-            # The garbage collector finishes these at once here (no dependents kept).
-            finalizers = [f for f in finalizers
-                          if f not in ("foregroundDeletion", "orphan")]
         if finalizers:
+            # Not deleted yet: the answer is the object, now carrying deletionTimestamp
+            # and its finalizers (with Foreground/Orphan, the garbage collector's
+            # foregroundDeletion/orphan), not a Status. The simulated garbage collector
+            # then drops its finalizer (after controllers.gc_delay seconds; there are
+            # no dependents to wait for), which deletes the object if none are left.
             meta.setdefault("deletionTimestamp", now_iso())
             meta.setdefault("deletionGracePeriodSeconds", 0)
             meta["finalizers"] = finalizers
-            if not dry_run and meta != live["metadata"]:
-                server.persist(res, obj, live)
+            if not dry_run:
+                if meta != live["metadata"]:
+                    server.persist(res, obj, live)
+                if gc_finalizer:
+                    server.controllers.collect_garbage(res, route.namespace, route.name,
+                                                       str(meta.get("uid")))
             return Response(200, obj)
         if not dry_run:
             server.remove(res, live)

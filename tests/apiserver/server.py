@@ -40,6 +40,9 @@ from tests.apiserver.status import (
 )
 from tests.apiserver.store import Obj, Store
 
+# Request/Response/Route are re-exported: callers build requests for ``handle`` from here.
+__all__ = ["ApiServer", "Request", "RequestRecord", "Response", "Route", "start_server"]
+
 
 class ApiServer:
     """The server state plus the HTTP listener. Use ``start_server()``."""
@@ -132,7 +135,10 @@ class ApiServer:
         if res.namespaced and not ns:
             ns = "default"
         req = Request("POST", "", {"fieldManager": [manager]}, {}, b"")
-        return writes.create(self, req, Route(res, ns, "", "", "create"), copy.deepcopy(obj))
+        body = copy.deepcopy(obj)
+        # Lenient where HTTP is not: tests may re-create an object they read back.
+        body.get("metadata", {}).pop("resourceVersion", None)
+        return writes.create(self, req, Route(res, ns, "", "", "create"), body)
 
     def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> Obj | None:
         res = self.resource_for(api_version, kind)
@@ -260,6 +266,22 @@ class ApiServer:
             live = self.store.get("", "namespaces", "", name)
             if live is not None and live["metadata"].get("deletionTimestamp"):
                 self.remove(self._resources[("", "v1", "namespaces")], live)
+
+    def finish_deletion(self, res: Resource, namespace: str, name: str, uid: str) -> None:
+        """The garbage collector's part of a Foreground/Orphan deletion: drop its
+        finalizer; the object goes once no finalizers are left."""
+        with self.store.lock:
+            live = self.store.get(res.group, res.plural, namespace, name)
+            if live is None or str(live["metadata"].get("uid")) != uid:
+                return
+            new = copy.deepcopy(live)
+            meta = new["metadata"]
+            meta["finalizers"] = [f for f in meta.get("finalizers") or []
+                                  if f not in ("foregroundDeletion", "orphan")]
+            if not meta["finalizers"]:
+                del meta["finalizers"]
+            if new != live:
+                self.persist(res, new, live)
 
     def remove(self, res: Resource, obj: Obj) -> None:
         meta = obj["metadata"]

@@ -88,8 +88,14 @@ class Cause:
         return {"reason": self.reason, "message": self.message(), "field": self.field}
 
 
+class GoLiteral(str):
+    """A field error value already written as Go prints it (e.g. ``0x0`` for a uint64)."""
+
+
 def go_value(value: Any) -> str:
     """Render a value roughly as Go's ``%#v`` does in field errors."""
+    if isinstance(value, GoLiteral):
+        return str(value)
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, bool):

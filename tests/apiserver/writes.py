@@ -38,9 +38,12 @@ from tests.apiserver.messages import (
 from tests.apiserver.status import (
     STALE,
     ApiError,
+    Cause,
+    GoLiteral,
     already_exists,
     bad_request,
     conflict,
+    invalid,
     not_found,
     unsupported_media_type,
 )
@@ -48,6 +51,11 @@ from tests.apiserver.store import Obj
 
 if TYPE_CHECKING:
     from tests.apiserver.server import ApiServer
+
+# Kinds whose registry strategy says AllowUnconditionalUpdate() == false: a PUT must carry
+# metadata.resourceVersion (pkg/registry/coordination/lease/strategy.go).
+UNCONDITIONAL_UPDATE_FORBIDDEN = {"Lease"}
+RV_ON_CREATE = "resourceVersion should not be set on objects to be created"
 
 
 def create(server: ApiServer, req: Request, route: Route, obj: Obj) -> Obj:
@@ -58,6 +66,9 @@ def create(server: ApiServer, req: Request, route: Route, obj: Obj) -> Obj:
     meta = obj["metadata"]
     if not meta.get("name") and meta.get("generateName"):
         meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+    # etcd refuses a create that names a resourceVersion (a 500 upstream, after
+    # validation); the dry-run storage never looks, so dry runs pass.
+    version_set = bool(meta.get("resourceVersion")) and not req.dry_run
     for key in ("uid", "resourceVersion", "creationTimestamp", "generation",
                 "managedFields", "deletionTimestamp", "selfLink"):
         meta.pop(key, None)
@@ -73,6 +84,9 @@ def create(server: ApiServer, req: Request, route: Route, obj: Obj) -> Obj:
         if res.generation:
             meta["generation"] = 1
         default_and_validate(server.store, res, obj, None)
+        if version_set:
+            raise ApiError(500, "InternalError", f"Internal error occurred: {RV_ON_CREATE}",
+                           {"causes": [{"message": RV_ON_CREATE}]})
         manager = req.param("fieldManager") or default_manager(req)
         entries = ssa.update(None, obj, schema_root(res), manager=manager,
                              api_version=res.api_version, status_subresource=res.status,
@@ -122,6 +136,12 @@ def update(server: ApiServer, req: Request, route: Route, obj: Obj) -> Response:
         if live is None:
             namespace_must_exist(server.store, res, route.namespace, creating=False)
             raise not_found(res.group, res.plural, route.name)
+        if not obj["metadata"].get("resourceVersion") and \
+                res.kind in UNCONDITIONAL_UPDATE_FORBIDDEN:
+            # genericregistry.Store.Update names the resource, not the kind, here.
+            raise invalid(res.group, res.plural, route.name, [Cause(
+                "FieldValueInvalid", "metadata.resourceVersion",
+                "must be specified for an update", GoLiteral("0x0"))])
         resp = commit_update(server, req, route, live, obj)
     return resp
 
