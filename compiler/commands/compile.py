@@ -14,7 +14,6 @@ from compiler.commands.common import (
     warn,
 )
 from compiler.pipeline import compile_tree
-from compiler.warnings import spec_warnings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     compiled = compile_tree(
         where.tree, where.options(change_cause=args.change_cause, previous=previous)
     )
-    for message in spec_warnings(compiled.cluster):
+    for message in compiled.warnings:
         warn(message)
     if args.check:
         stale = emit.compare(compiled.files, previous)
@@ -102,7 +101,7 @@ def _compile_and_commit(args: argparse.Namespace, where: SpecLocation) -> int:
     head_out = workspace.head_out()
     # What a plain `kgit compile` would write now: out/ files equal to it are not hand edits.
     fresh = compile_tree(where.tree, where.options(previous=work_out))
-    for message in spec_warnings(fresh.cluster):
+    for message in fresh.warnings:
         warn(message)
     if not args.force:
         refuse_hand_edits(work_out, head_out, fresh.files, str(where.out_dir))

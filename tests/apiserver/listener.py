@@ -26,6 +26,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     handle_request: Handle
     protocol_version = "HTTP/1.1"
+    # Headers and body are written separately; with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK (~40 ms per response on Linux). Real servers set it too.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
