@@ -352,3 +352,94 @@ def test_kernel_phase_fails_loudly_when_br_netfilter_does_not_load(tmp_path):
         run.stderr,
     )
     assert "replies from pods are not un-NATed" in run.stderr
+
+
+# What each phase does alone on a fresh debian + CRI-O host (init node cp1), by hand from the
+# phase descriptions in docs/hosts.md: the calls it makes (key downloads aside) and the files
+# it writes. Nothing of any other phase may happen.
+PHASES_ALONE = [
+    pytest.param("preflight", ["swapoff -a"], {"/etc/fstab", "/proc/swaps"}, id="preflight"),
+    pytest.param(
+        "kernel",
+        ["modprobe overlay", "modprobe br_netfilter", "sysctl --system"],
+        {"/etc/modules-load.d/k8s.conf", "/etc/sysctl.d/k8s.conf"},
+        id="kernel",
+    ),
+    pytest.param(
+        "runtime",
+        ["apt-get update", "apt-get install -y cri-o", "systemctl enable --now crio"],
+        {
+            "/etc/apt/keyrings/cri-o-apt-keyring.gpg",
+            "/etc/apt/sources.list.d/cri-o.list",
+            "/etc/crio/crio.conf.d/10-kgit.conf",
+        },
+        id="runtime",
+    ),
+    pytest.param(
+        "packages",
+        [
+            "apt-get update",
+            "apt-get install -y --allow-change-held-packages"
+            " kubelet=1.31.4-1.1 kubeadm=1.31.4-1.1 kubectl=1.31.4-1.1",
+            "apt-mark hold kubelet kubeadm kubectl",
+            "systemctl enable --now kubelet",
+        ],
+        {"/etc/apt/keyrings/kubernetes-apt-keyring.gpg", "/etc/apt/sources.list.d/kubernetes.list"},
+        id="packages",
+    ),
+    pytest.param(
+        "kubeadm",
+        ["kubeadm init --config /etc/kubernetes/kgit/kubeadm.yaml"],
+        {
+            "/etc/kubernetes/kgit/kubeadm.yaml",
+            "/var/log/kgit/kubeadm-init.log",
+            # written by the kubeadm shim, as the real kubeadm init would
+            "/etc/kubernetes/admin.conf",
+            "/etc/kubernetes/kubelet.conf",
+        },
+        id="kubeadm",
+    ),
+]
+
+
+@pytest.mark.parametrize(("phase", "calls", "written"), PHASES_ALONE)
+def test_each_phase_runs_alone_and_dry_run_of_it_touches_nothing(tmp_path, phase, calls, written):
+    script, _ = script_for(tmp_path, DEBIAN_CRIO, "cp1")
+    host = FakeHost(tmp_path / "host", OS_RELEASE["debian"])
+    before = host.files()
+
+    dry = host.run(script, "--phase", phase, "--dry-run", env={"SUDO_USER": "alice"})
+
+    assert dry.returncode == 0, dry.stderr
+    assert (dry.calls, host.files()) == ([], before)
+    tags = {line.split("]")[0] for line in dry.stdout.splitlines() if line.startswith("[kgit ")}
+    assert tags == {f"[kgit {phase}", "[kgit done"}
+
+    run = host.run(script, "--phase", phase, env={"SUDO_USER": "alice"})
+
+    assert run.returncode == 0, run.stderr
+    assert without_key_fetch(run.calls) == calls
+    after = host.files()
+    assert {path for path in after if before.get(path) != after[path]} == written
+
+
+def test_post_phase_alone_needs_kubeadm_first_then_installs_the_admin_kubeconfig(tmp_path):
+    script, _ = script_for(tmp_path, DEBIAN_CRIO, "cp1")
+    host = FakeHost(tmp_path / "host", OS_RELEASE["debian"])
+
+    early = host.run(script, "--phase", "post", env={"SUDO_USER": "alice"})
+
+    assert (early.returncode, early.calls) == (1, [])
+    assert early.stderr == (
+        "[kgit post] error: /etc/kubernetes/admin.conf not found: run the kubeadm phase first\n"
+    )
+
+    (host.root / "etc/kubernetes").mkdir(parents=True)
+    (host.root / "etc/kubernetes/admin.conf").write_text("admin kubeconfig\n")
+    run = host.run(script, "--phase", "post", env={"SUDO_USER": "alice"})
+
+    assert run.returncode == 0, run.stderr
+    assert run.calls == [
+        f"chown 1000:1001 {host.root}/home/alice/.kube {host.root}/home/alice/.kube/config"
+    ]
+    assert host.files()["/home/alice/.kube/config"] == "admin kubeconfig\n"
