@@ -150,6 +150,26 @@ def compare(expected: Mapping[str, bytes], actual: Mapping[str, bytes]) -> list[
     return stale
 
 
+def compare_exec_bits(expected: Mapping[str, bytes], out_dir: Path) -> list[Staleness]:
+    """Files of out/ whose executable bit is not the one the index records.
+
+    Contents alone do not prove out/ fresh: a provision.sh that lost its exec bit (a copy,
+    an archive, a checkout with core.fileMode off) no longer runs as ``./provision.sh``.
+    """
+    executables = executable_paths(expected)
+    stale = []
+    for rel in sorted(expected):
+        path = out_dir / rel
+        if rel == "index.json" or not path.is_file():
+            continue
+        is_executable = bool(path.stat().st_mode & 0o111)
+        if rel in executables and not is_executable:
+            stale.append(Staleness(rel, "not executable (chmod +x, or run `kgit compile`)"))
+        elif rel not in executables and is_executable:
+            stale.append(Staleness(rel, "executable, but should not be"))
+    return stale
+
+
 def _is_current(out_dir: Path, files: Mapping[str, bytes]) -> bool:
     """True when kgit's files in out_dir are exactly ``files``, with the right modes."""
     if read_out(out_dir) != dict(files):

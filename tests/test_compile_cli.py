@@ -112,6 +112,26 @@ def test_check_lists_a_hand_edit_a_deleted_file_and_an_extra_file(compiled, caps
     )
 
 
+def test_check_flags_a_script_that_lost_its_exec_bit_and_compile_restores_it(compiled, capsys):
+    out = compiled / "out"
+    (out / "hosts/w1/provision.sh").chmod(0o644)
+    (out / "hosts/w1/kubeadm.yaml").chmod(0o755)
+
+    code, stdout, stderr = check(compiled, capsys)
+
+    assert (code, stdout) == (1, "")
+    assert stderr == (
+        "stale: out/hosts/w1/kubeadm.yaml: executable, but should not be\n"
+        "stale: out/hosts/w1/provision.sh: not executable (chmod +x, or run `kgit compile`)\n"
+        f"{out} is stale: 2 file(s) differ; run `kgit compile`\n"
+    )
+    assert main(["compile", "-f", str(compiled / "cluster.yaml")]) == 0
+    assert (out / "hosts/w1/provision.sh").stat().st_mode & 0o777 == 0o755
+    assert (out / "hosts/w1/kubeadm.yaml").stat().st_mode & 0o777 == 0o644
+    capsys.readouterr()
+    assert check(compiled, capsys)[0] == 0
+
+
 def test_compile_repairs_what_check_found_and_keeps_user_files(compiled, capsys):
     out = compiled / "out"
     fresh = snapshot(out)

@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         warn(message)
     if args.check:
         stale = emit.compare(compiled.files, previous)
+        stale += emit.compare_exec_bits(compiled.files, where.out_dir)
+        stale.sort(key=lambda item: item.path)
         if stale:
             for item in stale:
                 print(f"stale: {item}", file=sys.stderr)
