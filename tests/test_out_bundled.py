@@ -23,7 +23,7 @@ from tests.test_addons_support import schema_version
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
 # Counted by hand from the bundled cluster.yaml: flannel 6 (Namespace, ServiceAccount,
-# ClusterRole, ClusterRoleBinding, ConfigMap, DaemonSet); ingress-nginx 18; namespaces web and
+# ClusterRole, ClusterRoleBinding, ConfigMap, DaemonSet); ingress-nginx 19; namespaces web and
 # prod 2; the nginx app 4 (Deployment, Service, Ingress, and the overlay's
 # PodDisruptionBudget); my-service 3 (Service, EndpointSlice, Endpoints for 1.31); legacy-db 1.
 BUNDLED_OBJECT_COUNT = 35
