@@ -63,6 +63,13 @@ def test_fault_probability_is_deterministic_with_seed(apiserver: ApiServer) -> N
     assert set(first) == {200, 503}
 
 
+def test_fault_after_n_lets_n_requests_through_then_fails_every_one(apiserver: ApiServer) -> None:
+    apiserver.faults.error(500, path="/api/v1/namespaces$", after=3)
+    codes = [get(apiserver, "/api/v1/namespaces")[0] for _ in range(6)]
+    assert codes == [200, 200, 200, 500, 500, 500]
+    assert get(apiserver, "/version")[0] == 200  # other paths do not count or fail
+
+
 def test_fault_drops_connection(apiserver: ApiServer) -> None:
     apiserver.faults.drop(verb="GET", path="/version", times=1)
     port = apiserver.url.rsplit(":", 1)[1]

@@ -23,7 +23,9 @@ class Fault:
     latency: float = 0.0
     probability: float = 1.0
     times: int | None = None  # only the next N matching requests; None = always
+    after: int = 0  # let the first N matching requests through (a process killed later)
     hits: int = 0
+    passed: int = 0  # matching requests let through because of ``after``
 
     def matches(self, method: str, verb: str, path: str) -> bool:
         if self.verb is not None and self.verb not in (method, verb):
@@ -50,23 +52,25 @@ class Faults:
 
     def error(self, status: int = 500, *, verb: str | None = None, path: str = ".*",
               times: int | None = None, probability: float = 1.0,
-              retry_after: int | None = None) -> Fault:
+              retry_after: int | None = None, after: int = 0) -> Fault:
         """Answer matching requests with ``status`` (500, 503, 429, ...) as a Status
-        object; 429 and 503 carry ``Retry-After`` (default 1 second)."""
+        object; 429 and 503 carry ``Retry-After`` (default 1 second). ``after=N`` lets
+        the first N matching requests through and fails every one after them."""
         if retry_after is None and status in (429, 503):
             retry_after = 1
         return self.add(Fault("status", verb, path, status, retry_after, 0.0, probability,
-                              times))
+                              times, after))
 
     def latency(self, seconds: float, *, verb: str | None = None, path: str = ".*",
-                times: int | None = None, probability: float = 1.0) -> Fault:
+                times: int | None = None, probability: float = 1.0, after: int = 0) -> Fault:
         return self.add(Fault("latency", verb, path, latency=seconds,
-                              probability=probability, times=times))
+                              probability=probability, times=times, after=after))
 
     def drop(self, *, verb: str | None = None, path: str = ".*", times: int | None = None,
-             probability: float = 1.0) -> Fault:
-        """Close the connection without answering."""
-        return self.add(Fault("drop", verb, path, probability=probability, times=times))
+             probability: float = 1.0, after: int = 0) -> Fault:
+        """Close the connection without answering (``after``: as for ``error``)."""
+        return self.add(Fault("drop", verb, path, probability=probability, times=times,
+                              after=after))
 
     def clear(self) -> None:
         with self._lock:
@@ -78,6 +82,9 @@ class Faults:
         with self._lock:
             for rule in self._rules:
                 if not rule.matches(method, verb, path):
+                    continue
+                if rule.passed < rule.after:
+                    rule.passed += 1
                     continue
                 if rule.probability < 1.0 and self._rng.random() >= rule.probability:
                     continue
