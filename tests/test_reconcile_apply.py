@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from compiler.errors import PlanError
+from compiler.reconcile import history
 from compiler.reconcile.apply import ApplyError, Outcome, apply_plan
 from compiler.reconcile.model import ActionKind, ObjectRef
 from tests.reconcile_apply_support import (
@@ -28,6 +29,10 @@ from tests.reconcile_apply_support import (
     service,
     web_app,
 )
+
+
+def history_of(apiserver) -> list[history.HistoryEntry]:
+    return history.read_history(apiserver.get("v1", "ConfigMap", "kgit-lab", "kube-system"))
 
 
 def _lines(result) -> list[str]:
@@ -425,6 +430,26 @@ def test_failed_rollout_stops_before_prune_and_names_the_object(apiserver):
     )
     assert "event" in text and "ProgressDeadlineExceeded" in text
     assert apiserver.get("v1", "ConfigMap", "old", "web") is not None  # not pruned
+    assert [(e.result, e.summary) for e in history_of(apiserver)] == [
+        ("applied", "Plan: 5 to create, 0 to update, 0 to replace, 0 to delete."),
+        (
+            "failed: 1 object not ready (timeout 5s):",
+            "Plan: 0 to create, 1 to update, 0 to replace, 1 to delete.",
+        ),
+    ]
+
+
+def test_apply_refused_by_the_server_midway_is_recorded_as_failed(apiserver):
+    client = client_for(apiserver)
+    broken = deployment("api")
+    broken["spec"]["template"]["spec"]["containers"][0]["image"] = ""  # required: 422
+    with pytest.raises(ApplyError) as caught:
+        converge(client, [namespace("web"), configmap("a"), broken])
+    assert str(caught.value).startswith("1 object(s) could not be applied; stopped after stage 3")
+    assert [e.result for e in history_of(apiserver)] == [
+        "failed: 1 object(s) could not be applied; stopped after stage 3 (workloads), "
+        "nothing was pruned"
+    ]
 
 
 def test_secret_values_come_from_the_environment_and_are_never_reported(apiserver):

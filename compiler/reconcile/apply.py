@@ -44,7 +44,7 @@ from compiler.errors import KgitError, PlanError
 from compiler.reconcile import applyset, history, order
 from compiler.reconcile.calls import ApplyCluster
 from compiler.reconcile.desired import Desired, with_secret_values
-from compiler.reconcile.lock import LockOptions, default_identity, lease_lock
+from compiler.reconcile.lock import LeaseLock, LockOptions, default_identity, lease_lock
 from compiler.reconcile.model import ActionKind, ObjectRef, Plan
 from compiler.reconcile.prune import PruneDecision, PruneOptions, decide_prune, refusal
 from compiler.reconcile.retry import RetryPolicy
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from compiler.reconcile.connect import ClusterClient
 
 Body = dict[str, Any]
+FAILURE_TEXT_LIMIT = 200  # characters of a failed apply's error kept in its history entry
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,9 @@ class _Run:
     changes: list[Change] = field(default_factory=list)
     ready: set[ObjectRef] = field(default_factory=set)  # waited on already in this run
     _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for c in self.changes if c.action is outcome)
 
     def record(self, change: Change) -> None:
         with self._guard:
@@ -348,7 +352,8 @@ def apply_plan(
     """Apply ``plan``; ``report`` is called with each object's result as its stage ends.
 
     Raises PlanError (nothing written) or ApplyError (partially applied; its ``result``
-    says what was done). Either way a re-run converges.
+    says what was done). Either way a re-run converges. Every apply that got as far as
+    writing to the cluster is recorded in the history, failed ones with their error.
     """
     out = out or sys.stderr
     if options.retry is not None:
@@ -371,65 +376,73 @@ def apply_plan(
         ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool,
     ):
         run.check_live_versions(pool)
-        parent_ref = applyset.parent_ref(desired.cluster_name)
-        parent = cluster.get(parent_ref)
+        parent = cluster.get(applyset.parent_ref(desired.cluster_name))
         applyset.check_parent(parent, desired.cluster_name)
         inventory = applyset.read_inventory(parent)
         prune = _decide_prune(plan, inventory, desired, options)
         desired_refs = set(desired.refs())
+        # Nothing has been written up to here: a refusal above is not an apply to record.
         run.write_parent(inventory | desired_refs, inventory)
-
-        applied: list[ObjectRef] = []
-        for stage, work in _stage_work(plan, bodies):
+        try:
+            applied = _apply_stages(run, pool, lock, bodies)
+            if options.wait:
+                workloads = [r for r in applied if order.is_workload(r)]
+                _guarded_wait(run, workloads, "Waiting for rollouts")
             lock.check()
-            if stage is order.Stage.ADMISSION:
-                gate = [r for r in applied if order.is_workload(r)]
-                _guarded_wait(run, gate, "Waiting for workloads before webhooks and Ingresses")
-            changes = run.run_stage(pool, work)
-            failed = [c for c in changes if c.action is Outcome.FAILED]
-            if failed:
-                raise run.fail(
-                    f"{len(failed)} object(s) could not be applied; stopped after stage "
-                    f"{stage.value} ({stage.name.lower()}), nothing was pruned",
-                    hint="fix the cause and run kgit apply again; it converges",
-                )
-            applied += [ref for ref, _, _ in work]
-            if stage is order.Stage.PREREQUISITES:
-                crds = [r for r in applied if r.kind == "CustomResourceDefinition"]
-                _guarded_wait(run, crds, "Waiting for CustomResourceDefinitions")
-
-        if options.wait:
-            _guarded_wait(run, [r for r in applied if order.is_workload(r)], "Waiting for rollouts")
-
-        lock.check()
-        kept: set[ObjectRef] = set(prune.skipped)
-        for ref in prune.skipped:
-            run.record(Change(ref, Outcome.SKIPPED, "protected kind: use --prune-protected"))
-        for batch in order.delete_batches(prune.delete):
-            for ref in batch:
-                cluster.resolve(ref)
-            changes = list(pool.map(lambda r: run.prune_one(r, inventory), batch))
-            for change in changes:
-                run.record(change)
-                if change.action in (Outcome.SKIPPED, Outcome.FAILED):
-                    kept.add(change.subject)
-        run.write_parent(desired_refs | (kept & inventory), set())
-        failed = [c for c in run.changes if c.action is Outcome.FAILED]
-        entry = history.HistoryEntry(
-            revision=plan.base.git_revision,
-            time=history.utc_now(),
-            user=identity,
-            summary=plan.summary(),
-            result="applied" if not failed else f"failed: {len(failed)} deletion(s) failed",
-            out_digest=desired.out_digest,
-            context=cluster.context,
-        )
+            kept = _prune(run, pool, prune, inventory)
+            run.write_parent(desired_refs | (kept & inventory), set())
+        except KgitError as error:
+            _record_failure(run, identity, error, waiting)
+            raise
+        failed = run.count(Outcome.FAILED)
+        entry = _entry(run, identity, f"failed: {failed} deletion(s) failed" if failed else "")
         record_history(cluster, desired.cluster_name, entry)
         if failed:
-            raise run.fail(
-                f"{len(failed)} object(s) could not be deleted", hint="run kgit apply again"
-            )
+            raise run.fail(f"{failed} object(s) could not be deleted", hint="run kgit apply again")
         return run.result(entry)
+
+
+def _apply_stages(
+    run: _Run, pool: ThreadPoolExecutor, lock: LeaseLock, bodies: Mapping[ObjectRef, Body]
+) -> list[ObjectRef]:
+    """Apply stage by stage, with the CRD and workload gates; the refs applied."""
+    applied: list[ObjectRef] = []
+    for stage, work in _stage_work(run.plan, bodies):
+        lock.check()
+        if stage is order.Stage.ADMISSION:
+            gate = [r for r in applied if order.is_workload(r)]
+            _guarded_wait(run, gate, "Waiting for workloads before webhooks and Ingresses")
+        changes = run.run_stage(pool, work)
+        failed = [c for c in changes if c.action is Outcome.FAILED]
+        if failed:
+            raise run.fail(
+                f"{len(failed)} object(s) could not be applied; stopped after stage "
+                f"{stage.value} ({stage.name.lower()}), nothing was pruned",
+                hint="fix the cause and run kgit apply again; it converges",
+            )
+        applied += [ref for ref, _, _ in work]
+        if stage is order.Stage.PREREQUISITES:
+            crds = [r for r in applied if r.kind == "CustomResourceDefinition"]
+            _guarded_wait(run, crds, "Waiting for CustomResourceDefinitions")
+    return applied
+
+
+def _prune(
+    run: _Run, pool: ThreadPoolExecutor, prune: PruneDecision, inventory: set[ObjectRef]
+) -> set[ObjectRef]:
+    """Delete in reverse order; the inventory members that stay (skipped or failed)."""
+    kept: set[ObjectRef] = set(prune.skipped)
+    for ref in prune.skipped:
+        run.record(Change(ref, Outcome.SKIPPED, "protected kind: use --prune-protected"))
+    for batch in order.delete_batches(prune.delete):
+        for ref in batch:
+            run.cluster.resolve(ref)
+        changes = list(pool.map(lambda r: run.prune_one(r, inventory), batch))
+        for change in changes:
+            run.record(change)
+            if change.action in (Outcome.SKIPPED, Outcome.FAILED):
+                kept.add(change.subject)
+    return kept
 
 
 def _decide_prune(
@@ -449,6 +462,32 @@ def _guarded_wait(run: _Run, refs: Sequence[ObjectRef], why: str) -> None:
         run.wait(refs, why)
     except KgitError as error:
         raise run.fail(str(error), hint="nothing was pruned; kgit apply again once fixed") from None
+
+
+def _entry(run: _Run, identity: str, failure: str) -> history.HistoryEntry:
+    return history.HistoryEntry(
+        revision=run.plan.base.git_revision,
+        time=history.utc_now(),
+        user=identity,
+        summary=run.plan.summary(),
+        result=failure or "applied",
+        out_digest=run.desired.out_digest,
+        context=run.cluster.context,
+    )
+
+
+def _record_failure(
+    run: _Run, identity: str, error: KgitError, warn: Callable[[str], None]
+) -> None:
+    """Record a failed apply in the history; best effort, since the cluster may be what
+    failed, and the apply's own error is the one the user must see."""
+    why = error.message.splitlines()[0][:FAILURE_TEXT_LIMIT]
+    try:
+        record_history(
+            run.cluster, run.desired.cluster_name, _entry(run, identity, f"failed: {why}")
+        )
+    except KgitError as problem:
+        warn(f"warning: this failed apply is not in the history: {problem}")
 
 
 def record_history(cluster: ApplyCluster, cluster_name: str, entry: history.HistoryEntry) -> None:
