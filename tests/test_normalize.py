@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from compiler.reconcile.normalize import drift, for_display, parse_quantity
+from compiler.reconcile.normalize import drift, fingerprint, for_display, parse_quantity
 
 DESIRED = {
     "apiVersion": "apps/v1",
@@ -210,6 +210,31 @@ def test_display_form_drops_what_the_server_owns():
     assert shown is not None
     assert sorted(shown["metadata"]) == ["annotations", "labels", "name", "namespace"]
     assert "status" not in shown
+
+
+def test_fingerprint_ignores_status_and_bookkeeping_but_not_spec_or_labels():
+    live = live_object()
+    status_only = copy.deepcopy(live)
+    status_only["status"] = {"observedGeneration": 9, "readyReplicas": 1}
+    status_only["metadata"]["resourceVersion"] = "999"
+    status_only["metadata"]["managedFields"] = []
+    scaled = copy.deepcopy(live)
+    scaled["spec"]["replicas"] = 7
+    relabelled = copy.deepcopy(live)
+    relabelled["metadata"]["labels"]["team"] = "b"
+    assert fingerprint(status_only) == fingerprint(live)
+    assert fingerprint(scaled) != fingerprint(live)
+    assert fingerprint(relabelled) != fingerprint(live)
+
+
+def test_fingerprint_of_a_secret_is_its_resource_version_not_a_digest_of_its_data():
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "web", "resourceVersion": "42"},
+        "data": {"password": "aHVudGVyMg=="},
+    }
+    assert fingerprint(secret) == "resourceVersion:42"
 
 
 @pytest.mark.parametrize(

@@ -212,6 +212,47 @@ def test_stale_plan_is_refused_when_an_object_changed_since(apiserver):
     assert apiserver.get("apps/v1", "Deployment", "nginx", "web")["spec"]["replicas"] == 3
 
 
+def test_saved_plan_stays_valid_when_only_a_controller_wrote_status(apiserver):
+    # On a real cluster a busy Deployment's status (and so its resourceVersion) moves every
+    # few seconds; a plan saved a minute ago must still apply.
+    client = client_for(apiserver)
+    converge(client, web_app())
+    objects = web_app()
+    objects[1]["spec"]["replicas"] = 5
+    wanted, made = plan(client, objects)
+    before = apiserver.get("apps/v1", "Deployment", "nginx", "web")
+    resource = apiserver.resource_for("apps/v1", "Deployment")
+    status = {**before["status"], "conditions": [{"type": "Available", "status": "False"}]}
+    apiserver.write_status(resource, "web", "nginx", status, manager="kube-controller-manager")
+    after = apiserver.get("apps/v1", "Deployment", "nginx", "web")
+    assert after["metadata"]["resourceVersion"] != before["metadata"]["resourceVersion"]
+    result = apply_plan(client, made, wanted, FAST, out=io.StringIO())
+    assert _lines(result) == ["Deployment.apps/web/nginx configured"]
+    assert apiserver.get("apps/v1", "Deployment", "nginx", "web")["spec"]["replicas"] == 5
+
+
+def test_saved_plan_is_stale_when_a_label_was_added_since(apiserver):
+    client = client_for(apiserver)
+    converge(client, web_app())
+    objects = web_app()
+    objects[1]["spec"]["replicas"] = 5
+    wanted, made = plan(client, objects)
+    client.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "nginx", "namespace": "web", "labels": {"team": "b"}},
+        },
+        field_manager="someone-else",
+    )
+    with pytest.raises(PlanError) as caught:
+        apply_plan(client, made, wanted, FAST, out=io.StringIO())
+    assert str(caught.value) == (
+        "the saved plan is stale: Deployment.apps/web/nginx: it changed on the cluster since "
+        "the plan was made (hint: run 'kgit plan' again)"
+    )
+
+
 def test_stale_plan_is_refused_when_out_changed(apiserver):
     client = client_for(apiserver)
     _, made = plan(client, web_app())

@@ -41,11 +41,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
 from compiler.errors import KgitError, PlanError
-from compiler.reconcile import applyset, history, order
+from compiler.reconcile import applyset, history, normalize, order
 from compiler.reconcile.calls import ApplyCluster
 from compiler.reconcile.desired import Desired, with_secret_values
 from compiler.reconcile.lock import LeaseLock, LockOptions, default_identity, lease_lock
-from compiler.reconcile.model import ActionKind, ObjectRef, Plan
+from compiler.reconcile.model import Action, ActionKind, ObjectRef, Plan
 from compiler.reconcile.prune import PruneDecision, PruneOptions, decide_prune, refusal
 from compiler.reconcile.retry import RetryPolicy
 from compiler.reconcile.wait import WaitOptions, wait_for
@@ -233,11 +233,12 @@ class _Run:
             watched.append(action)
         lives = list(pool.map(lambda a: self.cluster.get(a.ref), watched))
         for action, live in zip(watched, lives, strict=True):
-            now = (live or {}).get("metadata", {}).get("resourceVersion")
             if action.kind is ActionKind.CREATE and live is not None:
                 why = "it exists now"
-            elif action.kind is not ActionKind.CREATE and now != action.live_resource_version:
-                why = "it was deleted" if live is None else "it changed on the cluster"
+            elif action.kind is not ActionKind.CREATE and live is None:
+                why = "it was deleted"
+            elif action.kind is not ActionKind.CREATE and _moved(action, live):
+                why = "it changed on the cluster"
             else:
                 continue
             raise PlanError(
@@ -328,6 +329,15 @@ class _Run:
             return Change(ref, Outcome.DELETED)
         except KgitError as error:
             return Change(ref, Outcome.FAILED, str(error))
+
+
+def _moved(action: Action, live: Body) -> bool:
+    """Whether the live object changed since the plan saw it, status updates aside
+    (normalize.fingerprint says why); plans saved without a fingerprint compare the
+    resourceVersion."""
+    if action.live_fingerprint is not None:
+        return normalize.fingerprint(live) != action.live_fingerprint
+    return live["metadata"].get("resourceVersion") != action.live_resource_version
 
 
 def _stage_work(

@@ -69,7 +69,9 @@ class Action:
     diff: str = ""  # field-level unified YAML diff of before -> after, values masked
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
-    live_resource_version: str | None = None  # what the plan saw; apply refuses if it moved
+    live_resource_version: str | None = None  # the live object's, when the plan saw it
+    # normalize.fingerprint of the live object: apply refuses the plan if it moved
+    live_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class Plan:
                 before=a.get("before"),
                 after=a.get("after"),
                 live_resource_version=a.get("live_resource_version"),
+                live_fingerprint=a.get("live_fingerprint"),
             )
             for a in data["actions"]
         )

@@ -23,6 +23,7 @@ and fluxcd/pkg ssa/normalize (what a production SSA differ found it had to norma
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -90,6 +91,25 @@ def for_display(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     for step in (strip_server_metadata, drop_status, drop_empty_metadata_maps):
         shown = step(shown)
     return shown
+
+
+def fingerprint(live: dict[str, Any]) -> str:
+    """What a saved plan remembers of a live object, so that apply can tell whether it
+    changed in a way that matters since the plan was made.
+
+    Not the resourceVersion: controllers write the status of a busy Deployment every few
+    seconds, and each write moves it, so a plan saved a minute ago would always be stale on
+    a real cluster. A digest of the object as a diff shows it (``for_display``: no status,
+    no server bookkeeping) changes with every spec, label, annotation or data change and
+    with nothing else. Secrets keep their resourceVersion instead (they have no status, so
+    it moves only when they change), because a digest of their data in a plan file would
+    let anyone holding the file test guesses of the values.
+    """
+    metadata = live.get("metadata") or {}
+    if live.get("kind") == "Secret" and live.get("apiVersion") == "v1":
+        return f"resourceVersion:{metadata.get('resourceVersion', '')}"
+    shown = json.dumps(for_display(live), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(shown.encode()).hexdigest()
 
 
 # -- value equality under server canonicalisation ------------------------------------------

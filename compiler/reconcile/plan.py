@@ -39,10 +39,12 @@ class PlanOptions:
     prune: bool = True  # plan deletions of members that are no longer desired
 
 
-def _resource_version(live: Mapping[str, Any] | None) -> str | None:
-    if not live:
-        return None
-    return (live.get("metadata") or {}).get("resourceVersion")
+def _seen(live: dict[str, Any]) -> dict[str, str | None]:
+    """What the plan records of the live object it acted on, for apply's staleness check."""
+    return {
+        "live_resource_version": (live.get("metadata") or {}).get("resourceVersion"),
+        "live_fingerprint": normalize.fingerprint(live),
+    }
 
 
 def _immutable_field(exc: ApiRejected) -> str | None:
@@ -103,10 +105,10 @@ class _Planner:
 
     def change(self, body: dict[str, Any], filled: dict[str, Any], live: dict[str, Any]) -> Action:
         ref = ObjectRef.of(body)
-        version = _resource_version(live)
+        seen = _seen(live)
         reason = normalize.drift(filled, live, FIELD_MANAGER)
         if reason is None:
-            return Action(ActionKind.NOOP, ref, "", live_resource_version=version)
+            return Action(ActionKind.NOOP, ref, "", **seen)
         try:
             result = self._dry_run(filled)
         except ApiRejected as exc:
@@ -124,7 +126,7 @@ class _Planner:
                 normalize.for_display(live), normalize.for_display(filled), str(ref)
             )
             return Action(
-                ActionKind.REPLACE, ref, f"{field} is immutable", diff, before, after, version
+                ActionKind.REPLACE, ref, f"{field} is immutable", diff, before, after, **seen
             )
         before, after, diff = _shown(
             normalize.for_display(live), normalize.for_display(result), str(ref)
@@ -136,9 +138,9 @@ class _Planner:
                 ref,
                 f"{reason}; values already match",
                 "",
-                live_resource_version=version,
+                **seen,
             )
-        return Action(ActionKind.UPDATE, ref, reason, diff, before, after, version)
+        return Action(ActionKind.UPDATE, ref, reason, diff, before, after, **seen)
 
     def find_unlabelled(self, ref: ObjectRef) -> dict[str, Any] | None:
         """The object when it exists without kgit's label (one GET, new objects only)."""
@@ -156,7 +158,7 @@ class _Planner:
             diff,
             before,
             None,
-            _resource_version(live),
+            **_seen(live),
         )
 
 
