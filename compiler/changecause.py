@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from compiler.loader import load_all_trusted
 from compiler.resources import ObjectKey, ResourceSet
 
 CHANGE_CAUSE = "kubernetes.io/change-cause"
@@ -39,7 +40,7 @@ def _previous_deployments(previous: Mapping[str, bytes]) -> dict[ObjectKey, dict
         if not path.startswith("manifests/") or not path.endswith((".yaml", ".yml")):
             continue
         try:
-            documents = list(yaml.safe_load_all(data.decode("utf-8")))
+            documents = load_all_trusted(data.decode("utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError):
             continue  # a hand-broken old file just means "no history to keep"
         for doc in documents:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from compiler.errors import OutputError
+from compiler.loader import load_all_trusted
 from compiler.masking import mask_pair
 from compiler.objdiff import FieldChange, field_changes, yaml_diff
 from compiler.resources import ObjectKey
@@ -88,7 +89,7 @@ def parse_objects(files: Mapping[str, bytes]) -> dict[ObjectKey, tuple[str, dict
         if not (path.startswith("manifests/") and path.endswith((".yaml", ".yml"))):
             continue
         try:
-            documents = list(yaml.safe_load_all(data.decode("utf-8")))
+            documents = load_all_trusted(data.decode("utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise OutputError(f"out/{path} is not valid YAML: {exc}") from None
         for body in documents:

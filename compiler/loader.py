@@ -355,3 +355,13 @@ def load_documents_text(text: str, file: str) -> list[tuple[Any, Positions]]:
         if data is not None:
             out.append((data, positions))
     return out
+
+
+def load_all_trusted(text: str) -> list[Any]:
+    """Every document of YAML that kgit wrote itself (out/) or ships (baselines).
+
+    No positions and no extra checks, at libyaml speed: out/ of a large cluster is read on
+    every compile (change-cause), diff and plan, and the pure-Python parser dominated them.
+    """
+    loader_class = _FAST_LOADER or yaml.SafeLoader
+    return list(yaml.load_all(text, Loader=loader_class))
