@@ -192,6 +192,8 @@ print({name: name in sys.modules for name in ("kubernetes", "rich")}, file=sys.s
         pytest.param(["--help"], id="help"),
         pytest.param(["validate", "-f", "cluster.yaml"], id="validate"),
         pytest.param(["schema"], id="schema"),
+        pytest.param(["compile", "--check"], id="compile-check"),
+        pytest.param(["diff", "--demo"], id="diff"),
     ],
 )
 def test_fast_commands_do_not_import_heavy_packages(repo_root: Path, argv: list[str]) -> None:
