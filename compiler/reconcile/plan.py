@@ -14,6 +14,7 @@ Values of Secrets are filled from the environment for the dry-run only: every ``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ class PlanOptions:
     environ: Mapping[str, str] | None = None  # for from-env Secrets (default: os.environ)
     git_revision: str | None = None
     prune: bool = True  # plan deletions of members that are no longer desired
+    parallelism: int = 8  # requests in flight at once for new and changed objects
 
 
 def _seen(live: dict[str, Any]) -> dict[str, str | None]:
@@ -170,23 +172,33 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
     actions: list[Action] = []
     warnings: list[str] = []
     wanted: set[str] = set()
-    for original in desired.objects:
+
+    def plan_one(original: dict[str, Any]) -> tuple[Action, str | None]:
         body = with_member_labels(original, observed.set_id)
         ref = ObjectRef.of(body)
-        wanted.add(member_key(ref))
         filled = with_secret_values(body, options.environ)
         live = observed.members.get(member_key(ref))
+        adopted = None
         if live is None:
             live = planner.find_unlabelled(ref)
             if live is not None:
-                warnings.append(f"{ref} exists without kgit's ApplySet label; kgit will adopt it")
+                adopted = f"{ref} exists without kgit's ApplySet label; kgit will adopt it"
         try:
             if live is None:
-                actions.append(planner.create(body, filled))
-            else:
-                actions.append(planner.change(body, filled, live))
+                return planner.create(body, filled), adopted
+            return planner.change(body, filled, live), adopted
         except ApiRejected as exc:
             raise ClusterError(f"{ref}: {exc}") from None
+
+    # Unchanged objects cost no request; new and changed ones cost a GET and/or a dry-run,
+    # which run concurrently (a real API server answers each in milliseconds of waiting).
+    # map() keeps the order of out/ and raises the first error in that order.
+    with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
+        for action, adopted in pool.map(plan_one, desired.objects):
+            actions.append(action)
+            wanted.add(member_key(action.ref))
+            if adopted:
+                warnings.append(adopted)
     if options.prune:
         for key, live in sorted(observed.members.items()):
             if key in wanted:
