@@ -271,21 +271,6 @@ def parse_text(text: str, file: str) -> tuple[Any, Positions]:
     return _build(nodes[0], loader, file)
 
 
-def read_text(path: Path, display: str | None = None) -> str:
-    """Read a UTF-8 text file; every way that can fail is one clear SpecError."""
-    name = display or str(path)
-    here = Location(name, 1, 1)
-    if path.is_dir():
-        raise SpecError([Problem(here, "is a directory, not a file")])
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError([Problem(here, "file not found")]) from None
-    except OSError as exc:
-        raise SpecError([Problem(here, f"cannot read the file: {exc.strerror}")]) from None
-    return decode_text(raw, name)
-
-
 def decode_text(raw: bytes, name: str) -> str:
     try:
         return raw.decode("utf-8")
@@ -295,13 +280,6 @@ def decode_text(raw: bytes, name: str) -> str:
         raise SpecError(
             [Problem(Location(name, line, col), "the file is not valid UTF-8 text")]
         ) from None
-
-
-def load_document(path: Path, display: str | None = None) -> Document:
-    """Load a YAML file that must hold exactly one mapping document."""
-    name = display or str(path)
-    text = read_text(path, name)
-    return load_document_text(text, name, path)
 
 
 def read_tree_text(tree: SourceTree, relpath: str, display: str | None = None) -> str:

@@ -82,11 +82,6 @@ def field_changes(before: Any, after: Any, path: str = "") -> list[FieldChange]:
     return []
 
 
-def object_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
-    masked_before, masked_after = mask_pair(before, after)
-    return field_changes(masked_before, masked_after)
-
-
 def yaml_diff(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
