@@ -8,6 +8,8 @@ taints always explicit (absent = control-plane taint; [] = none).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -258,3 +260,61 @@ def test_explicit_pause_image_with_another_tag_is_warned_about():
         pause_image_warning("mirror.example/pause@sha256:" + "0" * 64, KubeVersion(1, 31, 4))
         is None
     )
+
+
+# --- every key kgit writes is one the reference documents for that apiVersion -------------
+
+# By hand from the reference's "v1beta3: how it differs from v1beta4" section, and the keys
+# v1beta4 removed (timeoutForControlPlane, discovery.timeout moved to timeouts.*).
+V1BETA3_LACKS = {
+    "timeouts", "dryRun", "extraEnvs", "proxy", "encryptionAlgorithm",
+    "certificateValidityPeriod", "caCertificateValidityPeriod", "imagePullSerial",
+    "httpEndpoints",
+}
+V1BETA4_LACKS = {"timeoutForControlPlane", "timeout"}
+# Values that are maps of user-chosen names, not API keys.
+FREE_MAPS = {"featureGates"}
+
+
+def _section_keys(reference: str, start: str, end: str) -> set[str]:
+    section = reference[reference.index(start) : reference.index(end)]
+    spans = re.findall(r"`([^`]+)`", section)
+    return {word for span in spans for word in re.findall(r"[A-Za-z][A-Za-z0-9]*", span)}
+
+
+def _keys(value, free_maps: set[str]):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            if key not in free_maps:
+                yield from _keys(item, free_maps)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item, free_maps)
+
+
+@pytest.mark.parametrize("version", ["1.30.8", "1.31.4"])
+def test_every_key_written_is_in_the_reference_for_its_api_version(upstream, version):
+    reference = (upstream / "kubeadm-api-reference.md").read_text()
+    kubeadm_keys = _section_keys(reference, "## kubeadm.k8s.io/v1beta4", "## KubeletConfiguration")
+    allowed = {
+        "kubeadm": kubeadm_keys - (V1BETA3_LACKS if version == "1.30.8" else V1BETA4_LACKS),
+        "kubelet": _section_keys(reference, "## KubeletConfiguration", "## KubeProxyConfiguration"),
+        "kubeproxy": _section_keys(reference, "## KubeProxyConfiguration", "## Pod CIDR"),
+    }
+    # v1beta3's extraArgs/kubeletExtraArgs are maps of flag names; v1beta4's are lists.
+    free = FREE_MAPS | ({"extraArgs", "kubeletExtraArgs"} if version == "1.30.8" else set())
+    ingress = {"nginx": {"exposure": "LoadBalancer"}}  # so that ipvs.strictARP is written
+    written = [
+        doc
+        for node in ("cp1", "cp2", "w1")
+        for doc in documents(version, node, ingress=ingress)
+    ]
+    assert {doc["kind"] for doc in written} == {
+        "InitConfiguration", "ClusterConfiguration", "JoinConfiguration",
+        "KubeletConfiguration", "KubeProxyConfiguration",
+    }
+    for doc in written:
+        group = doc["apiVersion"].split(".")[0]
+        unknown = set(_keys(doc, free)) - allowed[group] - {"apiVersion", "kind"}
+        assert unknown == set(), (doc["kind"], version)
