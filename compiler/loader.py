@@ -93,21 +93,27 @@ class _Builder:
         self.values: dict[PathKey, Location] = {}
         self.keys: dict[PathKey, Location] = {}
         self.problems: list[Problem] = []
-        self.count = 0
+        self.count = 0  # values built again through aliases
+        self.built: set[int] = set()  # ids of nodes built at least once
         self.active: set[int] = set()  # ids of the nodes being built (alias cycles)
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         here = _loc(self.file, node.start_mark)
         self.values[path] = here
-        self.count += 1
-        if self.count > MAX_VALUES:
-            raise _TooBig(
-                Problem(
-                    here,
-                    f"the document has more than {MAX_VALUES} values "
-                    "(YAML aliases expanding without end?)",
+        # Only values reached again through aliases count: a large spec is fine, a
+        # "billion laughs" document (aliases of aliases) is not.
+        if id(node) in self.built:
+            self.count += 1
+            if self.count > MAX_VALUES:
+                raise _TooBig(
+                    Problem(
+                        here,
+                        f"YAML aliases expand to more than {MAX_VALUES} values "
+                        "(aliases of aliases expanding without end?)",
+                    )
                 )
-            )
+        else:
+            self.built.add(id(node))
         if len(path) > MAX_DEPTH:
             raise _TooBig(Problem(here, f"the document is nested deeper than {MAX_DEPTH} levels"))
         if id(node) in self.active:

@@ -170,7 +170,14 @@ def test_alias_bomb_is_refused_quickly() -> None:
         lines.append(f"a{level}: &a{level} [{refs}]")
     with pytest.raises(SpecError) as caught:
         parse_text("\n".join(lines) + "\n", "bomb.yaml")
-    assert "the document has more than 100000 values" in str(caught.value)
+    assert "YAML aliases expand to more than 100000 values" in str(caught.value)
+
+
+def test_a_large_document_without_aliases_is_not_mistaken_for_a_bomb() -> None:
+    # 10,000 apps of a real cluster are far more than 100,000 values, all written out.
+    text = "".join(f"k{i}: [a, b, c, d, e, f, g, h, i, j]\n" for i in range(15_000))
+    data, _positions = parse_text(text, "big.yaml")
+    assert len(data) == 15_000 and data["k14999"][-1] == "j"
 
 
 def test_deep_nesting_is_refused_without_a_recursion_error() -> None:
