@@ -22,6 +22,7 @@ Replicas live outside the template, so scaling never changes the cause (nor roll
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,19 +35,61 @@ CHANGE_CAUSE = "kubernetes.io/change-cause"
 MAX_LENGTH = 300  # a summary, not a diff: long causes are cut
 
 
-def _previous_deployments(previous: Mapping[str, bytes]) -> dict[ObjectKey, dict[str, Any]]:
-    found: dict[ObjectKey, dict[str, Any]] = {}
-    for path, data in previous.items():
-        if not path.startswith("manifests/") or not path.endswith((".yaml", ".yml")):
-            continue
+class _PreviousDeployments:
+    """The Deployments of the previous out/, read one file at a time.
+
+    out/index.json says which file holds which object, so only the files of Deployments
+    that exist now are parsed, and none is kept: on a 10,000-app cluster, holding every
+    old Deployment at once cost more memory than the whole new render.
+    """
+
+    def __init__(self, previous: Mapping[str, bytes]) -> None:
+        self.previous = previous
+        self.files = self._files_by_key(previous)
+
+    @staticmethod
+    def _files_by_key(previous: Mapping[str, bytes]) -> dict[ObjectKey, str] | None:
+        try:
+            index = json.loads(previous["index.json"])
+            return {
+                ObjectKey(
+                    str(o["apiVersion"]).rpartition("/")[0],
+                    o["kind"],
+                    o.get("namespace") or "",
+                    o["name"],
+                ): o["file"]
+                for o in index["objects"]
+                if o.get("kind") == "Deployment"
+            }
+        except (KeyError, TypeError, ValueError):
+            return None  # no usable index (hand-edited, or none yet): scan every file
+
+    def get(self, key: ObjectKey) -> dict[str, Any] | None:
+        if self.files is None:
+            paths: list[str] = list(self.previous)
+        elif key in self.files:
+            paths = [self.files[key]]
+        else:
+            return None
+        for path in paths:
+            for doc in self._deployments_in(path):
+                if ObjectKey.of(doc) == key:
+                    return doc
+        return None
+
+    def _deployments_in(self, path: str) -> list[dict[str, Any]]:
+        data = self.previous.get(path)
+        if (
+            data is None
+            or not path.startswith("manifests/")
+            or not path.endswith((".yaml", ".yml"))
+        ):
+            return []
         try:
             documents = load_all_trusted(data.decode("utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError):
-            continue  # a hand-broken old file just means "no history to keep"
-        for doc in documents:
-            if _is_deployment(doc):
-                found[ObjectKey.of(doc)] = doc
-    return found
+            return []  # a hand-broken old file just means "no history to keep"
+        return [doc for doc in documents if _is_deployment(doc)]
 
 
 def _is_deployment(body: Any) -> bool:
@@ -168,7 +211,7 @@ def annotate_change_causes(
 ) -> None:
     """Set the change-cause of every Deployment in ``resources`` (mutates their bodies)."""
     explicit = _first_line(explicit)
-    before = _previous_deployments(previous)
+    before = _PreviousDeployments(previous)
     for resource in resources:
         if not _is_deployment(resource.body):
             continue

@@ -8,6 +8,7 @@ Positions are kept per JSON path so that validation and later stages can point a
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,8 +85,26 @@ class _TooBig(Exception):
         self.problem = problem
 
 
+_BUILDING = object()  # an anchor whose collection is still being read (alias cycles)
+
+
+def _size(value: Any) -> int:
+    """How many values an alias copies (for the expansion limit)."""
+    if isinstance(value, dict):
+        return 1 + sum(_size(v) for v in value.values())
+    if isinstance(value, list):
+        return 1 + sum(_size(v) for v in value)
+    return 1
+
+
 class _Builder:
-    """Turns a composed YAML node tree into plain data, recording positions."""
+    """Turns the parser's event stream into plain data, recording positions.
+
+    Reading events rather than a composed node tree keeps memory to the data and its
+    positions: PyYAML's node tree of a 10,000-app spec alone is ~140 MB. Anchors are
+    remembered as built values; an alias is a deep copy of one, counted against the
+    expansion limit.
+    """
 
     def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
         self.file = file
@@ -93,98 +112,181 @@ class _Builder:
         self.values: dict[PathKey, Location] = {}
         self.keys: dict[PathKey, Location] = {}
         self.problems: list[Problem] = []
-        self.count = 0  # values built again through aliases
-        self.built: set[int] = set()  # ids of nodes built at least once
-        self.active: set[int] = set()  # ids of the nodes being built (alias cycles)
+        self.expanded = 0  # values copied through aliases
+        self.anchors: dict[str, tuple[Any, int]] = {}
 
-    def build(self, node: yaml.Node, path: PathKey) -> Any:
-        here = _loc(self.file, node.start_mark)
+    def document(self) -> tuple[Any, Positions]:
+        """One document: the parser stands just after its DocumentStartEvent."""
+        try:
+            data = self.value(())
+        except _TooBig as exc:
+            raise SpecError([exc.problem]) from None
+        self.loader.get_event()  # DocumentEndEvent
+        if self.problems:
+            raise SpecError(self.problems)
+        return data, Positions(self.file, self.values, self.keys)
+
+    def value(self, path: PathKey) -> Any:
+        event = self.loader.get_event()
+        here = _loc(self.file, event.start_mark)
         self.values[path] = here
-        # Only values reached again through aliases count: a large spec is fine, a
-        # "billion laughs" document (aliases of aliases) is not.
-        if id(node) in self.built:
-            self.count += 1
-            if self.count > MAX_VALUES:
-                raise _TooBig(
-                    Problem(
-                        here,
-                        f"YAML aliases expand to more than {MAX_VALUES} values "
-                        "(aliases of aliases expanding without end?)",
-                    )
-                )
-        else:
-            self.built.add(id(node))
         if len(path) > MAX_DEPTH:
             raise _TooBig(Problem(here, f"the document is nested deeper than {MAX_DEPTH} levels"))
-        if id(node) in self.active:
+        if isinstance(event, yaml.AliasEvent):
+            return self._alias(event, here)
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self.anchors[anchor] = (_BUILDING, 0)
+        if isinstance(event, yaml.ScalarEvent):
+            result = self._scalar(event, here)
+        elif isinstance(event, yaml.SequenceStartEvent):
+            result = self._collection(event, here, SEQUENCE_TAG, self._sequence, path)
+        else:
+            result = self._collection(event, here, MAPPING_TAG, self._mapping, path)
+        if anchor is not None:
+            self.anchors[anchor] = (result, _size(result))
+        return result
+
+    def _alias(self, event: yaml.AliasEvent, here: Location) -> Any:
+        value, size = self.anchors.get(event.anchor, (None, -1))
+        if value is _BUILDING:
             self.problems.append(Problem(here, "a YAML alias refers to a value that contains it"))
             return None
-        if isinstance(node, yaml.MappingNode):
-            return self._guarded(node, path, self._mapping, MAPPING_TAG)
-        if isinstance(node, yaml.SequenceNode):
-            return self._guarded(node, path, self._sequence, SEQUENCE_TAG)
-        return self._scalar(node, here)
-
-    def _guarded(self, node: yaml.Node, path: PathKey, build: Any, tag: str) -> Any:
-        if node.tag != tag:
-            self.problems.append(
-                Problem(self.values[path], f"YAML tag {node.tag!r} is not supported here")
+        if size < 0:
+            self.problems.append(Problem(here, f"alias *{event.anchor} has no anchor before it"))
+            return None
+        # Only values reached again through aliases count: a large spec is fine, a
+        # "billion laughs" document (aliases of aliases) is not.
+        self.expanded += size
+        if self.expanded > MAX_VALUES:
+            raise _TooBig(
+                Problem(
+                    here,
+                    f"YAML aliases expand to more than {MAX_VALUES} values "
+                    "(aliases of aliases expanding without end?)",
+                )
             )
-            return None
-        self.active.add(id(node))
-        try:
-            return build(node, path)
-        finally:
-            self.active.discard(id(node))
+        return copy.deepcopy(value)
 
-    def _sequence(self, node: yaml.SequenceNode, path: PathKey) -> list[Any]:
-        return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-
-    def _scalar(self, node: yaml.Node, here: Location) -> Any:
-        if node.tag in PLAIN_STRING_TAGS:
-            return str(node.value)
-        if node.tag not in SCALAR_TAGS:
-            self.problems.append(Problem(here, f"YAML tag {node.tag!r} is not supported here"))
+    def _collection(self, event: Any, here: Location, tag: str, build: Any, path: PathKey) -> Any:
+        if event.tag not in (None, "!", tag):
+            self.problems.append(Problem(here, f"YAML tag {event.tag!r} is not supported here"))
+            self._skip_collection()
             return None
+        return build(path)
+
+    def _skip_collection(self) -> None:
+        depth = 1
+        while depth:
+            event = self.loader.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+
+    def _sequence(self, path: PathKey) -> list[Any]:
+        items: list[Any] = []
+        while not self.loader.check_event(yaml.SequenceEndEvent):
+            items.append(self.value((*path, len(items))))
+        self.loader.get_event()
+        return items
+
+    def _resolved_tag(self, event: yaml.ScalarEvent) -> str:
+        if event.tag is None or event.tag == "!":
+            return self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        return event.tag
+
+    def _scalar(self, event: yaml.ScalarEvent, here: Location) -> Any:
+        tag = self._resolved_tag(event)
+        if tag in PLAIN_STRING_TAGS:
+            return str(event.value)
+        if tag not in SCALAR_TAGS:
+            self.problems.append(Problem(here, f"YAML tag {tag!r} is not supported here"))
+            return None
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         try:
             return self.loader.construct_object(node, deep=True)
         except (ValueError, KeyError, AttributeError, TypeError, OverflowError, yaml.YAMLError):
             # e.g. 2001-13-45 looks like a date but is none, or !!int on a word.
-            kind = _TAG_WORDS.get(node.tag.removeprefix(_CORE), node.tag)
+            kind = _TAG_WORDS.get(tag.removeprefix(_CORE), tag)
             self.problems.append(
-                Problem(here, f"{node.value!r} is not a valid {kind}; quote it to make it a string")
+                Problem(
+                    here, f"{event.value!r} is not a valid {kind}; quote it to make it a string"
+                )
             )
             return None
 
-    def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
-        try:
-            self.loader.flatten_mapping(node)  # resolves '<<' merge keys as YAML 1.1 defines
-        except yaml.MarkedYAMLError as exc:
-            where = _loc(self.file, exc.problem_mark) if exc.problem_mark else self.values[path]
-            self.problems.append(Problem(where, f"invalid merge key '<<': {exc.problem}"))
-            return {}
+    def _key(self, path: PathKey) -> tuple[str | None, Location]:
+        """The next mapping key; None for a merge key ('<<')."""
+        event = self.loader.peek_event()
+        here = _loc(self.file, event.start_mark)
+        if not isinstance(event, yaml.ScalarEvent):
+            self.value((*path, f"?{here.line}:{here.col}"))  # read and drop a complex key
+            self.problems.append(
+                Problem(here, "mapping key a list or mapping must be a string; quote it")
+            )
+            return f"?{here.line}:{here.col}", here
+        self.loader.get_event()
+        if self._resolved_tag(event) == _CORE + "merge" and event.implicit[0]:
+            return None, here
+        reported = len(self.problems)
+        key = self._scalar(event, here)
+        if not isinstance(key, str):
+            if len(self.problems) == reported:  # not already refused for its tag
+                self.problems.append(
+                    Problem(here, f"mapping key {event.value!r} must be a string; quote it")
+                )
+            key = str(event.value)
+        return key, here
+
+    def _mapping(self, path: PathKey) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key_loc = _loc(self.file, key_node.start_mark)
-            scalar = isinstance(key_node, yaml.ScalarNode)
-            reported = len(self.problems)
-            key = self._scalar(key_node, key_loc) if scalar else None
-            if not isinstance(key, str):
-                if len(self.problems) == reported:  # not already refused for its tag
-                    shown = repr(key_node.value) if scalar else "a list or mapping"
-                    self.problems.append(
-                        Problem(key_loc, f"mapping key {shown} must be a string; quote it")
-                    )
-                key = str(key_node.value) if scalar else f"?{key_loc.line}:{key_loc.col}"
+        merged: list[tuple[dict[str, Any], Location]] = []
+        while not self.loader.check_event(yaml.MappingEndEvent):
+            key, key_loc = self._key(path)
+            if key is None:
+                merged.extend(self._merge_sources(path, key_loc))
+                continue
             if key in result:
                 first = self.keys[(*path, key)]
                 self.problems.append(
                     Problem(key_loc, f"duplicate key {key!r} (first defined at line {first.line})")
                 )
+                self.value((*path, f"?{key_loc.line}:{key_loc.col}"))  # read and drop it
                 continue
             self.keys[(*path, key)] = key_loc
-            result[key] = self.build(value_node, (*path, key))
+            result[key] = self.value((*path, key))
+        self.loader.get_event()
+        # YAML 1.1 merge keys: explicit keys win, then earlier merged mappings.
+        for source, where in merged:
+            for key, item in source.items():
+                if key not in result:
+                    result[key] = item
+                    self.keys[(*path, key)] = where
+                    self.values[(*path, key)] = where
         return result
+
+    def _merge_sources(
+        self, path: PathKey, here: Location
+    ) -> list[tuple[dict[str, Any], Location]]:
+        merge_path = (*path, "<<")
+        value = self.value(merge_path)
+        sources = value if isinstance(value, list) else [value]
+        for index, source in enumerate(sources):
+            if not isinstance(source, dict):
+                item = (*merge_path, index) if isinstance(value, list) else merge_path
+                found = "a sequence" if isinstance(source, list) else "scalar"
+                self.problems.append(
+                    Problem(
+                        self.values.get(item, self.values[merge_path]),
+                        "invalid merge key '<<': expected a mapping for merging, "
+                        f"but found {found}",
+                    )
+                )
+                return []
+        for key in [k for k in self.values if k[: len(merge_path)] == merge_path]:
+            del self.values[key]
+        return [(source, here) for source in sources]
 
 
 def _is_blank(text: str) -> bool:
@@ -211,39 +313,38 @@ def _syntax_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
     return Problem(Location(file, 1, 1), f"YAML error: {exc}")
 
 
-# libyaml's parser (when PyYAML was built with it) composes 20-50x faster than the pure-Python
+# libyaml's parser (when PyYAML was built with it) reads 20-50x faster than the pure-Python
 # one; it is used when the text is clean, and any error is re-read by the Python parser,
 # whose messages and character checks are the ones users see and tests pin.
 _FAST_LOADER = getattr(yaml, "CSafeLoader", None)
 
 
-def _compose_fast(text: str) -> tuple[list[yaml.Node], yaml.SafeLoader] | None:
-    if _FAST_LOADER is None or yaml.reader.Reader.NON_PRINTABLE.search(text):
-        return None
-    loader = _FAST_LOADER(text)
-    try:
-        nodes: list[yaml.Node] = []
-        while loader.check_node():
-            nodes.append(loader.get_node())
-        return nodes, loader
-    except (yaml.YAMLError, RecursionError):
-        return None
-    finally:
-        loader.dispose()
+def _documents(loader: yaml.SafeLoader, file: str) -> list[tuple[Any, Positions]]:
+    """Every document of the stream, each built from the parser's events."""
+    documents = []
+    loader.get_event()  # StreamStartEvent
+    while not loader.check_event(yaml.StreamEndEvent):
+        start = loader.get_event()  # DocumentStartEvent
+        documents.append((start.start_mark, *_Builder(file, loader).document()))
+    return [(data, positions) for _mark, data, positions in documents]
 
 
-def _compose(text: str, file: str) -> tuple[list[yaml.Node], yaml.SafeLoader]:
-    fast = _compose_fast(text)
-    if fast is not None:
-        return fast
+def _read_stream(text: str, file: str) -> list[tuple[Any, Positions]]:
+    """(data, positions) of every document; a SpecError for anything malformed."""
+    if _FAST_LOADER is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
+        loader = _FAST_LOADER(text)
+        try:
+            return _documents(loader, file)
+        except (yaml.YAMLError, RecursionError):
+            pass  # read again below, for the Python parser's message
+        finally:
+            loader.dispose()
     try:
         loader = yaml.SafeLoader(text)  # checks every character up front
     except yaml.YAMLError as exc:
         raise SpecError([_syntax_problem(exc, text, file)]) from None
-    nodes: list[yaml.Node] = []
     try:
-        while loader.check_node():
-            nodes.append(loader.get_node())
+        return _documents(loader, file)
     except yaml.YAMLError as exc:
         raise SpecError([_syntax_problem(exc, text, file)]) from None
     except RecursionError:
@@ -252,29 +353,17 @@ def _compose(text: str, file: str) -> tuple[list[yaml.Node], yaml.SafeLoader]:
         ) from None
     finally:
         loader.dispose()
-    return nodes, loader
-
-
-def _build(node: yaml.Node, loader: yaml.SafeLoader, file: str) -> tuple[Any, Positions]:
-    builder = _Builder(file, loader)
-    try:
-        data = builder.build(node, ())
-    except _TooBig as exc:
-        raise SpecError([exc.problem]) from None
-    if builder.problems:
-        raise SpecError(builder.problems)
-    return data, Positions(file, builder.values, builder.keys)
 
 
 def parse_text(text: str, file: str) -> tuple[Any, Positions]:
     """Parse one YAML document from text. Raises SpecError for anything malformed."""
     if _is_blank(text):
         raise SpecError([Problem(Location(file, 1, 1), "the file is empty")])
-    nodes, loader = _compose(text, file)
-    if len(nodes) != 1:
-        where = _loc(file, nodes[1].start_mark) if len(nodes) > 1 else Location(file, 1, 1)
+    documents = _read_stream(text, file)
+    if len(documents) != 1:
+        where = documents[1][1].of(()) if len(documents) > 1 else Location(file, 1, 1)
         raise SpecError([Problem(where, "expected exactly one YAML document")])
-    return _build(nodes[0], loader, file)
+    return documents[0]
 
 
 def decode_text(raw: bytes, name: str) -> str:
@@ -332,13 +421,7 @@ def load_documents_text(text: str, file: str) -> list[tuple[Any, Positions]]:
 
     Empty documents (a stray ``---``) are skipped.
     """
-    nodes, loader = _compose(text, file)
-    out: list[tuple[Any, Positions]] = []
-    for node in nodes:
-        data, positions = _build(node, loader, file)
-        if data is not None:
-            out.append((data, positions))
-    return out
+    return [(data, positions) for data, positions in _read_stream(text, file) if data is not None]
 
 
 def load_all_trusted(text: str) -> list[Any]:
