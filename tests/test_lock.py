@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -73,7 +74,7 @@ def test_second_apply_waits_then_fails_naming_the_holder(apiserver):
 
 
 def test_concurrent_apply_is_blocked_while_the_first_one_runs(apiserver):
-    apiserver.controllers.set("Deployment", "ready", delay=1.0)
+    apiserver.controllers.set("Deployment", "ready", delay=0.5)
     first_client, second_client = client_for(apiserver), client_for(apiserver)
     wanted, made = plan(first_client, web_app())
     started = threading.Event()
@@ -142,6 +143,59 @@ def test_lease_is_renewed_while_held(apiserver):
     assert apiserver.get(*LEASE)["metadata"]["resourceVersion"] != first
     assert lock.lost is None
     lock.release()
+
+
+def _renewal_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "kgit-lock-renewal"]
+
+
+def test_renewal_thread_keeps_the_lease_fresh_and_stops_on_release(apiserver):
+    cluster = ApplyCluster(client_for(apiserver))
+    lock = LeaseLock(cluster, "kgit-lab-lock", "alice", LockOptions(renew_interval=0.01))
+    lock.acquire()
+    acquired = apiserver.get(*LEASE)["spec"]["renewTime"]
+    seen = [acquired]
+    deadline = time.monotonic() + 5
+    while len(seen) < 3 and time.monotonic() < deadline:  # two renewals by the thread
+        renewed = apiserver.get(*LEASE)["spec"]["renewTime"]
+        if renewed != seen[-1]:
+            seen.append(renewed)
+        time.sleep(0.002)
+    assert len(seen) == 3 and sorted(seen) == seen
+    assert len(_renewal_threads()) == 1
+    assert lock.release() is None
+    assert _renewal_threads() == []
+    assert apiserver.get(*LEASE) is None
+
+
+def test_apply_stops_before_its_next_stage_once_renewal_finds_the_lock_taken(apiserver):
+    client = client_for(apiserver)
+    cluster = ApplyCluster(client)
+    wanted, made = plan(client, web_app())
+
+    def take_the_lock_after_stage_one(change) -> None:
+        if change.subject.kind != "Namespace":
+            return
+        force_unlock(cluster, "lab")
+        assert LeaseLock(cluster, "kgit-lab-lock", "bob").try_acquire() is not None
+        # Until the renewal thread has tried to renew (409) and read who holds it now.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(
+            r.method == "PUT" and r.status == 409 for r in apiserver.requests
+        ):
+            time.sleep(0.005)
+
+    options = dataclasses.replace(FAST, lock_renew_interval=0.01, identity="alice")
+    with pytest.raises(LockError) as caught:
+        apply_plan(
+            client, made, wanted, options, out=io.StringIO(), report=take_the_lock_after_stage_one
+        )
+    assert str(caught.value).startswith(
+        "the lock kube-system/kgit-lab-lock was taken over by bob, since "
+    )
+    assert str(caught.value).endswith("; stopping (hint: run 'kgit plan' to see the state)")
+    assert apiserver.get("networking.k8s.io/v1", "Ingress", "nginx", "web") is None
+    assert apiserver.get(*LEASE)["spec"]["holderIdentity"] == "bob"  # left to its holder
 
 
 def test_force_unlock_command_needs_yes_without_a_terminal(apiserver, tmp_path, capsys):

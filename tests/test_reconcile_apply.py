@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import io
@@ -10,12 +11,17 @@ import subprocess
 
 import pytest
 
-from compiler.errors import PlanError
+from compiler.errors import KgitError, PlanError
 from compiler.reconcile import history
 from compiler.reconcile.apply import ApplyError, Outcome, apply_plan
+from compiler.reconcile.calls import ApplyCluster
+from compiler.reconcile.lock import force_unlock
 from compiler.reconcile.model import ActionKind, ObjectRef
+from compiler.reconcile.retry import RetryPolicy, no_jitter
 from tests.reconcile_apply_support import (
+    CLUSTER,
     FAST,
+    FAST_RETRY,
     SET_ID,
     client_for,
     configmap,
@@ -452,6 +458,44 @@ def test_apply_cut_off_by_a_dead_connection_then_rerun_converges(apiserver):
     result = converge(client, objects, options)
     assert not result.failed()
     assert members(apiserver) == refs(objects) == inventory(apiserver)
+
+
+FIRST = [namespace("web"), deployment("nginx"), configmap("old")]
+SECOND = [
+    namespace("web"),
+    deployment("nginx", image="nginx:1.27"),
+    service("api"),
+    deployment("api"),
+    configmap("new"),
+]
+REQUESTS_OF_THE_SECOND_APPLY = 21  # lock, checks, parent, 4 applies, waits, prune, history
+
+
+@pytest.mark.parametrize("cut_after", range(REQUESTS_OF_THE_SECOND_APPLY))
+def test_apply_killed_after_any_request_then_rerun_converges_without_orphans(
+    apiserver, cut_after
+):
+    # From the server's side a killed kgit is one whose requests stop arriving: every
+    # request after the first ``cut_after`` fails, the lock included. The operator then
+    # force-unlocks (expiry is tested apart) and applies again.
+    client = client_for(apiserver)
+    converge(client, FIRST)
+    wanted, made = plan(client, SECOND)
+    client.retry = RetryPolicy(max_attempts=2, base_delay=0.001, jitter=no_jitter)
+    cut = apiserver.faults.error(500, after=cut_after)
+    with contextlib.suppress(KgitError):
+        apply_plan(client, made, wanted, FAST, out=io.StringIO())
+    apiserver.faults.clear()
+    assert cut.hits > 0, "the apply should have been cut off"
+    force_unlock(ApplyCluster(client), CLUSTER)
+    client.retry = FAST_RETRY
+    result = converge(client, SECOND)
+    assert not result.failed()
+    assert members(apiserver) == refs(SECOND) == inventory(apiserver)
+    assert apiserver.get("v1", "ConfigMap", "old", "web") is None
+    live = apiserver.get("apps/v1", "Deployment", "nginx", "web")
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    assert apiserver.get("coordination.k8s.io/v1", "Lease", "kgit-lab-lock", "kube-system") is None
 
 
 def test_failed_rollout_stops_before_prune_and_names_the_object(apiserver):

@@ -65,6 +65,7 @@ class ApplyOptions:
     poll_interval: float = 1.0
     lock_timeout: float = 60.0
     lease_duration: int = 60
+    lock_renew_interval: float | None = None  # None: a third of lease_duration
     allow_mass_prune: bool = False
     prune_protected: bool = False
     retry: RetryPolicy | None = None  # None: the client's own policy
@@ -374,7 +375,12 @@ def apply_plan(
     bodies = bodies_to_apply(plan, desired, set_id, options.environ)
     identity = options.identity or default_identity(plan.base.git_revision)
     run = _Run(cluster, plan, desired, options, report or (lambda _change: None), out, set_id)
-    lock_options = LockOptions(options.lock_timeout, options.lease_duration, options.poll_interval)
+    lock_options = LockOptions(
+        options.lock_timeout,
+        options.lease_duration,
+        options.poll_interval,
+        options.lock_renew_interval,
+    )
 
     def waiting(message: str) -> None:
         print(message, file=out)
@@ -402,7 +408,8 @@ def apply_plan(
             kept = _prune(run, pool, prune, inventory)
             run.write_parent(desired_refs | (kept & inventory), set())
         except KgitError as error:
-            _record_failure(run, identity, error, waiting)
+            if not lock.lost:  # with the lock gone, the history is another apply's to write
+                _record_failure(run, identity, error, waiting)
             raise
         failed = run.count(Outcome.FAILED)
         entry = _entry(run, identity, f"failed: {failed} deletion(s) failed" if failed else "")

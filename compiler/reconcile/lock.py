@@ -73,6 +73,13 @@ class LockOptions:
     timeout: float = 60.0  # how long to wait for another holder before failing
     lease_duration: int = 60  # seconds; the Lease expires this long after its last renewal
     poll_interval: float = 1.0  # seconds between attempts while someone else holds it
+    renew_interval: float | None = None  # seconds between renewals; None: a third of the lease
+
+    def renew_every(self) -> float:
+        """A third of the lease by default: two renewals may fail before it expires."""
+        if self.renew_interval is not None:
+            return self.renew_interval
+        return max(0.05, self.lease_duration / 3)
 
 
 def format_time(moment: datetime) -> str:
@@ -232,7 +239,7 @@ class LeaseLock:
                 self.lost = f"the lock {LOCK_NAMESPACE}/{self.name} was taken over by {holder}"
 
     def _start_renewing(self) -> None:
-        interval = max(0.05, self.options.lease_duration / 3)
+        interval = self.options.renew_every()
 
         def loop() -> None:
             while not self._stop.wait(interval):
