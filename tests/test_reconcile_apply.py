@@ -17,6 +17,7 @@ from compiler.reconcile.apply import ApplyError, Outcome, apply_plan
 from compiler.reconcile.calls import ApplyCluster
 from compiler.reconcile.lock import force_unlock
 from compiler.reconcile.model import ActionKind, ObjectRef
+from compiler.reconcile.normalize import fingerprint
 from compiler.reconcile.retry import RetryPolicy, no_jitter
 from tests.reconcile_apply_support import (
     CLUSTER,
@@ -130,14 +131,15 @@ def test_prune_rechecks_the_label_on_the_live_object(apiserver):
     converge(client, [*web_app(), configmap("extra")])
     wanted, made = plan(client, web_app())
     # Between plan and apply, someone takes the object over: they remove kgit's label.
-    relabelled = CoreV1Api(client.api_client).patch_namespaced_config_map(
+    CoreV1Api(client.api_client).patch_namespaced_config_map(
         "extra", "web", {"metadata": {"labels": {"applyset.kubernetes.io/part-of": None}}}
     )
+    relabelled = apiserver.get("v1", "ConfigMap", "extra", "web")
     # A plan that saw that version (so the stale check passes) must still not delete it.
     made = dataclasses.replace(
         made,
         actions=tuple(
-            dataclasses.replace(a, live_resource_version=relabelled.metadata.resource_version)
+            dataclasses.replace(a, live_fingerprint=fingerprint(relabelled))
             if a.kind is ActionKind.DELETE
             else a
             for a in made.actions
