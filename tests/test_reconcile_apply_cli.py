@@ -5,10 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
+import pty
+import select
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from compiler.cli import main
+from compiler.commands.apply import CONFIRM_QUESTION
 from tests.reconcile_apply_support import configmap, namespace, web_app, write_out
 
 SECRET_VALUE = "hunter2-very-secret"
@@ -141,3 +148,61 @@ def test_history_lists_applies_newest_first(kgit):
     assert lines[0].split() == ["TIME", "REVISION", "RESULT", "USER", "SUMMARY"]
     assert lines[1].endswith("Plan: 1 to create, 0 to update, 0 to replace, 0 to delete.")
     assert len(lines) == 3
+
+
+def _run_on_a_terminal(argv: list[str], answer: bytes) -> tuple[int, str, str]:
+    """Run the kgit executable with stdin and stderr on a pseudo-terminal; type ``answer``
+    once the confirmation question appears. Returns (exit code, stdout, terminal text)."""
+    kgit_exe = Path(sys.executable).with_name("kgit")
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [str(kgit_exe), *argv], stdin=terminal, stdout=subprocess.PIPE, stderr=terminal
+    )
+    os.close(terminal)
+    seen = b""
+    try:
+        while CONFIRM_QUESTION.encode() not in seen:
+            ready, _, _ = select.select([controller], [], [], 30)
+            assert ready, f"no confirmation question; the terminal shows {seen!r}"
+            seen += os.read(controller, 4096)
+        os.write(controller, answer)
+        stdout, _ = proc.communicate(timeout=60)
+        while select.select([controller], [], [], 0)[0]:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(controller)
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, stdout.decode(), seen.decode(errors="replace")
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "applied"),
+    [
+        pytest.param(b"yes\n", 0, True, id="yes-applies"),
+        pytest.param(b"y\n", 1, False, id="only-yes-is-accepted"),
+        pytest.param(b"\x04", 1, False, id="end-of-input-cancels"),
+    ],
+)
+def test_apply_on_a_terminal_asks_and_applies_only_after_yes(
+    apiserver, tmp_path, answer, code, applied
+):
+    out_dir = tmp_path / "out"
+    write_out(out_dir, web_app())
+    argv = ["apply", "-O", str(out_dir), "--kubeconfig", str(apiserver.kubeconfig)]
+    returncode, stdout, terminal = _run_on_a_terminal(argv, answer)
+    assert returncode == code, terminal
+    assert "Plan: 4 to create, 0 to update, 0 to replace, 0 to delete." in stdout
+    assert (apiserver.get("v1", "Namespace", "web") is not None) is applied
+    if applied:
+        assert stdout.splitlines()[-1] == (
+            "Apply complete: 4 created, 0 configured, 0 replaced, 0 deleted, 0 skipped."
+        )
+    else:
+        assert "error: apply cancelled: nothing was changed" in terminal
