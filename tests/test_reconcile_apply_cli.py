@@ -8,6 +8,7 @@ import logging
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -206,3 +207,38 @@ def test_apply_on_a_terminal_asks_and_applies_only_after_yes(
         )
     else:
         assert "error: apply cancelled: nothing was changed" in terminal
+
+
+def test_bundled_cluster_compiled_applied_then_kgit_and_kubectl_see_no_change(
+    apiserver, repo_root, tmp_path, capsys
+):
+    out_dir = tmp_path / "out"
+    spec = ["-f", str(repo_root / "cluster.yaml"), "-O", str(out_dir)]
+    common = [*spec, "--kubeconfig", str(apiserver.kubeconfig)]
+    assert main(["compile", *spec]) == 0
+    assert main(["apply", "--yes", *common]) == 0
+    applied = capsys.readouterr().out.splitlines()[-1]
+    assert applied.startswith("Apply complete: ") and " 0 deleted, 0 skipped." in applied
+    assert main(["plan", "--detailed-exitcode", *common]) == 0
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[-1]
+        .startswith("No changes. The cluster matches out/manifests (")
+    )
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not installed: kgit's own plan agreed, kubectl's diff not run")
+    kubectl_diff = ["diff", "--server-side", "--field-manager=kgit", "-R", "-f"]
+    diff = subprocess.run(
+        [
+            kubectl,
+            "--kubeconfig",
+            str(apiserver.kubeconfig),
+            *kubectl_diff,
+            str(out_dir / "manifests"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KUBECTL_EXTERNAL_DIFF": "diff -u"},
+    )
+    assert (diff.returncode, diff.stdout) == (0, ""), diff.stderr

@@ -15,9 +15,9 @@ from compiler import emit
 from compiler.cli import main
 from compiler.errors import PlanError
 from compiler.pipeline import compile_tree
-from compiler.reconcile.applyset import PART_OF_LABEL, with_member_labels
+from compiler.reconcile.applyset import PART_OF_LABEL
 from compiler.reconcile.connect import connect
-from compiler.reconcile.desired import read_desired, secret_env_vars, with_secret_values
+from compiler.reconcile.desired import read_desired, secret_env_vars
 from compiler.reconcile.model import ActionKind, Plan
 from compiler.reconcile.plan import make_plan
 from compiler.sources import DirectoryTree
@@ -109,19 +109,12 @@ def compiled_bundled_cluster(repo_root: Path, out: Path) -> dict[str, str]:
     }
 
 
-def kubectl_diff(apiserver, out: Path, environ: dict[str, str], work: Path):
-    """`kubectl diff --server-side --field-manager=kgit` of out/ as kgit applies it."""
+def kubectl_diff(apiserver, out: Path):
+    """`kubectl diff --server-side --field-manager=kgit -R -f out/manifests`: out/ carries the
+    ApplySet label, so kubectl sees exactly the objects kgit applies (None without kubectl)."""
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         return None
-    # kgit applies out/ with the ApplySet member label added; give kubectl the same objects.
-    labelled = write_out(
-        work / "labelled",
-        [
-            with_secret_values(with_member_labels(b, set_id()), environ)
-            for b in read_desired(out).objects
-        ],
-    )
     return subprocess.run(
         [
             kubectl,
@@ -130,9 +123,9 @@ def kubectl_diff(apiserver, out: Path, environ: dict[str, str], work: Path):
             "diff",
             "--server-side",
             "--field-manager=kgit",
-            "--force-conflicts",
+            "-R",
             "-f",
-            str(labelled / "manifests"),
+            str(out / "manifests"),
         ],
         capture_output=True,
         text=True,
@@ -149,14 +142,14 @@ def test_bundled_cluster_plans_creates_then_nothing_once_applied(apiserver, repo
     apply_in_process(apiserver, out, environ)
     second = plan_of(apiserver, out, environ)
     assert [str(a.ref) for a in second.actions if a.kind is not ActionKind.NOOP] == []
-    result = kubectl_diff(apiserver, out, environ, tmp_path)
+    result = kubectl_diff(apiserver, out)
     if result is not None:  # kubectl, an independent client, agrees
         assert (result.returncode, result.stdout) == (0, ""), result.stderr
 
 
 def test_kubectl_diff_agrees_that_nothing_changed(apiserver, out, tmp_path):
     apply_out(apiserver.kubeconfig, out)
-    result = kubectl_diff(apiserver, out, {}, tmp_path)
+    result = kubectl_diff(apiserver, out)
     if result is None:
         pytest.skip("kubectl not installed")
     assert (result.returncode, result.stdout) == (0, ""), result.stderr
