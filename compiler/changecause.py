@@ -22,6 +22,7 @@ Replicas live outside the template, so scaling never changes the cause (nor roll
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -45,24 +46,38 @@ class _PreviousDeployments:
 
     def __init__(self, previous: Mapping[str, bytes]) -> None:
         self.previous = previous
-        self.files = self._files_by_key(previous)
+        self.recorded: dict[ObjectKey, dict[str, Any]] = {}
+        self.files = self._files_by_key(previous, self.recorded)
 
     @staticmethod
-    def _files_by_key(previous: Mapping[str, bytes]) -> dict[ObjectKey, str] | None:
+    def _files_by_key(
+        previous: Mapping[str, bytes], recorded: dict[ObjectKey, dict[str, Any]]
+    ) -> dict[ObjectKey, str] | None:
         try:
             index = json.loads(previous["index.json"])
-            return {
-                ObjectKey(
-                    str(o["apiVersion"]).rpartition("/")[0],
-                    o["kind"],
-                    o.get("namespace") or "",
-                    o["name"],
-                ): o["file"]
-                for o in index["objects"]
-                if o.get("kind") == "Deployment"
-            }
+            files = {}
+            for entry in index["objects"]:
+                if entry.get("kind") != "Deployment":
+                    continue
+                key = ObjectKey(
+                    str(entry["apiVersion"]).rpartition("/")[0],
+                    entry["kind"],
+                    entry.get("namespace") or "",
+                    entry["name"],
+                )
+                files[key] = entry["file"]
+                recorded[key] = entry
+            return files
         except (KeyError, TypeError, ValueError):
             return None  # no usable index (hand-edited, or none yet): scan every file
+
+    def unchanged_cause(self, key: ObjectKey, digest: str) -> tuple[bool, str | None]:
+        """(True, cause) when the index says the template is unchanged since last time."""
+        entry = self.recorded.get(key) or {}
+        if entry.get("podTemplateSha256") == digest and "changeCause" in entry:
+            cause = entry["changeCause"]
+            return True, None if cause is None else str(cause)
+        return False, None
 
     def get(self, key: ObjectKey) -> dict[str, Any] | None:
         if self.files is None:
@@ -119,6 +134,23 @@ def _without_cause(template: Mapping[str, Any]) -> dict[str, Any]:
     else:
         stripped.pop("metadata", None)
     return stripped
+
+
+def template_digest(body: Mapping[str, Any]) -> str:
+    """sha256 of a Deployment's pod template without its change-cause.
+
+    out/index.json records it with the cause (``index_fields``), so the next compile can
+    tell an unchanged template without reading the old manifest.
+    """
+    canonical = json.dumps(_without_cause(_template(body)), sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def index_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What out/index.json records of a Deployment for the next compile (empty otherwise)."""
+    if not _is_deployment(body):
+        return {}
+    return {"podTemplateSha256": template_digest(body), "changeCause": _cause_of(body)}
 
 
 def _cause_of(body: Mapping[str, Any]) -> str | None:
@@ -214,6 +246,10 @@ def annotate_change_causes(
     before = _PreviousDeployments(previous)
     for resource in resources:
         if not _is_deployment(resource.body):
+            continue
+        unchanged, kept = before.unchanged_cause(resource.key, template_digest(resource.body))
+        if unchanged:
+            _set_cause(resource.body, kept)  # verbatim, so recompiles are byte-identical
             continue
         current = _without_cause(_template(resource.body))
         old = before.get(resource.key)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compiler import yamlout
+from compiler.changecause import index_fields
 from compiler.errors import OutputError
 from compiler.reconcile.applyset import PART_OF_LABEL, applyset_id, parent_ref
 from compiler.resources import ResourceSet
@@ -82,6 +83,7 @@ def serialize(
                 "file": resource.file,
                 "sha256": sha256(document.encode()),
                 "source": resource.source,
+                **index_fields(resource.body),
             }
         )
     files: dict[str, bytes] = {}
