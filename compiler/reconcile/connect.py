@@ -338,26 +338,34 @@ class ClusterClient:
 
     # -- requests -------------------------------------------------------------------------
 
-    def get(self, ref: ObjectRef) -> dict[str, Any] | None:
-        """The live object, or None when it does not exist."""
+    def _target(self, ref: ObjectRef) -> tuple[Resource, str]:
+        """The served resource of one object, and how errors name it."""
         resource = self.resource_for(ref.api_version, ref.kind)
-        what = self.describe(ref.api_version, ref.kind, ref.namespace, ref.name)
+        return resource, self.describe(ref.api_version, ref.kind, ref.namespace, ref.name)
+
+    def _unless_missing(self, verb: str, what: str, call: Callable[[], T]) -> T | None:
+        """``guard``, with 404 Not Found answered as None (gone, or never there)."""
         try:
-            return self.guard(
-                "get",
-                what,
-                lambda: self.dynamic.get(
-                    resource,
-                    name=ref.name,
-                    namespace=ref.namespace or None,
-                    serializer=_raw,
-                    _request_timeout=REQUEST_TIMEOUT,
-                ),
-            )
+            return self.guard(verb, what, call)
         except ApiRejected as exc:
             if exc.status == 404:
                 return None
             raise
+
+    def get(self, ref: ObjectRef) -> dict[str, Any] | None:
+        """The live object, or None when it does not exist."""
+        resource, what = self._target(ref)
+        return self._unless_missing(
+            "get",
+            what,
+            lambda: self.dynamic.get(
+                resource,
+                name=ref.name,
+                namespace=ref.namespace or None,
+                serializer=_raw,
+                _request_timeout=REQUEST_TIMEOUT,
+            ),
+        )
 
     def list_pages(
         self, api_version: str, kind: str, *, label_selector: str | None = None
@@ -407,8 +415,7 @@ class ClusterClient:
     ) -> dict[str, Any]:
         """Server-side apply of one object (optionally dry-run); returns the server's object."""
         ref = ObjectRef.of(body)
-        resource = self.resource_for(ref.api_version, ref.kind)
-        what = self.describe(ref.api_version, ref.kind, ref.namespace, ref.name)
+        resource, what = self._target(ref)
         return self.guard(
             "apply (dry run)" if dry_run else "apply",
             what,
@@ -434,8 +441,7 @@ class ClusterClient:
         dry_run: bool = False,
     ) -> dict[str, Any] | None:
         """Delete one object; None when it was already gone."""
-        resource = self.resource_for(ref.api_version, ref.kind)
-        what = self.describe(ref.api_version, ref.kind, ref.namespace, ref.name)
+        resource, what = self._target(ref)
         body: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "DeleteOptions",
@@ -445,23 +451,18 @@ class ClusterClient:
             body["preconditions"] = preconditions
         if dry_run:
             body["dryRun"] = ["All"]
-        try:
-            return self.guard(
-                "delete",
-                what,
-                lambda: self.dynamic.delete(
-                    resource,
-                    name=ref.name,
-                    namespace=ref.namespace or None,
-                    body=body,
-                    serializer=_raw,
-                    _request_timeout=REQUEST_TIMEOUT,
-                ),
-            )
-        except ApiRejected as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._unless_missing(
+            "delete",
+            what,
+            lambda: self.dynamic.delete(
+                resource,
+                name=ref.name,
+                namespace=ref.namespace or None,
+                body=body,
+                serializer=_raw,
+                _request_timeout=REQUEST_TIMEOUT,
+            ),
+        )
 
     def close(self) -> None:
         self.api_client.close()
