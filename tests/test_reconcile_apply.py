@@ -201,12 +201,17 @@ def test_mass_prune_allowed_with_the_flag_and_namespace_protected(apiserver):
     assert inventory(apiserver) == {ObjectRef("v1", "Namespace", "", "web")}
 
 
-def test_stale_plan_is_refused_when_an_object_changed_since(apiserver):
-    client = client_for(apiserver)
+def _applied_then_planned_to_scale_to_five(client):
+    """web_app() applied; then a plan that scales its Deployment to 5 replicas."""
     converge(client, web_app())
     objects = web_app()
     objects[1]["spec"]["replicas"] = 5
-    wanted, made = plan(client, objects)
+    return plan(client, objects)
+
+
+def test_stale_plan_is_refused_when_an_object_changed_since(apiserver):
+    client = client_for(apiserver)
+    wanted, made = _applied_then_planned_to_scale_to_five(client)
     # Someone else changes the Deployment after the plan was made.
     other = deployment("nginx")
     other["spec"]["replicas"] = 3
@@ -224,10 +229,7 @@ def test_saved_plan_stays_valid_when_only_a_controller_wrote_status(apiserver):
     # On a real cluster a busy Deployment's status (and so its resourceVersion) moves every
     # few seconds; a plan saved a minute ago must still apply.
     client = client_for(apiserver)
-    converge(client, web_app())
-    objects = web_app()
-    objects[1]["spec"]["replicas"] = 5
-    wanted, made = plan(client, objects)
+    wanted, made = _applied_then_planned_to_scale_to_five(client)
     before = apiserver.get("apps/v1", "Deployment", "nginx", "web")
     resource = apiserver.resource_for("apps/v1", "Deployment")
     status = {**before["status"], "conditions": [{"type": "Available", "status": "False"}]}
@@ -241,10 +243,7 @@ def test_saved_plan_stays_valid_when_only_a_controller_wrote_status(apiserver):
 
 def test_saved_plan_is_stale_when_a_label_was_added_since(apiserver):
     client = client_for(apiserver)
-    converge(client, web_app())
-    objects = web_app()
-    objects[1]["spec"]["replicas"] = 5
-    wanted, made = plan(client, objects)
+    wanted, made = _applied_then_planned_to_scale_to_five(client)
     client.apply(
         {
             "apiVersion": "apps/v1",
