@@ -340,3 +340,15 @@ def test_wait_on_the_test_api_server_reports_a_failed_job_with_its_event(apiserv
     assert lines[-1].endswith(
         " Warning BackoffLimitExceeded: Job has reached the specified backoff limit"
     )
+
+
+def test_without_a_terminal_progress_is_plain_lines_by_default():
+    established = obj(
+        "widgets.example.com", 1, {}, {"conditions": [{"type": "Established", "status": "True"}]}
+    )
+    out = io.StringIO()  # not a terminal: isatty() is False
+    wait_for(FakeCluster({CRD: established}, {}), [CRD], WaitOptions(timeout=1), out=out)
+    assert out.getvalue() == (
+        "Waiting for 1 object(s) to be ready...\n"
+        "CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com ready: established\n"
+    )
