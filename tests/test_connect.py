@@ -13,6 +13,7 @@ from compiler.cli import main
 from compiler.errors import ClusterError
 from compiler.reconcile.connect import connect
 from compiler.reconcile.model import ObjectRef
+from compiler.reconcile.retry import RetryPolicy
 from tests.apiserver.kubeconfig import write_kubeconfig
 from tests.reconcile_helpers import deployment, namespace, write_out
 
@@ -38,7 +39,9 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_unreachable_server_is_one_sentence(out, tmp_path, capsys):
+def test_unreachable_server_is_one_sentence(out, tmp_path, capsys, monkeypatch):
+    # Refused connections are retried (test_retry); here the retries need not wait.
+    monkeypatch.setattr(RetryPolicy, "backoff", lambda _policy, _failures: 0.0)
     port = closed_port()
     kubeconfig = write_kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{port}")
     assert main(run_plan(out, "--kubeconfig", str(kubeconfig))) == 1
