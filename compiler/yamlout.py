@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -68,8 +69,7 @@ _Dumper.add_representer(tuple, yaml.SafeDumper.represent_list)
 _Dumper.ignore_aliases = _ignore_aliases  # type: ignore[method-assign]
 
 
-def dump(value: Any) -> str:
-    """One YAML document (no leading '---'), keys sorted, LF line endings."""
+def _pyyaml_dump(value: Any) -> str:
     return yaml.dump(
         value,
         Dumper=_Dumper,
@@ -79,6 +79,102 @@ def dump(value: Any) -> str:
         width=100_000,  # never fold long strings: a folded line is a diff nobody asked for
         indent=2,
     )
+
+
+def dump(value: Any) -> str:
+    """One YAML document (no leading '---'), keys sorted, LF line endings."""
+    try:
+        return _fast_dump(value)
+    except _Unsupported:
+        return _pyyaml_dump(value)
+
+
+# --- the same text, five times faster ------------------------------------------------------
+# Writing a 1,000-app cluster spent most of its time in PyYAML's representer. kgit's
+# documents are plain JSON-like data, so the block layout is written here, and each scalar
+# is written exactly as PyYAML writes it on its own (cached: most strings repeat). A
+# property test holds the two emitters to byte-identical output; anything unusual (floats,
+# very long or multi-line keys, other types) goes to PyYAML itself.
+
+
+class _Unsupported(Exception):
+    pass
+
+
+@lru_cache(maxsize=65536)
+def _scalar_text(value: str | int | bool | None) -> str:
+    text = _pyyaml_dump(value)
+    if text.endswith("\n...\n"):  # a plain scalar at the root ends the document
+        return text[: -len("\n...\n")]
+    return text[:-1]
+
+
+@lru_cache(maxsize=65536)
+def _key_text(key: str) -> str:
+    """A mapping key as PyYAML writes it; keys it must write in the '? key' form are refused."""
+    text = _pyyaml_dump({key: None})
+    if text.startswith("?") or not text.endswith(": null\n"):
+        raise _Unsupported
+    return text[: -len(": null\n")]
+
+
+def _scalar(value: Any, indent: int) -> str:
+    if value is not None and type(value) not in (str, int, bool):
+        raise _Unsupported
+    text = _scalar_text(value)
+    if "\n" in text:  # a literal block: its body moves under the current level
+        head, _, body = text.partition("\n")
+        if "+" in head:
+            raise _Unsupported  # kept trailing newlines can end the document: PyYAML decides
+        pad = " " * indent
+        text = (
+            head + "\n" + "\n".join(pad + line[2:] if line else line for line in body.split("\n"))
+        )
+    return text
+
+
+def _inline(value: Any, indent: int) -> str:
+    if isinstance(value, Mapping):
+        return "{}"
+    if isinstance(value, list | tuple):
+        return "[]"
+    return _scalar(value, indent)
+
+
+def _block(value: Any, indent: int, out: list[str], first_lead: str) -> None:
+    """A non-empty collection at ``indent``; its first line starts with ``first_lead``."""
+    pad = " " * indent
+    lead = first_lead
+    if isinstance(value, Mapping):
+        for key in sorted(value):
+            if type(key) is not str:
+                raise _Unsupported
+            item = value[key]
+            text = _key_text(key)
+            if isinstance(item, Mapping) and item:
+                out.append(f"{lead}{text}:\n")
+                _block(item, indent + 2, out, " " * (indent + 2))
+            elif isinstance(item, list | tuple) and item:
+                out.append(f"{lead}{text}:\n")
+                _block(item, indent, out, pad)  # sequences in mappings are not indented
+            else:
+                out.append(f"{lead}{text}: {_inline(item, indent + 2)}\n")
+            lead = pad
+        return
+    for item in value:
+        if isinstance(item, Mapping | list | tuple) and item:
+            _block(item, indent + 2, out, f"{lead}- ")
+        else:
+            out.append(f"{lead}- {_inline(item, indent + 2)}\n")
+        lead = pad
+
+
+def _fast_dump(value: Any) -> str:
+    if not (isinstance(value, Mapping | list | tuple) and value):
+        raise _Unsupported
+    out: list[str] = []
+    _block(value, 0, out, "")
+    return "".join(out)
 
 
 def dump_all(documents: Iterable[Any]) -> str:
