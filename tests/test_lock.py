@@ -12,6 +12,7 @@ import pytest
 
 from compiler.reconcile.apply import apply_plan
 from compiler.reconcile.calls import ApplyCluster
+from compiler.reconcile.connect import ApiRejected
 from compiler.reconcile.lock import (
     LeaseLock,
     LockError,
@@ -176,12 +177,21 @@ def test_apply_stops_before_its_next_stage_once_renewal_finds_the_lock_taken(api
     def take_the_lock_after_stage_one(change) -> None:
         if change.subject.kind != "Namespace":
             return
-        force_unlock(cluster, "lab")
-        assert LeaseLock(cluster, "kgit-lab-lock", "bob").try_acquire() is not None
-        # Until the renewal thread has tried to renew (409) and read who holds it now.
+        # Bob takes the Lease over in one update (as after an expiry), so that alice's
+        # next renewal is refused with 409 and reads bob as the holder.
+        for _ in range(100):  # alice renews every 10 ms: retry our read-then-update on 409
+            lease = cluster.read_lease("kube-system", "kgit-lab-lock")
+            lease["spec"]["holderIdentity"] = "bob"
+            lease["metadata"]["annotations"] = {"kgit.dev/lock-token": "bob's"}
+            try:
+                cluster.replace_lease("kube-system", lease)
+                break
+            except ApiRejected as conflict:
+                assert conflict.status == 409
+        taken_at = len(apiserver.requests)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and not any(
-            r.method == "PUT" and r.status == 409 for r in apiserver.requests
+            r.method == "PUT" and r.status == 409 for r in list(apiserver.requests)[taken_at:]
         ):
             time.sleep(0.005)
 
