@@ -21,7 +21,6 @@ Replicas live outside the template, so scaling never changes the cause (nor roll
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from typing import Any
 import yaml
 
 from compiler.loader import load_all_trusted
+from compiler.plaindata import clone
 from compiler.resources import ObjectKey, ResourceSet
 
 CHANGE_CAUSE = "kubernetes.io/change-cause"
@@ -121,7 +121,7 @@ def _template(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _without_cause(template: Mapping[str, Any]) -> dict[str, Any]:
-    stripped = copy.deepcopy(dict(template))
+    stripped = clone(dict(template))
     metadata = stripped.get("metadata") or {}
     annotations = dict(metadata.get("annotations") or {})
     annotations.pop(CHANGE_CAUSE, None)

@@ -8,7 +8,6 @@ Positions are kept per JSON path so that validation and later stages can point a
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import yaml
 
 from compiler.errors import Location, Problem, SpecError
+from compiler.plaindata import clone
 from compiler.sources import SourceTree
 
 PathKey = tuple[str | int, ...]
@@ -166,7 +166,7 @@ class _Builder:
                     "(aliases of aliases expanding without end?)",
                 )
             )
-        return copy.deepcopy(value)
+        return clone(value)
 
     def _collection(self, event: Any, here: Location, tag: str, build: Any, path: PathKey) -> Any:
         if event.tag not in (None, "!", tag):

@@ -19,7 +19,6 @@ them out). Every error names the overlay file and the line:col of what is wrong.
 
 from __future__ import annotations
 
-import copy
 import posixpath
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from compiler.errors import Problem, SpecError
 from compiler.loader import Positions, load_documents_text, read_tree_text
 from compiler.overlay.jsonpatch import OPERATIONS, JsonPatchError, apply_patch
 from compiler.overlay.strategic_merge import PatchError, check_directives, merge_object
+from compiler.plaindata import clone
 from compiler.resources import CLUSTER_SCOPED_KINDS
 from compiler.sources import SourceTree
 
@@ -77,8 +77,14 @@ class Overlay:
     documents: tuple[OverlayDocument, ...] = ()
 
 
-def _error(positions: Positions, path: tuple[str | int, ...], message: str,
-           hint: str | None = None, *, key: bool = False) -> SpecError:
+def _error(
+    positions: Positions,
+    path: tuple[str | int, ...],
+    message: str,
+    hint: str | None = None,
+    *,
+    key: bool = False,
+) -> SpecError:
     return SpecError([Problem(positions.of(path, key=key), message, hint)])
 
 
@@ -86,10 +92,15 @@ def load_overlay(tree: SourceTree, relpath: str) -> Overlay:
     """Read and check an overlay file from the tree (patch targets are checked on apply)."""
     normal = posixpath.normpath(relpath)
     if not normal.startswith(OVERLAY_DIR) or relpath.startswith("/"):
-        raise SpecError([Problem(
-            Positions(relpath).of(()), f"overlay {relpath!r} is outside {OVERLAY_DIR}",
-            "keep overlay files in the overlays/ directory of the repository",
-        )])
+        raise SpecError(
+            [
+                Problem(
+                    Positions(relpath).of(()),
+                    f"overlay {relpath!r} is outside {OVERLAY_DIR}",
+                    "keep overlay files in the overlays/ directory of the repository",
+                )
+            ]
+        )
     return parse_overlay(read_tree_text(tree, relpath), relpath)
 
 
@@ -103,8 +114,9 @@ def parse_overlay(text: str, file: str) -> Overlay:
     return Overlay(file, tuple(documents))
 
 
-def _require_str(data: dict[str, Any], path: tuple[str | int, ...], positions: Positions,
-                 field: str, what: str) -> str:
+def _require_str(
+    data: dict[str, Any], path: tuple[str | int, ...], positions: Positions, field: str, what: str
+) -> str:
     value = data.get(field)
     if not isinstance(value, str) or not value:
         where = (*path, field) if field in data else path
@@ -112,8 +124,9 @@ def _require_str(data: dict[str, Any], path: tuple[str | int, ...], positions: P
     return value
 
 
-def _check_object(obj: Any, path: tuple[str | int, ...], positions: Positions,
-                  what: str) -> dict[str, Any]:
+def _check_object(
+    obj: Any, path: tuple[str | int, ...], positions: Positions, what: str
+) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise _error(positions, path, f"{what} must be a mapping")
     _require_str(obj, path, positions, "apiVersion", what)
@@ -126,8 +139,12 @@ def _check_object(obj: Any, path: tuple[str | int, ...], positions: Positions,
         for field in ("data", "stringData"):
             if field in obj:
                 raise _error(
-                    positions, (*path, field), f"a Secret in an overlay must not hold {field}: "
-                    "its values would be committed to Git", SECRET_HINT, key=True,
+                    positions,
+                    (*path, field),
+                    f"a Secret in an overlay must not hold {field}: "
+                    "its values would be committed to Git",
+                    SECRET_HINT,
+                    key=True,
                 )
     return obj
 
@@ -142,7 +159,9 @@ def _document(data: Any, positions: Positions) -> OverlayDocument:
         if kind == "Resources":
             return _resources(data, positions)
         raise _error(
-            positions, ("kind",), f"unknown overlay kind {kind!r} for {KGIT_API_VERSION}; "
+            positions,
+            ("kind",),
+            f"unknown overlay kind {kind!r} for {KGIT_API_VERSION}; "
             "expected JsonPatch or Resources",
         )
     patch = _check_object(data, (), positions, "a strategic merge patch")
@@ -153,13 +172,19 @@ def _document(data: Any, positions: Positions) -> OverlayDocument:
     return StrategicMergePatch(patch, positions)
 
 
-def _unknown_keys(data: dict[str, Any], allowed: tuple[str, ...], path: tuple[str | int, ...],
-                  positions: Positions) -> None:
+def _unknown_keys(
+    data: dict[str, Any],
+    allowed: tuple[str, ...],
+    path: tuple[str | int, ...],
+    positions: Positions,
+) -> None:
     for key in data:
         if key not in allowed:
             raise _error(
-                positions, (*path, key), f"unknown field {key!r}; expected "
-                + ", ".join(allowed), key=True,
+                positions,
+                (*path, key),
+                f"unknown field {key!r}; expected " + ", ".join(allowed),
+                key=True,
             )
 
 
@@ -167,15 +192,21 @@ def _json_patch(data: dict[str, Any], positions: Positions) -> JsonPatch:
     _unknown_keys(data, ("apiVersion", "kind", "metadata", "target", "patch"), (), positions)
     target = data.get("target")
     if not isinstance(target, dict):
-        raise _error(positions, ("target",) if "target" in data else (),
-                     "a JsonPatch needs a target: {kind, name}")
+        raise _error(
+            positions,
+            ("target",) if "target" in data else (),
+            "a JsonPatch needs a target: {kind, name}",
+        )
     _unknown_keys(target, TARGET_FIELDS, ("target",), positions)
     for field in ("kind", "name"):
         _require_str(target, ("target",), positions, field, "the target")
     operations = data.get("patch")
     if not isinstance(operations, list) or not operations:
-        raise _error(positions, ("patch",) if "patch" in data else (),
-                     "a JsonPatch needs a non-empty patch list of operations")
+        raise _error(
+            positions,
+            ("patch",) if "patch" in data else (),
+            "a JsonPatch needs a non-empty patch list of operations",
+        )
     for index, op in enumerate(operations):
         where = ("patch", index)
         if not isinstance(op, dict):
@@ -183,21 +214,32 @@ def _json_patch(data: dict[str, Any], positions: Positions) -> JsonPatch:
         _unknown_keys(op, ("op", "path", "value", "from"), where, positions)
         name = op.get("op")
         if name not in OPERATIONS:
-            raise _error(positions, (*where, "op") if "op" in op else where,
-                         f"op must be one of {', '.join(OPERATIONS)}")
+            raise _error(
+                positions,
+                (*where, "op") if "op" in op else where,
+                f"op must be one of {', '.join(OPERATIONS)}",
+            )
         for field in ("path", "from") if name in ("move", "copy") else ("path",):
             if not isinstance(op.get(field), str):
-                raise _error(positions, (*where, field) if field in op else where,
-                             f"a {name} operation needs a {field!r} JSON pointer string")
+                raise _error(
+                    positions,
+                    (*where, field) if field in op else where,
+                    f"a {name} operation needs a {field!r} JSON pointer string",
+                )
         if name in ("add", "replace", "test") and "value" not in op:
             raise _error(positions, where, f"a {name} operation needs a 'value'")
         writes_values = str(op["path"]).split("/")[1:2] in (["data"], ["stringData"])
-        if target["kind"] == "Secret" and name in ("add", "replace", "copy", "move") and (
-            writes_values
+        if (
+            target["kind"] == "Secret"
+            and name in ("add", "replace", "copy", "move")
+            and (writes_values)
         ):
-            raise _error(positions, (*where, "path"),
-                         "a JsonPatch must not write Secret values: they would be "
-                         "committed to Git", SECRET_HINT)
+            raise _error(
+                positions,
+                (*where, "path"),
+                "a JsonPatch must not write Secret values: they would be committed to Git",
+                SECRET_HINT,
+            )
     return JsonPatch(dict(target), tuple(operations), positions)
 
 
@@ -205,8 +247,11 @@ def _resources(data: dict[str, Any], positions: Positions) -> Resources:
     _unknown_keys(data, ("apiVersion", "kind", "metadata", "items"), (), positions)
     items = data.get("items")
     if not isinstance(items, list) or not items:
-        raise _error(positions, ("items",) if "items" in data else (),
-                     "a Resources document needs a non-empty items list")
+        raise _error(
+            positions,
+            ("items",) if "items" in data else (),
+            "a Resources document needs a non-empty items list",
+        )
     for index, item in enumerate(items):
         _check_object(item, ("items", index), positions, "a resource")
     return Resources(tuple(items), positions)
@@ -235,7 +280,9 @@ def _app_namespace(objects: list[dict[str, Any]]) -> str | None:
 def _matches_patch(obj: dict[str, Any], patch: dict[str, Any]) -> bool:
     meta, patch_meta = obj.get("metadata") or {}, patch.get("metadata") or {}
     if (obj.get("apiVersion"), obj.get("kind"), meta.get("name")) != (
-        patch.get("apiVersion"), patch.get("kind"), patch_meta.get("name")
+        patch.get("apiVersion"),
+        patch.get("kind"),
+        patch_meta.get("name"),
     ):
         return False
     wanted = patch_meta.get("namespace")
@@ -245,8 +292,13 @@ def _matches_patch(obj: dict[str, Any], patch: dict[str, Any]) -> bool:
 def _matches_target(obj: dict[str, Any], target: dict[str, str]) -> bool:
     meta = obj.get("metadata") or {}
     group, version = _group_version(str(obj.get("apiVersion", "")))
-    actual = {"kind": obj.get("kind"), "name": meta.get("name"), "group": group,
-              "version": version, "namespace": meta.get("namespace")}
+    actual = {
+        "kind": obj.get("kind"),
+        "name": meta.get("name"),
+        "group": group,
+        "version": version,
+        "namespace": meta.get("namespace"),
+    }
     return all(actual[field] == value for field, value in target.items())
 
 
@@ -258,7 +310,7 @@ def _not_found(objects: list[dict[str, Any]]) -> str:
 def _add_resources(objects: list[dict[str, Any]], doc: Resources) -> None:
     namespace = _app_namespace(objects)
     for index, item in enumerate(doc.items):
-        item = copy.deepcopy(item)
+        item = clone(item)
         meta = item["metadata"]
         if namespace and item["kind"] not in CLUSTER_SCOPED_KINDS and not meta.get("namespace"):
             meta["namespace"] = namespace  # the app's objects all live in its namespace
@@ -267,7 +319,8 @@ def _add_resources(objects: list[dict[str, Any]], doc: Resources) -> None:
                 "namespace"
             ) == meta.get("namespace"):
                 raise _error(
-                    doc.positions, ("items", index, "metadata", "name"),
+                    doc.positions,
+                    ("items", index, "metadata", "name"),
                     f"{_describe(item)} already exists in the app",
                     "change it with a patch document instead",
                 )
@@ -278,7 +331,8 @@ def _apply_strategic(objects: list[dict[str, Any]], doc: StrategicMergePatch) ->
     matches = [i for i, obj in enumerate(objects) if _matches_patch(obj, doc.patch)]
     if not matches:
         raise _error(
-            doc.positions, ("metadata", "name"),
+            doc.positions,
+            ("metadata", "name"),
             f"patch target {doc.patch['apiVersion']} {_describe(doc.patch)} does not exist",
             _not_found(objects),
         )
@@ -297,7 +351,8 @@ def _apply_json(objects: list[dict[str, Any]], doc: JsonPatch) -> None:
     matches = [i for i, obj in enumerate(objects) if _matches_target(obj, doc.target)]
     if not matches:
         raise _error(
-            doc.positions, ("target",),
+            doc.positions,
+            ("target",),
             f"JsonPatch target {doc.target['kind']}/{doc.target['name']} does not exist",
             _not_found(objects),
         )
@@ -313,7 +368,7 @@ def _apply_json(objects: list[dict[str, Any]], doc: JsonPatch) -> None:
 
 def apply_overlay(objects: list[dict[str, Any]], overlay: Overlay) -> list[dict[str, Any]]:
     """New objects: ``objects`` with the overlay's resources added and patches applied."""
-    result = copy.deepcopy(objects)
+    result = clone(objects)
     for doc in overlay.documents:
         if isinstance(doc, Resources):
             _add_resources(result, doc)

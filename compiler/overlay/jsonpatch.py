@@ -9,10 +9,11 @@ the line. Pure: the input document is never modified.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Sequence
 from typing import Any
+
+from compiler.plaindata import clone
 
 OPERATIONS = ("add", "remove", "replace", "move", "copy", "test")
 
@@ -146,20 +147,20 @@ def _apply_one(doc: Any, op: dict[str, Any], index: int) -> Any:
     field = "path"
     try:
         if name == "add":
-            return _add(doc, path, copy.deepcopy(op["value"]))
+            return _add(doc, path, clone(op["value"]))
         if name == "remove":
             return _remove(doc, path)
         if name == "replace":
             _get(doc, path)
             tokens = parse_pointer(path)
             if not tokens:
-                return copy.deepcopy(op["value"])
+                return clone(op["value"])
             _remove(doc, path)
-            return _add(doc, path, copy.deepcopy(op["value"]))
+            return _add(doc, path, clone(op["value"]))
         if name in ("move", "copy"):
             source = op["from"]
             field = "from"
-            value = copy.deepcopy(_get(doc, source))
+            value = clone(_get(doc, source))
             field = "path"
             if name == "move":
                 if path.startswith(source + "/"):
@@ -178,13 +179,14 @@ def _apply_one(doc: Any, op: dict[str, Any], index: int) -> Any:
             return doc
     except (_PointerError, ValueError) as exc:  # ValueError: a malformed pointer
         raise JsonPatchError(index, field, f"{name} operation: {exc}") from None
-    raise JsonPatchError(index, "op", f"unknown operation {name!r}; expected one of "
-                         + ", ".join(OPERATIONS))
+    raise JsonPatchError(
+        index, "op", f"unknown operation {name!r}; expected one of " + ", ".join(OPERATIONS)
+    )
 
 
 def apply_patch(document: Any, operations: Sequence[dict[str, Any]]) -> Any:
     """``document`` with every operation applied in order (all or nothing)."""
-    doc = copy.deepcopy(document)
+    doc = clone(document)
     for index, op in enumerate(operations):
         doc = _apply_one(doc, op, index)
     return doc

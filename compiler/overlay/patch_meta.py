@@ -78,9 +78,7 @@ def generate(definitions: Mapping[str, Any]) -> dict[str, Any]:
                 changed = True
     types = {
         name: {
-            f: e
-            for f, e in sorted(out.items())
-            if e.get("merge") or e.get("type") in interesting
+            f: e for f, e in sorted(out.items()) if e.get("merge") or e.get("type") in interesting
         }
         for name, out in sorted(fields.items())
         if name in interesting

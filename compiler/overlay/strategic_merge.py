@@ -27,10 +27,10 @@ Everything here is pure: inputs are never modified.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from compiler.overlay.patch_meta import FieldMeta, field_meta, root_type
+from compiler.plaindata import clone
 
 PathKey = tuple[str | int, ...]
 PATCH = "$patch"
@@ -90,7 +90,7 @@ def _clean(value: Any) -> Any:
     if isinstance(value, dict):
         merged = _merge_map(None, value, None, ())
         return {} if isinstance(merged, _Deleted) else merged
-    return copy.deepcopy(value)
+    return clone(value)
 
 
 def _merge_map(
@@ -101,7 +101,7 @@ def _merge_map(
         return DELETED
     if directive == "replace":
         base = None
-    result = copy.deepcopy(base) if base is not None else {}
+    result = clone(base) if base is not None else {}
     for key, value in patch.items():
         if key == PATCH:
             continue
@@ -147,9 +147,7 @@ def _is_replace_marker(item: Any) -> bool:
     return isinstance(item, dict) and item.get(PATCH) == "replace" and len(item) == 1
 
 
-def _merge_list(
-    base: list[Any], patch: list[Any], meta: FieldMeta, path: PathKey
-) -> list[Any]:
+def _merge_list(base: list[Any], patch: list[Any], meta: FieldMeta, path: PathKey) -> list[Any]:
     if any(_is_replace_marker(item) for item in patch):
         return [_clean(item) for item in patch if not _is_replace_marker(item)]
     if not meta.keys:
@@ -171,9 +169,7 @@ def _identity(item: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(str(item.get(key, KEY_DEFAULTS.get(key, ""))) for key in keys)
 
 
-def _merge_keyed(
-    base: list[Any], patch: list[Any], meta: FieldMeta, path: PathKey
-) -> list[Any]:
+def _merge_keyed(base: list[Any], patch: list[Any], meta: FieldMeta, path: PathKey) -> list[Any]:
     keys = meta.keys
     primary = keys[0]
     merged: dict[tuple[str, ...], Any] = {}
@@ -182,7 +178,7 @@ def _merge_keyed(
         ident = _identity(item, keys) if isinstance(item, dict) else (repr(item),)
         if ident not in merged:
             base_ids.append(ident)
-        merged[ident] = copy.deepcopy(item)
+        merged[ident] = clone(item)
     patch_ids: list[tuple[str, ...]] = []
     deleted: set[tuple[str, ...]] = set()
     for index, item in enumerate(patch):
