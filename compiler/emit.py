@@ -20,7 +20,7 @@ from pathlib import Path
 from compiler import yamlout
 from compiler.changecause import index_fields
 from compiler.errors import OutputError
-from compiler.reconcile.applyset import PART_OF_LABEL, applyset_id, parent_ref
+from compiler.ownership import PART_OF_LABEL, cluster_applyset_id
 from compiler.resources import ResourceSet
 
 OWNED_TOP_LEVEL = ("hosts", "manifests", "index.json")
@@ -67,7 +67,7 @@ def serialize(
 ) -> dict[str, bytes]:
     """Every file of out/ (path -> bytes), including index.json. Pure."""
     header = yamlout.header_comment(spec_name)
-    set_id = applyset_id(parent_ref(cluster))
+    set_id = cluster_applyset_id(cluster)
     by_file: dict[str, list[str]] = {}
     objects = []
     for resource in resources:

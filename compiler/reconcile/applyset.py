@@ -13,23 +13,25 @@ make kgit delete it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from compiler import __version__
 from compiler.errors import PlanError
+from compiler.ownership import (
+    PARENT_API_VERSION,
+    PARENT_KIND,
+    PARENT_NAMESPACE,
+    PART_OF_LABEL,
+    applyset_id_of,
+    parent_name,
+)
 from compiler.reconcile.model import ObjectRef
 
-PARENT_API_VERSION = "v1"
-PARENT_KIND = "ConfigMap"
-PARENT_NAMESPACE = "kube-system"
 TOOLING_NAME = "kgit"
 
 ID_LABEL = "applyset.kubernetes.io/id"
-PART_OF_LABEL = "applyset.kubernetes.io/part-of"
 TOOLING_ANNOTATION = "applyset.kubernetes.io/tooling"
 GROUP_KINDS_ANNOTATION = "applyset.kubernetes.io/contains-group-kinds"
 NAMESPACES_ANNOTATION = "applyset.kubernetes.io/additional-namespaces"
@@ -37,19 +39,12 @@ INVENTORY_KEY = "inventory.json"
 
 
 def parent_ref(cluster_name: str) -> ObjectRef:
-    return ObjectRef(PARENT_API_VERSION, PARENT_KIND, PARENT_NAMESPACE, f"kgit-{cluster_name}")
+    return ObjectRef(PARENT_API_VERSION, PARENT_KIND, PARENT_NAMESPACE, parent_name(cluster_name))
 
 
 def applyset_id(parent: ObjectRef) -> str:
-    """KEP-3659 v1 id: applyset-<base64url(sha256("<name>.<namespace>.<kind>.<group>"))>-v1.
-
-    Unpadded URL-safe base64 (Go's ``base64.RawURLEncoding``), as kubectl's
-    ``ApplySet.ID()`` computes it; the prefix and suffix keep the label value
-    starting and ending with an alphanumeric character.
-    """
-    unencoded = ".".join((parent.name, parent.namespace, parent.kind, parent.group))
-    digest = hashlib.sha256(unencoded.encode()).digest()
-    return f"applyset-{base64.urlsafe_b64encode(digest).decode().rstrip('=')}-v1"
+    """KEP-3659 v1 id of the ApplySet whose parent is ``parent``."""
+    return applyset_id_of(parent.name, parent.namespace, parent.kind, parent.group)
 
 
 def member_labels(set_id: str) -> dict[str, str]:
