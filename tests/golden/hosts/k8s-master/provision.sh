@@ -118,12 +118,13 @@ apt_prerequisites() {
 }
 
 # ensure_service UNIT CHANGED: restart UNIT if its config CHANGED, and keep it enabled and running.
+# (systemctl probes send stderr to /dev/null: without systemd they only say so.)
 ensure_service() {
   local unit="$1" changed="$2"
-  if ((changed)) && systemctl is-active --quiet "$unit"; then
+  if ((changed)) && systemctl is-active --quiet "$unit" 2>/dev/null; then
     run systemctl restart "$unit"
   fi
-  if ! systemctl is-enabled --quiet "$unit" || ! systemctl is-active --quiet "$unit"; then
+  if ! systemctl is-enabled --quiet "$unit" 2>/dev/null || ! systemctl is-active --quiet "$unit" 2>/dev/null; then
     run systemctl enable --now "$unit"
   fi
 }
@@ -168,7 +169,7 @@ phase_preflight() {
     write_file /etc/fstab 0644 < <(awk '!/^[[:space:]]*#/ && $3 == "swap" { print "# kgit: swap off for the kubelet: " $0; next } { print }' "$ROOT/etc/fstab")
   fi
   # On a re-run the cluster's own components hold these ports: nothing to check then.
-  if systemctl is-active --quiet kubelet; then
+  if systemctl is-active --quiet kubelet 2>/dev/null; then
     log "kubelet is running: skipping the port check"
     return 0
   fi

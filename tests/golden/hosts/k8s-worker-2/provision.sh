@@ -112,12 +112,13 @@ installed_version() {
 }
 
 # ensure_service UNIT CHANGED: restart UNIT if its config CHANGED, and keep it enabled and running.
+# (systemctl probes send stderr to /dev/null: without systemd they only say so.)
 ensure_service() {
   local unit="$1" changed="$2"
-  if ((changed)) && systemctl is-active --quiet "$unit"; then
+  if ((changed)) && systemctl is-active --quiet "$unit" 2>/dev/null; then
     run systemctl restart "$unit"
   fi
-  if ! systemctl is-enabled --quiet "$unit" || ! systemctl is-active --quiet "$unit"; then
+  if ! systemctl is-enabled --quiet "$unit" 2>/dev/null || ! systemctl is-active --quiet "$unit" 2>/dev/null; then
     run systemctl enable --now "$unit"
   fi
 }
@@ -170,7 +171,7 @@ phase_preflight() {
     write_file /etc/selinux/config 0644 < <(sed -E 's/^SELINUX=enforcing$/SELINUX=permissive/' "$ROOT/etc/selinux/config")
   fi
   # On a re-run the cluster's own components hold these ports: nothing to check then.
-  if systemctl is-active --quiet kubelet; then
+  if systemctl is-active --quiet kubelet 2>/dev/null; then
     log "kubelet is running: skipping the port check"
     return 0
   fi
