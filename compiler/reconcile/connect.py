@@ -43,6 +43,9 @@ IN_CLUSTER_CONTEXT = "in-cluster"
 LIST_PAGE_SIZE = 500
 # (connect, read) seconds: a dead address fails fast, a big LIST still has time.
 REQUEST_TIMEOUT = (10.0, 120.0)
+DEFAULT_PARALLELISM = 8  # requests a plan or an apply keeps in flight at once
+# Connections beyond the worker threads: the main thread and the lock's renewal thread.
+SPARE_CONNECTIONS = 2
 _SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
@@ -146,12 +149,27 @@ def _check_context(paths: str, context: str | None) -> str:
     return context
 
 
+def pool_size(parallelism: int) -> int:
+    """Connections kept per host: one per worker thread and spares. urllib3 opens a new
+    connection (a new TCP and TLS handshake) for each request that finds the pool empty and
+    throws it away afterwards, so a pool smaller than the workers costs a handshake per
+    request; the library's default is 5 per CPU, which is 5 on a one-CPU runner."""
+    return max(1, parallelism) + SPARE_CONNECTIONS
+
+
 def load_credentials(
-    kubeconfig: str | None = None, context: str | None = None
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
 ) -> tuple[k8s_client.ApiClient, Credentials]:
-    """An ApiClient for the chosen kubeconfig/context, or the in-cluster service account."""
+    """An ApiClient for the chosen kubeconfig/context, or the in-cluster service account,
+    with room in its connection pool for ``parallelism`` requests at once."""
     paths = _kubeconfig_paths(kubeconfig)
     configuration = k8s_client.Configuration()
+    configuration.connection_pool_maxsize = max(
+        configuration.connection_pool_maxsize or 0, pool_size(parallelism)
+    )
     if paths is None:
         if context is not None or not _in_cluster_available():
             raise ClusterError(
@@ -368,12 +386,18 @@ class ClusterClient:
         )
 
     def list_pages(
-        self, api_version: str, kind: str, *, label_selector: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        label_selector: str | None = None,
+        namespace: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every object of a kind across all namespaces, one page (limit/continue) at a time."""
+        """Every object of a kind, across all namespaces unless ``namespace`` is given, one
+        page (limit/continue) at a time."""
         resource = self.resource_for(api_version, kind)
-        what = self.describe(api_version, kind)
-        if resource.namespaced:
+        what = self.describe(api_version, kind, namespace or "")
+        if resource.namespaced and not namespace:
             what += " in all namespaces"
         if label_selector:
             what += f" (labels {label_selector})"
@@ -384,6 +408,7 @@ class ClusterClient:
                 what,
                 lambda token=token: self.dynamic.get(
                     resource,
+                    namespace=namespace if resource.namespaced and namespace else None,
                     label_selector=label_selector,
                     limit=LIST_PAGE_SIZE,
                     _continue=token,
@@ -401,9 +426,16 @@ class ClusterClient:
                 return
 
     def list(
-        self, api_version: str, kind: str, *, label_selector: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        label_selector: str | None = None,
+        namespace: str | None = None,
     ) -> list[dict[str, Any]]:
-        return list(self.list_pages(api_version, kind, label_selector=label_selector))
+        return list(
+            self.list_pages(api_version, kind, label_selector=label_selector, namespace=namespace)
+        )
 
     def apply(
         self,
@@ -468,9 +500,15 @@ class ClusterClient:
         self.api_client.close()
 
 
-def connect(kubeconfig: str | None = None, context: str | None = None) -> ClusterClient:
-    """Connect and run discovery, so that a dead or refusing server fails here, clearly."""
-    api_client, credentials = load_credentials(kubeconfig, context)
+def connect(
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> ClusterClient:
+    """Connect and run discovery, so that a dead or refusing server fails here, clearly.
+    ``parallelism``: how many requests the caller makes at once (sizes the connection pool)."""
+    api_client, credentials = load_credentials(kubeconfig, context, parallelism=parallelism)
     cluster = ClusterClient(api_client, credentials)
     cluster.dynamic  # noqa: B018 - first contact: /version and /apis
     return cluster
