@@ -4,13 +4,14 @@ with the number of kinds, not of objects.
 One GET for the parent, then one paginated, cluster-wide LIST per kind (the kinds of the
 desired objects and of the parent's inventory), filtered by the member label
 ``applyset.kubernetes.io/part-of=<id>``. Objects that exist without the label (created by
-hand, or by kubectl before kgit) are found later, one GET each, only for objects that the
-plan would otherwise create.
+hand, or by kubectl before kgit) are looked for later, only for objects that the plan would
+otherwise create (``find_existing``): a GET each when a kind has few of them in a
+namespace, one LIST of that kind in that namespace when it has more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,12 @@ from compiler.reconcile.applyset import (
 )
 from compiler.reconcile.connect import ClusterClient, UnservedKind
 from compiler.reconcile.model import ObjectRef
+
+Body = dict[str, Any]
+# Up to this many objects of one kind in one place, a GET each is cheaper than one LIST
+# (which returns every object there); beyond it, one LIST is (each request costs a real
+# API server milliseconds of etcd and admission work).
+GET_LIMIT = 10
 
 
 @dataclass(frozen=True)
@@ -74,3 +81,69 @@ def observe(client: ClusterClient, cluster_name: str, desired: Iterable[ObjectRe
         for item in items:
             members[member_key(ObjectRef.of(item))] = item
     return Observed(set_id, parent, inventory, members, frozenset(unserved))
+
+
+def by_kind_and_namespace(
+    refs: Iterable[ObjectRef],
+) -> dict[tuple[str, str, str], list[ObjectRef]]:
+    """(apiVersion, kind, namespace) -> its refs, in first-seen order."""
+    groups: dict[tuple[str, str, str], list[ObjectRef]] = {}
+    for ref in refs:
+        groups.setdefault((ref.api_version, ref.kind, ref.namespace), []).append(ref)
+    return groups
+
+
+def find_existing(
+    client: ClusterClient,
+    refs: Iterable[ObjectRef],
+    run_all: Callable[[Callable[[ObjectRef], Body | None], list[ObjectRef]], Iterator[Any]] = map,
+) -> dict[ObjectRef, Body]:
+    """Those of ``refs`` that exist, labelled or not: a GET each for a kind with at most
+    ``GET_LIMIT`` of them in one namespace, otherwise one (paginated) LIST of the kind in
+    that namespace, without a label selector. ``run_all`` runs the GETs (pass a thread
+    pool's ``map`` to run them concurrently); LISTs run on this thread."""
+    found: dict[ObjectRef, Body] = {}
+    singles: list[ObjectRef] = []
+    for (api_version, kind, namespace), group in by_kind_and_namespace(refs).items():
+        if len(group) <= GET_LIMIT:
+            singles += group
+            continue
+        wanted = set(group)
+        for item in client.list_pages(api_version, kind, namespace=namespace or None):
+            ref = ObjectRef.of(item)
+            if ref in wanted:
+                found[ref] = item
+    for ref, live in zip(singles, run_all(client.get, singles), strict=True):
+        if live is not None:
+            found[ref] = live
+    return found
+
+
+def read_objects(
+    client: ClusterClient,
+    refs: Iterable[ObjectRef],
+    label_selector: str,
+    run_all: Callable[[Callable[[ObjectRef], Body | None], list[ObjectRef]], Iterator[Any]] = map,
+) -> dict[ObjectRef, Body | None]:
+    """The live state of each of ``refs`` (None: not found), for objects expected to carry
+    ``label_selector``'s label: a GET each for a kind with at most ``GET_LIMIT`` of them,
+    otherwise one cluster-wide LIST of the kind by the label. What a LIST does not return
+    (an object without the label: adopted, relabelled or deleted) gets a GET."""
+    found: dict[ObjectRef, Body | None] = {}
+    by_kind: dict[tuple[str, str], list[ObjectRef]] = {}
+    for ref in dict.fromkeys(refs):
+        by_kind.setdefault((ref.api_version, ref.kind), []).append(ref)
+    singles: list[ObjectRef] = []
+    for (api_version, kind), group in by_kind.items():
+        if len(group) <= GET_LIMIT:
+            singles += group
+            continue
+        wanted = set(group)
+        for item in client.list_pages(api_version, kind, label_selector=label_selector):
+            ref = ObjectRef.of(item)
+            if ref in wanted:
+                found[ref] = item
+        singles += [ref for ref in group if ref not in found]
+    for ref, live in zip(singles, run_all(client.get, singles), strict=True):
+        found[ref] = live
+    return found

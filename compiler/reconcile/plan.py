@@ -1,6 +1,8 @@
 """Plan: compare desired state with the live cluster and decide one action per object.
 
     observe (GET parent, one LIST per kind)
+    -> objects to create: looked for without the label (a GET each, or a LIST per kind and
+       namespace holding many); found ones are adopted (updated, with a warning)
     -> per desired object: NOOP when nothing kgit owns drifted (no request),
        otherwise a dry-run server-side apply whose answer is diffed against live
     -> DELETE for live members no longer desired (label AND inventory, never label alone)
@@ -26,7 +28,7 @@ from compiler.reconcile.applyset import member_key, with_member_labels
 from compiler.reconcile.connect import FIELD_MANAGER, ApiRejected, ClusterClient
 from compiler.reconcile.desired import Desired, with_secret_values
 from compiler.reconcile.model import Action, ActionKind, ObjectRef, Plan, PlanBase
-from compiler.reconcile.observe import Observed, observe
+from compiler.reconcile.observe import Observed, find_existing, observe
 from compiler.reconcile.order import apply_key
 
 REPLACE_ANNOTATION = "kgit.dev/replace"
@@ -144,11 +146,21 @@ class _Planner:
             )
         return Action(ActionKind.UPDATE, ref, reason, diff, before, after, **seen)
 
-    def find_unlabelled(self, ref: ObjectRef) -> dict[str, Any] | None:
-        """The object when it exists without kgit's label (one GET, new objects only)."""
-        if self._cannot_exist_yet(ref):
-            return None
-        return self.client.get(ref)
+    def find_unlabelled(
+        self, desired: Desired, pool: ThreadPoolExecutor
+    ) -> dict[ObjectRef, dict[str, Any]]:
+        """Objects the plan would create that exist without kgit's label (to adopt).
+        Only objects not among the members, in namespaces and of kinds that exist, are
+        looked for: a GET each, or one LIST per kind and namespace holding many of them."""
+        refs = [ObjectRef.of(body) for body in desired.objects]
+        new = [ref for ref in refs if member_key(ref) not in self.observed.members]
+        # Namespaces first: one that exists without the label is adopted, not new, and
+        # objects in it may exist too; nothing can exist in one that is really new.
+        namespaces = [r for r in new if (r.api_version, r.kind) == ("v1", "Namespace")]
+        found = find_existing(self.client, namespaces, pool.map)
+        self.new_namespaces -= {ref.name for ref in found}
+        others = [r for r in new if r not in found and not self._cannot_exist_yet(r)]
+        return {**found, **find_existing(self.client, others, pool.map)}
 
     def delete(self, live: dict[str, Any]) -> Action:
         ref = ObjectRef.of(live)
@@ -173,6 +185,8 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
     warnings: list[str] = []
     wanted: set[str] = set()
 
+    unlabelled: dict[ObjectRef, dict[str, Any]] = {}
+
     def plan_one(original: dict[str, Any]) -> tuple[Action, str | None]:
         body = with_member_labels(original, observed.set_id)
         ref = ObjectRef.of(body)
@@ -180,7 +194,7 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
         live = observed.members.get(member_key(ref))
         adopted = None
         if live is None:
-            live = planner.find_unlabelled(ref)
+            live = unlabelled.get(ref)
             if live is not None:
                 adopted = f"{ref} exists without kgit's ApplySet label; kgit will adopt it"
         try:
@@ -190,10 +204,12 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
         except ApiRejected as exc:
             raise ClusterError(f"{ref}: {exc}") from None
 
-    # Unchanged objects cost no request; new and changed ones cost a GET and/or a dry-run,
-    # which run concurrently (a real API server answers each in milliseconds of waiting).
-    # map() keeps the order of out/ and raises the first error in that order.
+    # Unchanged objects cost no request; new ones are looked for (find_unlabelled) and new
+    # and changed ones get a dry-run; both run concurrently (a real API server answers
+    # each in milliseconds of waiting). map() keeps the order of out/ and raises the first
+    # error in that order.
     with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
+        unlabelled.update(planner.find_unlabelled(desired, pool))
         for action, adopted in pool.map(plan_one, desired.objects):
             actions.append(action)
             wanted.add(member_key(action.ref))
