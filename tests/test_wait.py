@@ -228,8 +228,8 @@ class FakeCluster:
         self.objects = objects
         self.events = events
 
-    def get(self, ref):
-        return self.objects.get(ref)
+    def read(self, refs):
+        return {ref: self.objects.get(ref) for ref in refs}
 
     def events_for(self, ref):
         return self.events.get(ref, [])

@@ -7,6 +7,7 @@ lists for the wait report. It satisfies ``lock.LeaseApi`` and ``wait.WaitClient`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ def _plain(_client: Any, data: Any) -> Any:
 @dataclass
 class ApplyCluster:
     client: ClusterClient
+    set_id: str = ""  # the ApplySet whose members ``read`` lists by label
 
     @property
     def context(self) -> str:
@@ -43,6 +45,16 @@ class ApplyCluster:
 
     def get(self, ref: ObjectRef) -> Body | None:
         return self.client.get(ref)
+
+    def read(self, refs: Sequence[ObjectRef]) -> dict[ObjectRef, Body | None]:
+        """The live state of several members: one LIST per kind by the ApplySet label
+        (a GET each for a kind with few of them), not a GET per object."""
+        from compiler.reconcile.applyset import PART_OF_LABEL
+        from compiler.reconcile.observe import read_objects
+
+        if not self.set_id:
+            return {ref: self.client.get(ref) for ref in refs}
+        return read_objects(self.client, refs, f"{PART_OF_LABEL}={self.set_id}")
 
     def apply(self, body: Body, *, field_manager: str = "kgit") -> Body:
         return self.client.apply(body, field_manager=field_manager)

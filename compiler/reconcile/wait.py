@@ -11,13 +11,15 @@ deadline").
 ``wait_for`` polls until everything is ready, something failed and the rest settled, or the
 timeout; then EVERY object that is not ready is reported in one error, each with its
 conditions and its most recent Events (fluxcd/pkg ssa/manager_wait.go does the same).
+Each poll reads every unsettled object at once (``WaitClient.read``: on a cluster, one LIST
+per kind by the ApplySet label), so its cost grows with the kinds, not the objects.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, TextIO
@@ -177,7 +179,10 @@ def readiness(ref: ObjectRef, live: Body | None) -> Readiness:
 
 
 class WaitClient(Protocol):
-    def get(self, ref: ObjectRef) -> Body | None: ...
+    def read(self, refs: Sequence[ObjectRef]) -> Mapping[ObjectRef, Body | None]:
+        """The live state of each ref (None: not found), in as few requests as it can:
+        waiting on 1,000 Deployments must not cost 1,000 GETs per poll."""
+        ...
 
     def events_for(self, ref: ObjectRef) -> list[Body]: ...
 
@@ -275,8 +280,10 @@ def wait_for(
     deadline = clock() + options.timeout
     with _Display(out, tracker.refs, options.progress) as display:
         while True:
-            for ref in tracker.unsettled():
-                live = client.get(ref)
+            unsettled = tracker.unsettled()
+            lives = client.read(unsettled)
+            for ref in unsettled:
+                live = lives.get(ref)
                 tracker.live[ref] = live
                 tracker.state[ref] = state = readiness(ref, live)
                 if state.state is not State.PENDING:
