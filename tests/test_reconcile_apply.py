@@ -320,44 +320,95 @@ def test_crd_and_custom_resource_in_one_apply(apiserver):
     assert not again.has_changes()
 
 
-def test_ingress_is_applied_only_after_the_ingress_controller_is_ready(apiserver):
-    apiserver.controllers.set("DaemonSet", "ready", delay=0.3)
-    controller = {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": "ingress-nginx-controller", "namespace": "ingress-nginx"},
-        "spec": {
-            "selector": {"matchLabels": {"app": "ingress"}},
-            "template": {
-                "metadata": {"labels": {"app": "ingress"}},
-                "spec": {"containers": [{"name": "c", "image": "controller:1"}]},
-            },
+INGRESS_CONTROLLER = {
+    "apiVersion": "apps/v1",
+    "kind": "DaemonSet",
+    "metadata": {"name": "ingress-nginx-controller", "namespace": "ingress-nginx"},
+    "spec": {
+        "selector": {"matchLabels": {"app": "ingress"}},
+        "template": {
+            "metadata": {"labels": {"app": "ingress"}},
+            "spec": {"containers": [{"name": "c", "image": "controller:1"}]},
         },
-    }
-    webhook = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": "ingress-nginx-admission"},
-        "webhooks": [],
-    }
-    objects = [namespace("ingress-nginx"), controller, webhook, *web_app()]
-    converge(client_for(apiserver), objects, dataclasses.replace(FAST, wait=False))
-    log = list(apiserver.requests)
-    ds_gets = [i for i, r in enumerate(log) if r.resource == "daemonsets" and r.verb == "get"]
-    ds_ready = apiserver.get("apps/v1", "DaemonSet", "ingress-nginx-controller", "ingress-nginx")
-    first_admission_write = min(
+    },
+}
+ADMISSION_SERVICE = service("ingress-nginx-controller-admission", "ingress-nginx")
+ADMISSION_SERVICE["spec"]["selector"] = {"app": "ingress"}
+ADMISSION_WEBHOOK = {
+    "apiVersion": "admissionregistration.k8s.io/v1",
+    "kind": "ValidatingWebhookConfiguration",
+    "metadata": {"name": "ingress-nginx-admission"},
+    "webhooks": [
+        {
+            "name": "validate.nginx.ingress.kubernetes.io",
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "clientConfig": {
+                "service": {
+                    "name": "ingress-nginx-controller-admission",
+                    "namespace": "ingress-nginx",
+                    "path": "/networking/v1/ingresses",
+                }
+            },
+        }
+    ],
+}
+
+
+def _first_admission_write(log) -> int:
+    return min(
         i
         for i, r in enumerate(log)
         if r.method == "PATCH"
         and "dryRun" not in r.query
         and r.resource in ("ingresses", "validatingwebhookconfigurations")
     )
+
+
+def _reads_between(log, resource: str, start: int, end: int) -> list:
+    return [r for r in log[start:end] if r.resource == resource and r.method == "GET"]
+
+
+def test_ingress_is_applied_only_after_the_webhook_controller_is_ready(apiserver):
+    apiserver.controllers.set("DaemonSet", "ready", delay=0.3)
+    apiserver.controllers.set("Deployment", "never")  # the app's: must not hold stage 4
+    objects = [
+        namespace("ingress-nginx"),
+        INGRESS_CONTROLLER,
+        ADMISSION_SERVICE,
+        ADMISSION_WEBHOOK,
+        *web_app(),
+    ]
+    converge(client_for(apiserver), objects, dataclasses.replace(FAST, wait=False))
+    log = list(apiserver.requests)
+    ds_ready = apiserver.get("apps/v1", "DaemonSet", "ingress-nginx-controller", "ingress-nginx")
+    first_admission_write = _first_admission_write(log)
     ds_apply = max(
         i for i, r in enumerate(log) if r.resource == "daemonsets" and r.method == "PATCH"
     )
-    assert len(ds_gets) >= 2  # polled while it was not ready yet
-    assert ds_apply < ds_gets[-1] < first_admission_write
+    ds_polls = _reads_between(log, "daemonsets", ds_apply, first_admission_write)
+    assert len(ds_polls) >= 2  # polled while it was not ready yet, before stage 4
     assert ds_ready["status"]["numberAvailable"] == 1
+    # The app's Deployment never becomes ready, and its Ingress was applied all the same.
+    assert _reads_between(log, "deployments", ds_apply, first_admission_write) == []
+    assert apiserver.get("networking.k8s.io/v1", "Ingress", "nginx", "web") is not None
+
+
+def test_ingresses_without_a_webhook_configuration_wait_for_nothing(apiserver):
+    apiserver.controllers.set("DaemonSet", "never")
+    apiserver.controllers.set("Deployment", "never")
+    objects = [namespace("ingress-nginx"), INGRESS_CONTROLLER, ADMISSION_SERVICE, *web_app()]
+    result = converge(client_for(apiserver), objects, dataclasses.replace(FAST, wait=False))
+    assert "Ingress.networking.k8s.io/web/nginx created" in _lines(result)
+    log = list(apiserver.requests)
+    workload_reads = [
+        r for r in log if r.resource in ("daemonsets", "deployments") and r.method == "GET"
+    ]
+    # The plan's one LIST per kind is all: no poll before stage 4.
+    assert sorted((r.resource, r.verb) for r in workload_reads) == [
+        ("daemonsets", "list"),
+        ("deployments", "list"),
+    ]
 
 
 def test_immutable_job_change_is_replaced(apiserver):
@@ -473,9 +524,7 @@ REQUESTS_OF_THE_SECOND_APPLY = 21  # lock, checks, parent, 4 applies, waits, pru
 
 
 @pytest.mark.parametrize("cut_after", range(REQUESTS_OF_THE_SECOND_APPLY))
-def test_apply_killed_after_any_request_then_rerun_converges_without_orphans(
-    apiserver, cut_after
-):
+def test_apply_killed_after_any_request_then_rerun_converges_without_orphans(apiserver, cut_after):
     # From the server's side a killed kgit is one whose requests stop arriving: every
     # request after the first ``cut_after`` fails, the lock included. The operator then
     # force-unlocks (expiry is tested apart) and applies again.

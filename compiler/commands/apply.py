@@ -1,4 +1,4 @@
-"""kgit apply: apply a saved plan (refusing a stale one), or plan and apply after a 'yes'.
+"""kgit apply: apply a saved plan (refusing a stale one), or lock, plan and apply after a 'yes'.
 
 Per-object results go to stdout as each stage ends (``Deployment.apps/web/nginx
 configured``), then a summary; waiting progress and lock messages go to stderr. Without a
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from compiler.reconcile.connect import ClusterClient
     from compiler.reconcile.desired import Desired
     from compiler.reconcile.model import Plan
+    from compiler.reconcile.plan import PlanOptions
 
 CONFIRM_QUESTION = "Apply these changes? Only 'yes' will be accepted: "
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
@@ -171,57 +172,75 @@ def _result_markdown(result: ApplyResult) -> str:
     return "\n".join([*lines, "", result.summary(), ""])
 
 
+def _show(plan: Plan, output: str) -> None:
+    from compiler.reconcile.render import format_plan
+
+    if output == "text":
+        sys.stdout.write(format_plan(plan, "text"))
+    elif output == "markdown":
+        sys.stdout.write(format_plan(plan, "markdown") + "\n")
+    sys.stdout.flush()
+
+
 def execute(
     client: ClusterClient,
-    plan: Plan,
     desired: Desired,
     args: argparse.Namespace,
     *,
-    show_plan: bool,
+    saved: Plan | None = None,
+    plan_options: PlanOptions | None = None,
 ) -> int:
-    """Show (optionally) and confirm the plan, apply it, print results; the exit code."""
-    from compiler.reconcile.apply import ApplyError, apply_plan
+    """Apply a ``saved`` plan as it is, or (without one) take the lock, plan with
+    ``plan_options``, show the plan, confirm and apply; print results; the exit code."""
+    from compiler.reconcile.apply import ApplyError, apply_plan, plan_and_apply
+    from compiler.reconcile.plan import PlanOptions
     from compiler.reconcile.render import format_plan
 
     output = args.output
-    if show_plan:
-        if output == "text":
-            sys.stdout.write(format_plan(plan, "text"))
-        elif output == "markdown":
-            sys.stdout.write(format_plan(plan, "markdown") + "\n")
-    if not plan.has_changes():
-        if output == "json":
-            print(
-                json.dumps(
-                    {"plan": json.loads(format_plan(plan, "json")), "result": None},
-                    indent=2,
-                    sort_keys=True,
-                )
-            )
-        elif not show_plan:
-            print("No changes. The cluster matches the plan; nothing to do.")
-        return exitcodes.SUCCESS
-    if show_plan:
-        sys.stdout.flush()
-        confirm(args)
 
     def report(change: Change) -> None:
         if output == "text":
             print(change, flush=True)
 
+    made: list[Plan] = []  # the plan made under the lock, once shown
+
+    def decide(plan: Plan) -> bool:
+        made.append(plan)
+        _show(plan, output)
+        confirm(args)
+        return True
+
     error: ApplyError | None = None
+    result: ApplyResult | None = None
     try:
-        result = apply_plan(client, plan, desired, apply_options(args), report=report)
-    except ApplyError as exc:
+        if saved is None:
+            plan, result = plan_and_apply(
+                client,
+                desired,
+                plan_options or PlanOptions(),
+                apply_options(args),
+                decide=decide,
+                report=report,
+            )
+            if not made:  # no changes: decide() was not asked
+                _show(plan, output)
+                made.append(plan)
+        elif saved.has_changes():
+            result = apply_plan(client, saved, desired, apply_options(args), report=report)
+    except ApplyError as exc:  # only ever raised after decide()
         error, result = exc, exc.result
+    plan = saved if saved is not None else made[-1]
     if output == "json":
         data: dict[str, Any] = {
             "plan": json.loads(format_plan(plan, "json")),
-            "result": result.to_dict(),
+            "result": result.to_dict() if result is not None else None,
         }
         if error is not None:
             data["error"] = str(error)
         print(json.dumps(data, indent=2, sort_keys=True))
+    elif result is None:
+        if saved is not None:
+            print("No changes. The cluster matches the plan; nothing to do.")
     elif output == "markdown":
         sys.stdout.write(_result_markdown(result))
     else:
@@ -236,16 +255,16 @@ def run(args: argparse.Namespace) -> int:
     from compiler.reconcile.desired import read_desired
 
     if args.plan_file is None:
-        from compiler.commands.plan import plan_for_out
+        from compiler.commands.plan import plan_inputs
 
-        client, desired, plan = plan_for_out(args)
-        show_plan = True
+        client, desired, options = plan_inputs(args, parallelism=args.parallelism)
+        saved = None
     else:
-        plan = load_plan(Path(args.plan_file))
+        saved = load_plan(Path(args.plan_file))
         desired = read_desired(locate_spec(args).out_dir)
-        client = connect(args.kubeconfig, args.context)
-        show_plan = False
+        client = connect(args.kubeconfig, args.context, parallelism=args.parallelism)
+        options = None
     try:
-        return execute(client, plan, desired, args, show_plan=show_plan)
+        return execute(client, desired, args, saved=saved, plan_options=options)
     finally:
         client.close()

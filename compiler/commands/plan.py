@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from compiler.reconcile.connect import ClusterClient
     from compiler.reconcile.desired import Desired
     from compiler.reconcile.model import Plan
+    from compiler.reconcile.plan import PlanOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,21 +88,35 @@ def git_revision(out_dir: Path) -> str | None:
     return head.stdout.strip() or None
 
 
-def plan_for_out(
-    args: Any, *, environ: dict[str, str] | None = None
-) -> tuple[ClusterClient, Desired, Plan]:
-    """Read out/, connect, and plan; ``args`` needs file, out_dir, kubeconfig, context.
+def plan_inputs(
+    args: Any, *, environ: dict[str, str] | None = None, parallelism: int | None = None
+) -> tuple[ClusterClient, Desired, PlanOptions]:
+    """Read out/ and connect; ``args`` needs file, out_dir, kubeconfig, context.
 
-    ``kgit apply`` reuses this to plan and apply in one run.
-    """
-    from compiler.reconcile.connect import connect
+    ``kgit apply`` plans with these itself, under its lock."""
+    from compiler.reconcile.connect import DEFAULT_PARALLELISM, connect
     from compiler.reconcile.desired import read_desired
-    from compiler.reconcile.plan import PlanOptions, make_plan
+    from compiler.reconcile.plan import PlanOptions
 
     where = locate_spec(args)
     desired = read_desired(where.out_dir)
-    client = connect(getattr(args, "kubeconfig", None), getattr(args, "context", None))
-    options = PlanOptions(environ=environ, git_revision=git_revision(where.out_dir))
+    workers = parallelism or DEFAULT_PARALLELISM
+    client = connect(
+        getattr(args, "kubeconfig", None), getattr(args, "context", None), parallelism=workers
+    )
+    options = PlanOptions(
+        environ=environ, git_revision=git_revision(where.out_dir), parallelism=workers
+    )
+    return client, desired, options
+
+
+def plan_for_out(
+    args: Any, *, environ: dict[str, str] | None = None
+) -> tuple[ClusterClient, Desired, Plan]:
+    """Read out/, connect, and plan; ``args`` needs file, out_dir, kubeconfig, context."""
+    from compiler.reconcile.plan import make_plan
+
+    client, desired, options = plan_inputs(args, environ=environ)
     try:
         return client, desired, make_plan(client, desired, options)
     except BaseException:

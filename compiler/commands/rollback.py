@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from compiler.reconcile.connect import connect
     from compiler.reconcile.desired import desired_from_files, read_desired
-    from compiler.reconcile.plan import PlanOptions, make_plan
+    from compiler.reconcile.plan import PlanOptions
 
     where = locate_spec(args)
     repository = open_repository(Path(args.file))
@@ -127,11 +127,11 @@ def run(args: argparse.Namespace) -> int:
             hint="commit or discard them first",
         )
 
-    client = connect(args.kubeconfig, args.context)
+    client = connect(args.kubeconfig, args.context, parallelism=args.parallelism)
     try:
-        plan = make_plan(client, desired, PlanOptions(git_revision=commit.hexsha))
         print(f"Rolling back to out/ of {args.revision} ({short}).", file=sys.stderr)
-        code = execute(client, plan, desired, args, show_plan=True)
+        options = PlanOptions(git_revision=commit.hexsha, parallelism=args.parallelism)
+        code = execute(client, desired, args, plan_options=options)
     finally:
         client.close()
 

@@ -36,12 +36,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
 from compiler.errors import KgitError, PlanError
 from compiler.reconcile import applyset, history, normalize, order
+from compiler.reconcile.backends import webhook_backends
 from compiler.reconcile.calls import ApplyCluster
 from compiler.reconcile.desired import Desired, with_secret_values
 from compiler.reconcile.lock import LeaseLock, LockOptions, default_identity, lease_lock
@@ -52,6 +54,7 @@ from compiler.reconcile.wait import WaitOptions, wait_for
 
 if TYPE_CHECKING:
     from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.plan import PlanOptions
 
 Body = dict[str, Any]
 FAILURE_TEXT_LIMIT = 200  # characters of a failed apply's error kept in its history entry
@@ -219,9 +222,18 @@ class _Run:
     # -- checks under the lock --------------------------------------------------------
 
     def check_live_versions(self, pool: ThreadPoolExecutor) -> None:
-        from compiler.reconcile.connect import UnservedKind
+        """Refuse a saved plan whose objects moved since it was made (nothing written yet).
 
-        watched = []
+        Objects the plan changes or deletes are members: one LIST per kind by the ApplySet
+        label (observe.read_objects; a GET for what it does not return, such as an object
+        the plan adopts). Objects it creates must still be absent: observe.find_existing,
+        except those in a namespace the plan creates, which cannot exist while their
+        namespace does not (and the namespace is checked)."""
+        from compiler.reconcile.connect import UnservedKind
+        from compiler.reconcile.observe import find_existing, read_objects
+
+        creates: list[ObjectRef] = []
+        others: list[Action] = []
         for action in self.plan.actions:
             if action.kind is ActionKind.NOOP:
                 continue
@@ -231,14 +243,27 @@ class _Run:
                 if action.kind is ActionKind.CREATE:
                     continue  # its CRD comes with this apply: it cannot exist yet
                 raise
-            watched.append(action)
-        lives = list(pool.map(lambda a: self.cluster.get(a.ref), watched))
-        for action, live in zip(watched, lives, strict=True):
-            if action.kind is ActionKind.CREATE and live is not None:
+            if action.kind is ActionKind.CREATE:
+                creates.append(action.ref)
+            else:
+                others.append(action)
+        new_namespaces = {r.name for r in creates if (r.api_version, r.kind) == ("v1", "Namespace")}
+        existing = find_existing(
+            self.cluster.client,
+            [r for r in creates if r.namespace not in new_namespaces],
+            pool.map,
+        )
+        selector = f"{applyset.PART_OF_LABEL}={self.set_id}"
+        lives = read_objects(self.cluster.client, [a.ref for a in others], selector, pool.map)
+        for action in self.plan.actions:
+            live = lives.get(action.ref)
+            if action.ref in existing:
                 why = "it exists now"
-            elif action.kind is not ActionKind.CREATE and live is None:
+            elif action.ref not in lives:
+                continue  # a no-op, a create still absent, or a kind not served
+            elif live is None:
                 why = "it was deleted"
-            elif action.kind is not ActionKind.CREATE and _moved(action, live):
+            elif _moved(action, live):
                 why = "it changed on the cluster"
             else:
                 continue
@@ -360,63 +385,126 @@ def apply_plan(
     report: Callable[[Change], None] | None = None,
     out: TextIO | None = None,
 ) -> ApplyResult:
-    """Apply ``plan``; ``report`` is called with each object's result as its stage ends.
+    """Apply a saved ``plan``; ``report`` is called with each object's result as its stage
+    ends. Under the lock, the objects the plan changes are first checked against what the
+    plan saw of them (a plan saved minutes ago may be stale).
 
     Raises PlanError (nothing written) or ApplyError (partially applied; its ``result``
     says what was done). Either way a re-run converges. Every apply that got as far as
     writing to the cluster is recorded in the history, failed ones with their error.
     """
     out = out or sys.stderr
+    cluster = _apply_cluster(client, options, plan.base.applyset_id)
+    check_base(plan, desired, cluster.context, cluster.server)
+    bodies = bodies_to_apply(plan, desired, plan.base.applyset_id, options.environ)
+    identity = options.identity or default_identity(plan.base.git_revision)
+    with (
+        _locked(cluster, desired.cluster_name, identity, options, out) as lock,
+        ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool,
+    ):
+        run = _Run(cluster, plan, desired, options, report or _ignore, out, plan.base.applyset_id)
+        run.check_live_versions(pool)
+        return _apply_locked(run, pool, lock, bodies, identity)
+
+
+def plan_and_apply(
+    client: ClusterClient,
+    desired: Desired,
+    plan_options: PlanOptions,
+    options: ApplyOptions = ApplyOptions(),
+    *,
+    decide: Callable[[Plan], bool] = lambda _plan: True,
+    report: Callable[[Change], None] | None = None,
+    out: TextIO | None = None,
+) -> tuple[Plan, ApplyResult | None]:
+    """``kgit apply`` without a saved plan, as Terraform does it: take the lock, plan, let
+    ``decide(plan)`` show it and confirm (False: stop), apply. The plan was made moments
+    ago under the same lock, so its objects are not read again before applying.
+
+    Returns the plan and the result (None when nothing was applied: no changes, or
+    ``decide`` said no); raises as ``apply_plan`` does.
+    """
+    from compiler.reconcile.plan import make_plan
+
+    out = out or sys.stderr
+    cluster = _apply_cluster(client, options, "")
+    identity = options.identity or default_identity(plan_options.git_revision)
+    with _locked(cluster, desired.cluster_name, identity, options, out) as lock:
+        plan = make_plan(client, desired, plan_options)
+        if not plan.has_changes() or not decide(plan):
+            return plan, None
+        lock.check()  # deciding may have taken long: is the lock still ours?
+        set_id = plan.base.applyset_id
+        cluster.set_id = set_id
+        check_base(plan, desired, cluster.context, cluster.server)
+        bodies = bodies_to_apply(plan, desired, set_id, options.environ)
+        with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
+            run = _Run(cluster, plan, desired, options, report or _ignore, out, set_id)
+            return plan, _apply_locked(run, pool, lock, bodies, identity)
+
+
+def _ignore(_change: Change) -> None:
+    return None
+
+
+def _apply_cluster(client: ClusterClient, options: ApplyOptions, set_id: str) -> ApplyCluster:
     if options.retry is not None:
         client.retry = options.retry
-    cluster = ApplyCluster(client)
-    check_base(plan, desired, cluster.context, cluster.server)
-    set_id = plan.base.applyset_id
-    bodies = bodies_to_apply(plan, desired, set_id, options.environ)
-    identity = options.identity or default_identity(plan.base.git_revision)
-    run = _Run(cluster, plan, desired, options, report or (lambda _change: None), out, set_id)
+    return ApplyCluster(client, set_id)
+
+
+def _locked(
+    cluster: ApplyCluster, cluster_name: str, identity: str, options: ApplyOptions, out: TextIO
+) -> AbstractContextManager[LeaseLock]:
     lock_options = LockOptions(
         options.lock_timeout,
         options.lease_duration,
         options.poll_interval,
         options.lock_renew_interval,
     )
+    return lease_lock(
+        cluster,
+        cluster_name,
+        identity=identity,
+        options=lock_options,
+        on_wait=lambda message: print(message, file=out),
+    )
 
-    def waiting(message: str) -> None:
-        print(message, file=out)
 
-    with (
-        lease_lock(
-            cluster, desired.cluster_name, identity=identity, options=lock_options, on_wait=waiting
-        ) as lock,
-        ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool,
-    ):
-        run.check_live_versions(pool)
-        parent = cluster.get(applyset.parent_ref(desired.cluster_name))
-        applyset.check_parent(parent, desired.cluster_name)
-        inventory = applyset.read_inventory(parent)
-        prune = _decide_prune(plan, inventory, desired, options)
-        desired_refs = set(desired.refs())
-        # Nothing has been written up to here: a refusal above is not an apply to record.
-        run.write_parent(inventory | desired_refs, inventory)
-        try:
-            applied = _apply_stages(run, pool, lock, bodies)
-            if options.wait:
-                workloads = [r for r in applied if order.is_workload(r)]
-                _guarded_wait(run, workloads, "Waiting for rollouts")
-            lock.check()
-            kept = _prune(run, pool, prune, inventory)
-            run.write_parent(desired_refs | (kept & inventory), set())
-        except KgitError as error:
-            if not lock.lost:  # with the lock gone, the history is another apply's to write
-                _record_failure(run, identity, error, waiting)
-            raise
-        failed = run.count(Outcome.FAILED)
-        entry = _entry(run, identity, f"failed: {failed} deletion(s) failed" if failed else "")
-        record_history(cluster, desired.cluster_name, entry)
-        if failed:
-            raise run.fail(f"{failed} object(s) could not be deleted", hint="run kgit apply again")
-        return run.result(entry)
+def _apply_locked(
+    run: _Run,
+    pool: ThreadPoolExecutor,
+    lock: LeaseLock,
+    bodies: Mapping[ObjectRef, Body],
+    identity: str,
+) -> ApplyResult:
+    """Everything after the checks, under the lock: parent, stages, wait, prune, history."""
+    cluster, desired, options = run.cluster, run.desired, run.options
+    parent = cluster.get(applyset.parent_ref(desired.cluster_name))
+    applyset.check_parent(parent, desired.cluster_name)
+    inventory = applyset.read_inventory(parent)
+    prune = _decide_prune(run.plan, inventory, desired, options)
+    desired_refs = set(desired.refs())
+    # Nothing has been written up to here: a refusal above is not an apply to record.
+    run.write_parent(inventory | desired_refs, inventory)
+    try:
+        applied = _apply_stages(run, pool, lock, bodies)
+        if options.wait:
+            workloads = [r for r in applied if order.is_workload(r)]
+            _guarded_wait(run, workloads, "Waiting for rollouts")
+        lock.check()
+        kept = _prune(run, pool, prune, inventory)
+        run.write_parent(desired_refs | (kept & inventory), set())
+    except KgitError as error:
+        if not lock.lost:  # with the lock gone, the history is another apply's to write
+            _record_failure(run, identity, error, lambda message: print(message, file=run.out))
+        raise
+    failed = run.count(Outcome.FAILED)
+    entry = _entry(run, identity, f"failed: {failed} deletion(s) failed" if failed else "")
+    record_history(cluster, desired.cluster_name, entry)
+    if failed:
+        raise run.fail(f"{failed} object(s) could not be deleted", hint="run kgit apply again")
+    return run.result(entry)
 
 
 def _apply_stages(
@@ -427,8 +515,9 @@ def _apply_stages(
     for stage, work in _stage_work(run.plan, bodies):
         lock.check()
         if stage is order.Stage.ADMISSION:
-            gate = [r for r in applied if order.is_workload(r)]
-            _guarded_wait(run, gate, "Waiting for workloads before webhooks and Ingresses")
+            backends = webhook_backends(run.desired.objects)
+            gate = [r for r in applied if r in backends]
+            _guarded_wait(run, gate, "Waiting for the workloads that serve admission webhooks")
         changes = run.run_stage(pool, work)
         failed = [c for c in changes if c.action is Outcome.FAILED]
         if failed:
