@@ -1,8 +1,11 @@
 """Applying a plan: ordered server-side apply, prune, wait, under the cluster's lock.
 
-``apply_plan(client, plan, desired, options)`` consumes a ``Plan`` (Terraform's rule: the
-plan is what gets done, and a plan whose base no longer holds is refused) and the desired
-objects re-read from out/. Steps, in order:
+``apply_plan(client, plan, desired, options)`` consumes a saved ``Plan`` (Terraform's rule:
+the plan is what gets done, and a plan whose base no longer holds is refused) and the
+desired objects re-read from out/. ``plan_and_apply`` is ``kgit apply`` without a saved
+plan: it takes the lock first, plans under it, and skips the check of step 3 (nothing can
+have moved a plan made moments ago under the same lock but a non-kgit writer, which the
+check could not stop either). Steps, in order:
 
 1. Refuse a stale plan: out/ changed (digest), another context/server or ApplySet, an
    object the plan names missing from out/, or a from-env Secret whose variable is unset.
@@ -10,7 +13,8 @@ objects re-read from out/. Steps, in order:
 2. Decide the prune (compiler.reconcile.prune): an empty render or a mass prune is
    refused here, still before any write.
 3. Take the Lease lock (compiler.reconcile.lock), then check under it that no object the
-   plan changes moved since the plan read it (its resourceVersion).
+   plan changes moved since the plan read it (its fingerprint), reading by kind (one LIST
+   per kind by the ApplySet label), and that no object it creates exists now.
 4. Write the ApplySet parent with the UNION of the old inventory and the desired objects:
    KEP-3659 wants contains-group-kinds to be a superset before members are created, and
    an interrupted apply then leaves every object it may have created findable, so the
@@ -20,7 +24,8 @@ objects re-read from out/. Steps, in order:
    source of truth, so fields another manager (kubectl edit, a controller) took over are
    taken back rather than failing the apply on a conflict. REPLACE is delete (foreground)
    + wait until gone + apply. CRDs are waited on until Established after stage 1, and the
-   workloads of stage 3 before stage 4 (webhooks and Ingresses need them serving).
+   workloads of stage 3 that serve a desired webhook before stage 4 (Ingresses call
+   ingress-nginx's webhook; compiler.reconcile.backends).
 6. With ``wait``: wait for every changed workload's rollout (compiler.reconcile.wait).
 7. Prune, in reverse order, re-checking both proofs on each live object.
 8. Shrink the parent's inventory to what remains; record the apply in the history.
