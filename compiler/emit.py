@@ -63,7 +63,12 @@ def _stamped(body: dict, source: str, set_id: str) -> dict:
 
 
 def serialize(
-    resources: ResourceSet, host_files: Iterable[HostFile], *, spec_name: str, cluster: str
+    resources: ResourceSet,
+    host_files: Iterable[HostFile],
+    *,
+    spec_name: str,
+    cluster: str,
+    inputs: Mapping[str, str] | None = None,
 ) -> dict[str, bytes]:
     """Every file of out/ (path -> bytes), including index.json. Pure."""
     header = yamlout.header_comment(spec_name)
@@ -98,6 +103,7 @@ def serialize(
     index = {
         "generatedBy": f"kgit from {spec_name}; do not edit by hand",
         "cluster": cluster,
+        **({"inputs": dict(sorted(inputs.items()))} if inputs else {}),
         "files": [
             {"path": p, "sha256": sha256(files[p]), "executable": modes.get(p) == EXECUTABLE}
             for p in sorted(files)
@@ -109,6 +115,18 @@ def serialize(
     }
     files["index.json"] = (json.dumps(index, indent=2, sort_keys=True) + "\n").encode()
     return dict(sorted(files.items()))
+
+
+def index_matches_files(files: Mapping[str, bytes]) -> bool:
+    """True when out/'s files are exactly those its index.json lists, with those digests."""
+    try:
+        listed = {f["path"]: f["sha256"] for f in json.loads(files["index.json"])["files"]}
+    except (KeyError, TypeError, ValueError):
+        return False
+    present = {path: data for path, data in files.items() if path != "index.json"}
+    return listed.keys() == present.keys() and all(
+        sha256(data) == listed[path] for path, data in present.items()
+    )
 
 
 def executable_paths(files: Mapping[str, bytes]) -> set[str]:

@@ -6,6 +6,7 @@ reads inputs through a ``SourceTree`` and returns bytes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,7 +114,52 @@ def compile_tree(tree: SourceTree, options: CompileOptions | None = None) -> Com
     resources = run_stage("render", render_resources, cluster, tree, spec, warnings)
     run_stage("render", annotate_change_causes, resources, options.previous, options.change_cause)
     host_files = tuple(run_stage("render", render_hosts, cluster))
+    inputs = input_digests(tree, cluster, spec)
     files = run_stage(
-        "emit", lambda: emit.serialize(resources, host_files, spec_name=spec, cluster=cluster.name)
+        "emit",
+        lambda: emit.serialize(
+            resources, host_files, spec_name=spec, cluster=cluster.name, inputs=inputs
+        ),
     )
     return Compiled(cluster, resources, host_files, files, warnings=tuple(warnings))
+
+
+LOCK_FILE = "kgit.lock"
+
+
+def input_paths(tree: SourceTree, cluster: Cluster, spec: str) -> list[str]:
+    """Every file of the tree that a compile of ``spec`` read."""
+    paths = {spec, *(path for app in cluster.apps for path in app.overlays)}
+    sources = [cluster.network.flannel.source]
+    if cluster.ingress_nginx is not None:
+        sources.append(cluster.ingress_nginx.source)
+    paths.update(source for source in sources if source)
+    if tree.is_file(LOCK_FILE):
+        paths.add(LOCK_FILE)
+    return sorted(paths)
+
+
+def input_digests(tree: SourceTree, cluster: Cluster, spec: str) -> dict[str, str]:
+    """sha256 of each input, recorded in out/index.json (see ``unchanged_since_compile``)."""
+    return {path: emit.sha256(tree.read_bytes(path)) for path in input_paths(tree, cluster, spec)}
+
+
+def unchanged_since_compile(tree: SourceTree, previous: Mapping[str, bytes]) -> bool:
+    """True when out/ is exactly what a compile wrote and none of that compile's inputs
+    changed since, so `kgit compile --check` would pass, known without compiling.
+
+    A quick answer for `kgit plan`, whose freshness warning would otherwise cost a whole
+    compile; False only means "compile to find out". It cannot see a newer kgit rendering
+    the same inputs differently: `kgit compile --check` (run in CI) is the full check.
+    """
+    if not emit.index_matches_files(previous):
+        return False
+    recorded = json.loads(previous["index.json"]).get("inputs")
+    if not isinstance(recorded, dict) or not recorded:
+        return False
+    try:
+        return all(
+            emit.sha256(tree.read_bytes(path)) == digest for path, digest in recorded.items()
+        )
+    except OSError:
+        return False

@@ -23,7 +23,7 @@ from compiler.commands.common import (
     warn,
 )
 from compiler.errors import KgitError, OutputError
-from compiler.pipeline import compile_tree
+from compiler.pipeline import compile_tree, unchanged_since_compile
 
 if TYPE_CHECKING:
     from compiler.reconcile.connect import ClusterClient
@@ -55,6 +55,8 @@ def out_is_fresh(args: Any) -> str | None:
     """Why `kgit compile --check` would fail, or None; compiles in memory only."""
     where = locate_spec(args)
     previous = emit.read_out(where.out_dir)
+    if unchanged_since_compile(where.tree, previous):
+        return None
     try:
         compiled = compile_tree(where.tree, where.options(previous=previous))
     except KgitError as exc:
