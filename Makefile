@@ -9,26 +9,31 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Installed marker: reinstall when the project metadata changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# Installed markers: reinstall when the project metadata changes. The demo needs kgit
+# alone; the tests also need their oracles (kubernetes-validate, shellcheck, ...).
+$(VENV)/.installed-kgit: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-demo: $(VENV)/.installed
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-kgit
+
+demo: $(VENV)/.installed-kgit
 	$(BIN)/kgit validate
 	$(BIN)/kgit compile
 	$(BIN)/kgit compile --check
 	$(BIN)/kgit diff --demo
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	@command -v kubectl >/dev/null || echo "note: kubectl not found; tests that use it will be skipped"
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.run
 
 clean:
