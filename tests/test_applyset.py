@@ -63,6 +63,7 @@ def test_id_matches_the_one_kubectl_computes(apiserver, tmp_path: Path):
         capture_output=True,
         text=True,
         env={**os.environ, "KUBECTL_APPLYSET": "true"},
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     member = apiserver.get("v1", "Namespace", "web")
@@ -171,6 +172,7 @@ def test_kubectl_lists_members_by_the_part_of_label(apiserver, tmp_path: Path):
         ],
         capture_output=True,
         text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["deployment.apps/nginx", "service/nginx"]

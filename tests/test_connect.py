@@ -155,5 +155,7 @@ def test_plan_command_module_does_not_import_the_kubernetes_client():
         "import sys, compiler.cli, compiler.commands.plan; compiler.cli.build_parser('plan'); "
         "print('kubernetes' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert (result.returncode, result.stdout) == (0, "False\n"), result.stderr

@@ -240,5 +240,6 @@ def test_bundled_cluster_compiled_applied_then_kgit_and_kubectl_see_no_change(
         capture_output=True,
         text=True,
         env={**os.environ, "KUBECTL_EXTERNAL_DIFF": "diff -u"},
+        timeout=60,
     )
     assert (diff.returncode, diff.stdout) == (0, ""), diff.stderr

@@ -130,6 +130,7 @@ def kubectl_diff(apiserver, out: Path):
         capture_output=True,
         text=True,
         env={**os.environ, "KUBECTL_EXTERNAL_DIFF": "diff -u"},
+        timeout=60,
     )
 
 
