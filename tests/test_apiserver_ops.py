@@ -25,7 +25,7 @@ def get(server: ApiServer, path: str) -> tuple[int, dict[str, str], Any]:
         return err.code, dict(err.headers), json.loads(err.read())
 
 
-def wait_for(predicate: Any, seconds: float = 5.0) -> Any:
+def wait_for(predicate: Any, seconds: float = 30.0) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = predicate()
@@ -105,7 +105,8 @@ def test_deployment_becomes_ready_immediately(apiserver: ApiServer) -> None:
 
 
 def test_deployment_becomes_ready_after_delay(apiserver: ApiServer) -> None:
-    apiserver.controllers.set("Deployment", "ready", delay=0.1)
+    # Long enough that the first read surely comes before readiness, even on a loaded machine.
+    apiserver.controllers.set("Deployment", "ready", delay=1.0)
     apiserver.create(DEPLOY)
     first = apiserver.get("apps/v1", "Deployment", "web", "default")["status"]
     assert "readyReplicas" not in first

@@ -84,6 +84,7 @@ def test_kubectl_sees_the_applyset_members(apiserver):
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     ).stdout.split()
     assert sorted(listed) == ["deployment.apps/nginx", "service/nginx"]
 
@@ -370,7 +371,8 @@ def _reads_between(log, resource: str, start: int, end: int) -> list:
 
 
 def test_ingress_is_applied_only_after_the_webhook_controller_is_ready(apiserver):
-    apiserver.controllers.set("DaemonSet", "ready", delay=0.3)
+    # Long enough for several polls before readiness, even on a loaded machine.
+    apiserver.controllers.set("DaemonSet", "ready", delay=1.0)
     apiserver.controllers.set("Deployment", "never")  # the app's: must not hold stage 4
     objects = [
         namespace("ingress-nginx"),

@@ -202,8 +202,8 @@ def test_waiting_for_many_rollouts_lists_them_instead_of_getting_each(apiserver)
     client = client_for(apiserver)
     apiserver.requests.clear()
     with pytest.raises(ApplyError) as caught:
-        converge(client, objects, dataclasses.replace(FAST, timeout=0.2))
-    assert caught.value.message.startswith(f"{MANY} objects not ready (timeout 0.2s):")
+        converge(client, objects, dataclasses.replace(FAST, timeout=0.5))
+    assert caught.value.message.startswith(f"{MANY} objects not ready (timeout 0.5s):")
     reads = _reads(apiserver, "deployments")
     assert ("get", "web") not in reads
     assert reads.count(("list", "")) >= 3  # the plan's, then a LIST per poll
