@@ -57,7 +57,10 @@ def test_discovery_lists_groups_and_resources(client: dynamic.DynamicClient) -> 
                                kind="CustomResourceDefinition")
     assert not crd.namespaced and "crd" in crd.short_names
     deploy = client.resources.get(api_version="apps/v1", kind="Deployment")
-    assert deploy.subresources["status"] is not None
+    # What a real apps/v1 discovery document lists for deployments/status.
+    status = deploy.subresources["status"]
+    assert (status.name, status.kind, status.namespaced, sorted(status.verbs)) == (
+        "deployments/status", "Deployment", True, ["get", "patch", "update"])
 
 
 # https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management
@@ -371,7 +374,9 @@ def test_delete_returns_status_or_object_and_dry_run_keeps(
     deps.server_side_apply(body=deployment(), name="web", namespace="default",
                            field_manager="kgit")
     dry = deps.delete(name="web", namespace="default", body={"dryRun": ["All"]})
-    assert dry is not None
+    # A dry-run delete of an object without finalizers answers as a real delete would
+    # (a Status, since Deployments are not returned once deleted) but keeps the object.
+    assert (dry.to_dict()["kind"], dry.to_dict()["status"]) == ("Status", "Success")
     assert deps.get(name="web", namespace="default").metadata.name == "web"
     gone = deps.delete(name="web", namespace="default",
                        body={"propagationPolicy": "Background"}).to_dict()
