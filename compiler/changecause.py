@@ -29,7 +29,6 @@ from typing import Any
 import yaml
 
 from compiler.loader import load_all_trusted
-from compiler.plaindata import clone
 from compiler.resources import ObjectKey, ResourceSet
 
 CHANGE_CAUSE = "kubernetes.io/change-cause"
@@ -121,8 +120,9 @@ def _template(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _without_cause(template: Mapping[str, Any]) -> dict[str, Any]:
-    stripped = clone(dict(template))
-    metadata = stripped.get("metadata") or {}
+    """The template without its change-cause: a view sharing everything else (read only)."""
+    stripped = dict(template)
+    metadata = dict(stripped.get("metadata") or {})
     annotations = dict(metadata.get("annotations") or {})
     annotations.pop(CHANGE_CAUSE, None)
     if annotations:

@@ -101,7 +101,10 @@ def _merge_map(
         return DELETED
     if directive == "replace":
         base = None
-    result = clone(base) if base is not None else {}
+    # A shallow copy: every key the patch touches gets a new value below, and the rest is
+    # shared with ``base``, which the caller replaces (apply_overlay cloned the objects
+    # once up front). Cloning at every level cost O(depth x size).
+    result = dict(base) if base is not None else {}
     for key, value in patch.items():
         if key == PATCH:
             continue
@@ -178,7 +181,7 @@ def _merge_keyed(base: list[Any], patch: list[Any], meta: FieldMeta, path: PathK
         ident = _identity(item, keys) if isinstance(item, dict) else (repr(item),)
         if ident not in merged:
             base_ids.append(ident)
-        merged[ident] = clone(item)
+        merged[ident] = item  # shared, as above: merged items are rebuilt by _merge_map
     patch_ids: list[tuple[str, ...]] = []
     deleted: set[tuple[str, ...]] = set()
     for index, item in enumerate(patch):
