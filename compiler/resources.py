@@ -7,7 +7,6 @@ is kept; emit decides file order.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -90,13 +89,6 @@ class ResourceSet:
             )
         self._items[key] = resource
 
-    def replace(self, resource: Resource) -> None:
-        """Swap the object stored under the same key (patches keep identity)."""
-        self._items[resource.key] = resource
-
-    def remove(self, key: ObjectKey) -> None:
-        del self._items[key]
-
     def get(self, key: ObjectKey) -> Resource | None:
         return self._items.get(key)
 
@@ -108,8 +100,3 @@ class ResourceSet:
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
-
-    def deepcopy(self) -> ResourceSet:
-        return ResourceSet(
-            Resource(copy.deepcopy(r.body), r.file, r.source) for r in self._items.values()
-        )

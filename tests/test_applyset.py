@@ -20,7 +20,6 @@ from compiler.reconcile.applyset import (
     parent_manifest,
     parent_ref,
     read_inventory,
-    recorded_group_kinds,
     with_member_labels,
 )
 from compiler.reconcile.model import ObjectRef
@@ -91,7 +90,8 @@ def test_inventory_round_trips_and_lists_group_kinds():
     parent = parent_manifest("lab", MEMBERS)
     assert read_inventory(parent) == set(MEMBERS)
     assert read_inventory(None) == set()
-    assert recorded_group_kinds(parent) == {
+    annotations = parent["metadata"]["annotations"]
+    assert set(annotations["applyset.kubernetes.io/contains-group-kinds"].split(",")) == {
         "ConfigMap",
         "Deployment.apps",
         "Ingress.networking.k8s.io",

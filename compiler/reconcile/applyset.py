@@ -154,12 +154,3 @@ def read_inventory(parent: Mapping[str, Any] | None) -> set[ObjectRef]:
             f"{INVENTORY_KEY}; kgit will not prune from it"
         ) from None
 
-
-def recorded_group_kinds(parent: Mapping[str, Any] | None) -> set[str]:
-    """contains-group-kinds of the parent, e.g. {'Deployment.apps', 'Service'}."""
-    if parent is None:
-        return set()
-    value = ((parent.get("metadata") or {}).get("annotations") or {}).get(
-        GROUP_KINDS_ANNOTATION, ""
-    )
-    return {gk for gk in value.split(",") if gk}

@@ -341,9 +341,6 @@ class ClusterClient:
             self._resources[key] = found
         return self._resources[key]
 
-    def is_namespaced(self, api_version: str, kind: str) -> bool:
-        return bool(self.resource_for(api_version, kind).namespaced)
-
     def describe(self, api_version: str, kind: str, namespace: str = "", name: str = "") -> str:
         """'deployments.apps web/nginx' or 'namespaces web': how errors name a target."""
         resource = self.resource_for(api_version, kind)

@@ -105,11 +105,6 @@ def sort_for_apply(refs: Iterable[ObjectRef]) -> list[ObjectRef]:
     return sorted(refs, key=apply_key)
 
 
-def sort_for_delete(refs: Iterable[ObjectRef]) -> list[ObjectRef]:
-    """Exactly the reverse of the apply order: Ingresses first, Namespaces and CRDs last."""
-    return sorted(refs, key=apply_key, reverse=True)
-
-
 def group_by_stage(refs: Iterable[ObjectRef]) -> list[tuple[Stage, list[ObjectRef]]]:
     """The non-empty stages in apply order, each with its refs sorted."""
     stages: dict[Stage, list[ObjectRef]] = {}

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
-from compiler.errors import ClusterError
-
 T = TypeVar("T")
 RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -51,7 +49,6 @@ class RetryPolicy:
 
 
 DEFAULT_POLICY = RetryPolicy()
-NO_RETRY = RetryPolicy(max_attempts=1)
 
 
 def status_of(error: BaseException) -> int | None:
@@ -138,18 +135,3 @@ def call_with_retry(
                 raise
             sleep(delay)
 
-
-def give_up_message(what: str, error: BaseException) -> str:
-    status = status_of(error)
-    cause = f"HTTP {status}" if status is not None else type(error).__name__
-    return f"{what} failed after retries ({cause})"
-
-
-def retried_cluster_call(call: Callable[[], T], *, what: str, policy: RetryPolicy) -> T:
-    """Like ``call_with_retry`` but transient failures that outlast it become ClusterError."""
-    try:
-        return call_with_retry(call, what=what, policy=policy)
-    except Exception as error:
-        if is_transient(error):
-            raise ClusterError(give_up_message(what, error)) from error
-        raise
