@@ -252,13 +252,8 @@ def runtime_plan(cluster: Cluster, node: Node, header: str) -> RuntimePlan:
                 )
             )
         if node.os == "debian":
-            keyring = "/etc/apt/keyrings/cri-o-apt-keyring.gpg"
-            repo = InstalledFile(
-                "/etc/apt/sources.list.d/cri-o.list",
-                "0644",
-                header + f"deb [signed-by={keyring}] {base}/deb/ /\n",
-            )
-            keys: tuple[AptKey, ...] = (AptKey(f"{base}/deb/Release.key", keyring),)
+            repo, key = _apt_repository("cri-o", base, header)
+            keys: tuple[AptKey, ...] = (key,)
         else:
             repo = InstalledFile(
                 "/etc/yum.repos.d/cri-o.repo",
@@ -291,19 +286,26 @@ def runtime_plan(cluster: Cluster, node: Node, header: str) -> RuntimePlan:
 # --- Kubernetes packages --------------------------------------------------------------------
 
 
+def _apt_repository(name: str, base: str, header: str) -> tuple[InstalledFile, AptKey]:
+    """An apt source for a pkgs.k8s.io-style repository (``<base>/deb/``), trusted only
+    through its own keyring (signed-by), and the key that goes into that keyring."""
+    keyring = f"/etc/apt/keyrings/{name}-apt-keyring.gpg"
+    source = InstalledFile(
+        f"/etc/apt/sources.list.d/{name}.list",
+        "0644",
+        header + f"deb [signed-by={keyring}] {base}/deb/ /\n",
+    )
+    return source, AptKey(f"{base}/deb/Release.key", keyring)
+
+
 def kube_repository(
     cluster: Cluster, node: Node, header: str
 ) -> tuple[InstalledFile, tuple[AptKey, ...]]:
     series = cluster.kubernetes.version.minor_series
     base = f"{PKGS_K8S_IO}/{series}"
     if node.os == "debian":
-        keyring = "/etc/apt/keyrings/kubernetes-apt-keyring.gpg"
-        repo = InstalledFile(
-            "/etc/apt/sources.list.d/kubernetes.list",
-            "0644",
-            header + f"deb [signed-by={keyring}] {base}/deb/ /\n",
-        )
-        return repo, (AptKey(f"{base}/deb/Release.key", keyring),)
+        repo, key = _apt_repository("kubernetes", base, header)
+        return repo, (key,)
     # The exclude line is dnf's hold: a plain `dnf upgrade` never moves these packages;
     # provision.sh installs them with --disableexcludes=kubernetes.
     repo = InstalledFile(
