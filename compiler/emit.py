@@ -170,6 +170,15 @@ def compare(expected: Mapping[str, bytes], actual: Mapping[str, bytes]) -> list[
     return stale
 
 
+def stale_files(
+    expected: Mapping[str, bytes], actual: Mapping[str, bytes], out_dir: Path
+) -> list[Staleness]:
+    """Everything `kgit compile --check` reports: contents, missing and extra files, and
+    exec bits, in path order. ``actual`` is ``read_out(out_dir)``."""
+    stale = compare(expected, actual) + compare_exec_bits(expected, out_dir)
+    return sorted(stale, key=lambda item: item.path)
+
+
 def compare_exec_bits(expected: Mapping[str, bytes], out_dir: Path) -> list[Staleness]:
     """Files of out/ whose executable bit is not the one the index records.
 

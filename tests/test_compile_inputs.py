@@ -3,6 +3,7 @@ out/ is fresh without compiling again (pipeline.unchanged_since_compile)."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import shutil
@@ -65,3 +66,16 @@ def test_any_change_means_compile_to_find_out(compiled_repo: Path, change: str) 
         del index["inputs"]
         (out / "index.json").write_text(json.dumps(index))
     assert not unchanged_since_compile(DirectoryTree(compiled_repo), emit.read_out(out))
+
+
+def test_plan_freshness_check_sees_a_script_that_lost_its_exec_bit(compiled_repo: Path) -> None:
+    # The digests still match, but `kgit compile --check` would fail: so must plan's warning.
+    from compiler.commands.plan import out_is_fresh
+
+    args = argparse.Namespace(file=str(compiled_repo / "cluster.yaml"), out_dir=None)
+    assert out_is_fresh(args) is None
+    script = compiled_repo / "out" / "hosts" / "k8s-master" / "provision.sh"
+    script.chmod(0o644)
+    warning = out_is_fresh(args)
+    assert warning is not None
+    assert "out/hosts/k8s-master/provision.sh: not executable" in warning

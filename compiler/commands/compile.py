@@ -64,9 +64,7 @@ def run(args: argparse.Namespace) -> int:
     for message in compiled.warnings:
         warn(message)
     if args.check:
-        stale = emit.compare(compiled.files, previous)
-        stale += emit.compare_exec_bits(compiled.files, where.out_dir)
-        stale.sort(key=lambda item: item.path)
+        stale = emit.stale_files(compiled.files, previous, where.out_dir)
         if stale:
             for item in stale:
                 print(f"stale: {item}", file=sys.stderr)

@@ -55,13 +55,15 @@ def out_is_fresh(args: Any) -> str | None:
     """Why `kgit compile --check` would fail, or None; compiles in memory only."""
     where = locate_spec(args)
     previous = emit.read_out(where.out_dir)
-    if unchanged_since_compile(where.tree, previous):
+    if unchanged_since_compile(where.tree, previous) and not emit.compare_exec_bits(
+        previous, where.out_dir
+    ):
         return None
     try:
         compiled = compile_tree(where.tree, where.options(previous=previous))
     except KgitError as exc:
         return f"{where.display} does not compile ({str(exc).splitlines()[0]})"
-    stale = emit.compare(compiled.files, previous)
+    stale = emit.stale_files(compiled.files, previous, where.out_dir)
     if stale:
         return (
             f"{where.out_dir} is stale ({len(stale)} file(s) differ from a fresh compile of "
