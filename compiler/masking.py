@@ -7,8 +7,9 @@ of markers, never as the value or a hash of it (a hash of a short secret can be 
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from compiler.plaindata import clone
 
 SENSITIVE = "(sensitive value)"
 SENSITIVE_BEFORE = "(sensitive value, before)"
@@ -23,7 +24,7 @@ def is_secret(body: dict[str, Any] | None) -> bool:
 
 
 def _masked_copy(body: dict[str, Any]) -> dict[str, Any]:
-    masked = copy.deepcopy(body)
+    masked = clone(body)
     annotations = (masked.get("metadata") or {}).get("annotations") or {}
     for name in _LEAKY_ANNOTATIONS:
         if name in annotations:

@@ -8,7 +8,6 @@ result is parsed again and must equal the old data with only the chosen images r
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from compiler.errors import KgitError, Location
 from compiler.loader import Document, PathKey
 from compiler.model import Cluster
 from compiler.pipeline import CompileOptions, load_and_validate
+from compiler.plaindata import clone
 from compiler.schema import cluster_schema
 from compiler.sources import SourceTree
 
@@ -172,7 +172,7 @@ def apply_edits(text: str, edits: Sequence[ImageEdit]) -> str:
 
 def verify_edit(old: dict[str, Any], new_text: str, edits: Sequence[ImageEdit]) -> None:
     """The new text must parse to the old data with only the edited images changed."""
-    expected = copy.deepcopy(old)
+    expected = clone(old)
     for edit in edits:
         target = expected
         for part in edit.path[:-1]:

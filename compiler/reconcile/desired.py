@@ -13,7 +13,6 @@ fills them from the environment at plan/apply time only, never on disk.
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import json
 import os
@@ -26,6 +25,7 @@ import yaml
 
 from compiler.errors import PlanError
 from compiler.loader import load_all_trusted
+from compiler.plaindata import clone
 from compiler.reconcile.model import ObjectRef
 
 MANIFESTS_PREFIX = "manifests/"
@@ -163,7 +163,7 @@ def with_secret_values(
             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set",
             hint="export the variable(s) before running kgit plan/apply",
         )
-    filled = copy.deepcopy(body)
+    filled = clone(body)
     filled.pop("stringData", None)
     filled["data"] = {
         key: base64.b64encode(env[var].encode()).decode() for key, var in sorted(mapping.items())

@@ -22,11 +22,12 @@ and fluxcd/pkg ssa/normalize (what a production SSA differ found it had to norma
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from compiler.plaindata import clone
 
 # Fields the field manager never records (identity; managedFields docs: "the fields
 # apiVersion, kind, metadata.name and metadata.namespace are not tracked").
@@ -87,7 +88,7 @@ def for_display(obj: dict[str, Any] | None) -> dict[str, Any] | None:
     """A copy of a server object without what the server owns: what a diff should show."""
     if obj is None:
         return None
-    shown = copy.deepcopy(obj)
+    shown = clone(obj)
     for step in (strip_server_metadata, drop_status, drop_empty_metadata_maps):
         shown = step(shown)
     return shown
