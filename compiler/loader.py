@@ -8,8 +8,8 @@ Positions are kept per JSON path so that validation and later stages can point a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +22,51 @@ from compiler.sources import SourceTree
 PathKey = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
 class Positions:
-    """Where each value (and each mapping key) of a document starts."""
+    """Where each value (and each mapping key) of a document starts.
 
-    file: str
-    values: Mapping[PathKey, Location] = field(default_factory=dict)
-    keys: Mapping[PathKey, Location] = field(default_factory=dict)
+    A run that succeeds never asks for a position, so the fast parse records none; then
+    ``reread`` builds the tables on first use by reading the text again with positions.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        values: Mapping[PathKey, Location] | None = None,
+        keys: Mapping[PathKey, Location] | None = None,
+        *,
+        reread: Callable[[], Positions] | None = None,
+    ) -> None:
+        self.file = file
+        self._tables = None if reread else (values or {}, keys or {})
+        self._reread = reread
+
+    def _read(self) -> tuple[Mapping[PathKey, Location], Mapping[PathKey, Location]]:
+        if self._tables is None:
+            assert self._reread is not None
+            again = self._reread()
+            self._tables = (again.values, again.keys)
+        return self._tables
+
+    @property
+    def values(self) -> Mapping[PathKey, Location]:
+        return self._read()[0]
+
+    @property
+    def keys(self) -> Mapping[PathKey, Location]:
+        return self._read()[1]
 
     def of(self, path: PathKey, *, key: bool = False) -> Location:
         """Location of ``path``; falls back to the nearest enclosing value that is known."""
-        if key and path in self.keys:
-            return self.keys[path]
+        values, keys = self._read()
+        if key and path in keys:
+            return keys[path]
         probe = tuple(path)
         while probe:
-            if probe in self.values:
-                return self.values[probe]
+            if probe in values:
+                return values[probe]
             probe = probe[:-1]
-        return self.values.get((), Location(self.file, 1, 1))
+        return values.get((), Location(self.file, 1, 1))
 
 
 @dataclass(frozen=True)
@@ -289,6 +316,99 @@ class _Builder:
         return [(source, here) for source in sources]
 
 
+class _NotPlain(Exception):
+    """The fast build met something only ``_Builder`` handles (or reports) properly."""
+
+
+# How plain (unquoted) scalars resolve, by text: the same few keys and values recur
+# thousands of times in a large spec, and the resolver's regular expressions dominated.
+_PLAIN_TAGS: dict[str, str] = {}
+_PLAIN_TAGS_LIMIT = 4096
+_STR_TAG = _CORE + "str"
+
+
+class _PlainBuilder:
+    """Plain data from the parser's events, at speed, for the common clean document.
+
+    No positions, no anchors, aliases, merge keys, tags, duplicate or non-string keys:
+    on any of those it gives up (``_NotPlain``) and the caller reads the text again with
+    ``_Builder``, which records positions and words every problem. For a document it
+    accepts, both build the same data (property-tested).
+    """
+
+    def __init__(self, loader: yaml.SafeLoader) -> None:
+        self.loader = loader
+
+    def value(self, depth: int) -> Any:
+        event = self.loader.get_event()
+        kind = type(event)
+        if getattr(event, "anchor", None) is not None or depth > MAX_DEPTH:
+            raise _NotPlain
+        if kind is yaml.ScalarEvent:
+            return self.scalar(event)
+        if event.tag not in (None, "!"):
+            raise _NotPlain
+        if kind is yaml.MappingStartEvent:
+            return self.mapping(depth + 1)
+        if kind is yaml.SequenceStartEvent:
+            return self.sequence(depth + 1)
+        raise _NotPlain  # an alias
+
+    def scalar(self, event: yaml.ScalarEvent) -> Any:
+        if event.tag is not None and event.tag != "!":
+            raise _NotPlain
+        if event.implicit[0]:  # plain: resolved by its text
+            tag = _PLAIN_TAGS.get(event.value)
+            if tag is None:
+                tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+                if len(_PLAIN_TAGS) >= _PLAIN_TAGS_LIMIT:
+                    _PLAIN_TAGS.clear()
+                _PLAIN_TAGS[event.value] = tag
+        else:
+            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag == _STR_TAG:
+            return event.value
+        if tag not in SCALAR_TAGS:
+            raise _NotPlain
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, KeyError, AttributeError, TypeError, OverflowError, yaml.YAMLError):
+            raise _NotPlain from None
+
+    def sequence(self, depth: int) -> list[Any]:
+        items: list[Any] = []
+        while not self.loader.check_event(yaml.SequenceEndEvent):
+            items.append(self.value(depth))
+        self.loader.get_event()
+        return items
+
+    def mapping(self, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        loader = self.loader
+        while not loader.check_event(yaml.MappingEndEvent):
+            event = loader.get_event()
+            if type(event) is not yaml.ScalarEvent or event.anchor is not None:
+                raise _NotPlain
+            key = self.scalar(event)
+            if type(key) is not str or key in result or (key == "<<" and event.implicit[0]):
+                raise _NotPlain
+            result[key] = self.value(depth)
+        loader.get_event()
+        return result
+
+
+def _plain_documents(loader: yaml.SafeLoader) -> list[Any]:
+    """The data of every document, or ``_NotPlain``."""
+    documents = []
+    loader.get_event()  # StreamStartEvent
+    while not loader.check_event(yaml.StreamEndEvent):
+        loader.get_event()  # DocumentStartEvent
+        documents.append(_PlainBuilder(loader).value(0))
+        loader.get_event()  # DocumentEndEvent
+    return documents
+
+
 def _is_blank(text: str) -> bool:
     return all(not line.strip() or line.strip().startswith("#") for line in text.splitlines())
 
@@ -331,6 +451,27 @@ def _documents(loader: yaml.SafeLoader, file: str) -> list[tuple[Any, Positions]
 
 def _read_stream(text: str, file: str) -> list[tuple[Any, Positions]]:
     """(data, positions) of every document; a SpecError for anything malformed."""
+    if _FAST_LOADER is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
+        loader = _FAST_LOADER(text)
+        try:
+            documents = _plain_documents(loader)
+        except (_NotPlain, yaml.YAMLError, RecursionError):
+            pass  # read again below, with positions and the exact message
+        else:
+            return [
+                (data, Positions(file, reread=lambda i=index: _positions(text, file, i)))
+                for index, data in enumerate(documents)
+            ]
+        finally:
+            loader.dispose()
+    return _read_stream_with_positions(text, file)
+
+
+def _positions(text: str, file: str, index: int) -> Positions:
+    return _read_stream_with_positions(text, file)[index][1]
+
+
+def _read_stream_with_positions(text: str, file: str) -> list[tuple[Any, Positions]]:
     if _FAST_LOADER is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
         loader = _FAST_LOADER(text)
         try:
