@@ -26,7 +26,7 @@ from compiler.render.flannel import flannel_warnings, render_flannel
 from compiler.render.hosts import render_hosts
 from compiler.render.ingress_nginx import ingress_nginx_warnings, render_ingress_nginx
 from compiler.resources import Resource, ResourceSet
-from compiler.sources import SourceTree
+from compiler.sources import SnapshotTree, SourceTree
 from compiler.spec import load_spec, run_stage
 from compiler.warnings import spec_warnings
 
@@ -108,6 +108,7 @@ def render_resources(
 def compile_tree(tree: SourceTree, options: CompileOptions | None = None) -> Compiled:
     """Compile the spec in ``tree`` into the bytes of out/. No writes, no clock, no network."""
     options = options or CompileOptions()
+    tree = SnapshotTree(tree)
     _document, cluster = load_and_validate(tree, options)
     spec = options.spec_path
     warnings = spec_warnings(cluster)

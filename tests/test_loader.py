@@ -227,3 +227,22 @@ def test_symlink_out_of_the_repository_reads_as_missing(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as caught:
         load_tree_document(DirectoryTree(repo), "cluster.yaml")
     assert str(caught.value) == "cluster.yaml:1:1: file not found"
+
+
+def test_a_folder_symlinked_out_of_the_repository_reads_as_missing(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "patch.yaml").write_text("a: 1\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "overlays").symlink_to(outside)
+    (repo / "inside").mkdir()
+    (repo / "inside" / "link.yaml").symlink_to(repo / "inside" / "real.yaml")
+    (repo / "inside" / "real.yaml").write_text("b: 2\n")
+    tree = DirectoryTree(repo)
+    assert not tree.is_file("overlays/patch.yaml")
+    assert not tree.is_dir("overlays")
+    with pytest.raises(FileNotFoundError):
+        tree.read_bytes("overlays/patch.yaml")
+    # A symlink that stays inside the tree is followed.
+    assert tree.read_bytes("inside/link.yaml") == b"b: 2\n"
