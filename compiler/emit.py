@@ -199,9 +199,11 @@ def compare_exec_bits(expected: Mapping[str, bytes], out_dir: Path) -> list[Stal
     return stale
 
 
-def _is_current(out_dir: Path, files: Mapping[str, bytes]) -> bool:
+def _is_current(
+    out_dir: Path, files: Mapping[str, bytes], current: Mapping[str, bytes] | None
+) -> bool:
     """True when kgit's files in out_dir are exactly ``files``, with the right modes."""
-    if read_out(out_dir) != dict(files):
+    if dict(read_out(out_dir) if current is None else current) != dict(files):
         return False
     executables = executable_paths(files)
     for rel in files:
@@ -211,8 +213,13 @@ def _is_current(out_dir: Path, files: Mapping[str, bytes]) -> bool:
     return True
 
 
-def write_out(out_dir: Path, files: Mapping[str, bytes]) -> None:
+def write_out(
+    out_dir: Path, files: Mapping[str, bytes], *, current: Mapping[str, bytes] | None = None
+) -> None:
     """Replace kgit's files in out_dir with ``files``, atomically as a whole directory.
+
+    ``current`` is what ``read_out(out_dir)`` gave the caller moments ago, when it has it:
+    a compile that changes nothing then reads out/ once, not twice.
 
     The new tree is built in a temporary directory beside out/ (same filesystem, so the
     final renames are atomic); files in out/ that kgit does not own are copied across, so
@@ -220,7 +227,7 @@ def write_out(out_dir: Path, files: Mapping[str, bytes]) -> None:
     """
     out_dir = out_dir.absolute()
     parent = out_dir.parent
-    if _is_current(out_dir, files):
+    if _is_current(out_dir, files, current):
         return  # nothing to do: leave out/ (and its timestamps) exactly as it is
     try:
         parent.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,6 @@ import hashlib
 import os
 import re
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -185,6 +183,11 @@ def check_manifest(data: bytes, url: str) -> None:
 
 def download(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> bytes:
     """The body of ``url``; each way this fails is one VendorError naming the URL."""
+    # Imported here: urllib pulls in http.client and email (~30 ms), which every compile
+    # would pay for through compiler.addons, and only `kgit vendor` downloads.
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": "kgit-vendor"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

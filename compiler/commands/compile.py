@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{where.out_dir} is up to date ({len(compiled.files)} files)")
         return exitcodes.SUCCESS
     changed = emit.compare(compiled.files, previous)
-    emit.write_out(where.out_dir, compiled.files)
+    emit.write_out(where.out_dir, compiled.files, current=previous)
     print(
         f"compiled {where.display} -> {where.out_dir}: {len(compiled.files)} files, "
         f"{len(compiled.resources)} objects, {len(changed)} changed"
