@@ -62,6 +62,17 @@ tricky_text = st.one_of(
         ]
     ),
 )
+# Words that yamlout writes without asking PyYAML (when no reader could misread them).
+WORDS = [
+    "nginx", "v1.2.3", "1.2.3", "1.0", "0.5", "10Mi", "1e3", "1e3x", "1E+3", "0x1F", "0x1G",
+    "0755", "0755x", "0o17", "0b101", "1_000", "1__0", "2026-11-29", "2026-11-29x", "y", "n",
+    "on", "Off", "NULL", "Null", "nan", "inf", "a..b", "a/b/", "a-", "9", "09", "0", "._x",
+    "a.b-c_d/e", "x" * 200,
+]  # fmt: skip
+words = st.one_of(
+    st.sampled_from(WORDS), st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,12}", fullmatch=True)
+)
+tricky_text = st.one_of(tricky_text, words)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**12), 10**12), tricky_text)
 keys = st.one_of(tricky_text.filter(lambda k: len(k) <= 128 and "\n" not in k))
 documents = st.recursive(
@@ -103,3 +114,16 @@ def test_unusual_values_fall_back_to_pyyaml(value: object) -> None:
     with pytest.raises(yamlout._Unsupported):
         yamlout._fast_dump(value)
     assert yamlout.dump(value) == yamlout._pyyaml_dump(value)
+
+
+@pytest.mark.parametrize("word", WORDS)
+def test_a_word_is_written_as_pyyaml_writes_it(word: str) -> None:
+    text = yamlout._pyyaml_dump(word).removesuffix("\n...\n").removesuffix("\n")
+    assert yamlout._scalar_text.__wrapped__(word) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(words)
+def test_any_word_is_written_as_pyyaml_writes_it(word: str) -> None:
+    text = yamlout._pyyaml_dump(word).removesuffix("\n...\n").removesuffix("\n")
+    assert yamlout._scalar_text.__wrapped__(word) == text
