@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from compiler import loader
 from compiler.errors import SpecError
-from compiler.loader import Positions, parse_text
+from compiler.loader import Positions, load_all_trusted, parse_text
 
 # Plain scalars whose YAML 1.1 meaning is not a string, or is easily mistaken.
 TRICKY_SCALARS = [
@@ -165,3 +166,21 @@ def test_dates_and_numbers_keep_their_types() -> None:
     data, _ = parse_text("a: 2026-11-29\nb: 0x1F\nc: 1.5\nd: yes\ne: ~\n", "t.yaml")
     assert data == {"a": datetime.date(2026, 11, 29), "b": 31, "c": 1.5, "d": True, "e": None}
     assert type(data["d"]) is bool
+
+
+def test_trusted_files_read_as_pyyaml_reads_them(upstream: Path, repo_root: Path) -> None:
+    """load_all_trusted (kgit's own out/, baselines, vendored files) against PyYAML's loader."""
+    files = sorted(upstream.glob("*.y*ml")) + sorted((repo_root / "out").rglob("*.yaml"))
+    assert len(files) > 10
+    for path in files:
+        text = path.read_text()
+        expected = [strict(d) for d in yaml.load_all(text, Loader=yaml.SafeLoader)]
+        assert [strict(d) for d in load_all_trusted(text)] == expected, path
+
+
+@pytest.mark.parametrize(
+    "text", ["a: &x 1\nb: *x\n", "---\n---\na: 1\n", "a: !!binary aGk=\n", "- 1\n- yes\n"]
+)
+def test_trusted_text_with_anchors_or_tags_reads_as_pyyaml_reads_it(text: str) -> None:
+    expected = [strict(d) for d in yaml.load_all(text, Loader=yaml.SafeLoader)]
+    assert [strict(d) for d in load_all_trusted(text)] == expected

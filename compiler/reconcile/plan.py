@@ -107,6 +107,13 @@ class _Planner:
         _, after, diff = _shown(None, normalize.for_display(filled), str(ref))
         return Action(ActionKind.CREATE, ref, "not on the cluster", diff, None, after)
 
+    def unchanged(self, body: dict[str, Any], filled: dict[str, Any]) -> Action | None:
+        """The no-op for an object the cluster already has as desired, or None."""
+        live = self.observed.members.get(member_key(ObjectRef.of(body)))
+        if live is None or normalize.drift(filled, live, FIELD_MANAGER) is not None:
+            return None
+        return Action(ActionKind.NOOP, ObjectRef.of(body), "", **_seen(live))
+
     def change(self, body: dict[str, Any], filled: dict[str, Any], live: dict[str, Any]) -> Action:
         ref = ObjectRef.of(body)
         seen = _seen(live)
@@ -204,13 +211,22 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
         except ApiRejected as exc:
             raise ClusterError(f"{ref}: {exc}") from None
 
-    # Unchanged objects cost no request; new ones are looked for (find_unlabelled) and new
-    # and changed ones get a dry-run; both run concurrently (a real API server answers
-    # each in milliseconds of waiting). map() keeps the order of out/ and raises the first
-    # error in that order.
+    def settled(original: dict[str, Any]) -> Action | None:
+        body = with_member_labels(original, observed.set_id)
+        return planner.unchanged(body, with_secret_values(body, options.environ))
+
+    # Unchanged objects cost no request and are decided here: handing each of thousands to
+    # the pool cost more than deciding it. New ones are looked for (find_unlabelled) and
+    # new and changed ones get a dry-run; both run concurrently (a real API server answers
+    # each in milliseconds of waiting). Actions keep the order of out/, and map() raises
+    # the first error in that order.
     with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
         unlabelled.update(planner.find_unlabelled(desired, pool))
-        for action, adopted in pool.map(plan_one, desired.objects):
+        noops = [settled(original) for original in desired.objects]
+        pending = [o for o, noop in zip(desired.objects, noops, strict=True) if noop is None]
+        planned = pool.map(plan_one, pending)
+        for noop in noops:
+            action, adopted = (noop, None) if noop is not None else next(planned)
             actions.append(action)
             wanted.add(member_key(action.ref))
             if adopted:
