@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench schema-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.run
+
+# The fast schema check kgit runs before jsonschema: regenerate after editing the schema.
+schema-check: $(VENV)/.installed-test
+	$(BIN)/python tools/generate_schema_check.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

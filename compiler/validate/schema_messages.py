@@ -4,6 +4,15 @@ jsonschema's own messages dump whole values and every branch of a ``oneOf``; her
 mistake becomes one sentence about the field (``spec.nodes[1].role: "master" is not one
 of: control-plane, worker``), unknown keys get "did you mean", and strings with newlines
 or control characters (which JSON Schema patterns cannot catch reliably) are refused.
+
+Two tiers, because importing jsonschema and running it cost more than the rest of
+``kgit validate`` on a small spec and a fifth of ``kgit compile`` on a large one, while
+almost every spec checked is valid. First a yes/no check generated ahead of time from the
+schema by fastjsonschema (``_schema_fastcheck``, see tools/generate_schema_check.py):
+several times faster, and it needs neither jsonschema nor fastjsonschema at run time. Only
+when it says no (or fails in any way) does jsonschema run, to find and word each mistake.
+The generated check may be stricter than jsonschema (then jsonschema simply finds nothing)
+but never more lenient; tests/test_schema_fastcheck.py holds it to that.
 """
 
 from __future__ import annotations
@@ -13,15 +22,16 @@ import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from compiler.errors import Problem
 from compiler.loader import Document, PathKey
 from compiler.schema import cluster_schema
 from compiler.validate.fields import at, show
+
+if TYPE_CHECKING:  # imported when needed: a valid spec never needs jsonschema
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 # Free-text fields whose strings may span lines (they only ever reach a YAML manifest as
 # data). Every other string reaches a script, a config file or an object name, where a
@@ -38,7 +48,20 @@ _CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(cluster_schema())
+
+
+def _passes_fast_check(data: Any) -> bool:
+    """True when the generated check finds ``data`` valid; False on any failure of it."""
+    try:
+        from compiler.validate._schema_fastcheck import validate
+
+        validate(data)
+    except Exception:  # invalid, or the check itself failed: jsonschema decides
+        return False
+    return True
 
 
 def _describe_type(value: Any) -> str:
@@ -303,8 +326,9 @@ def _matches(path: PathKey, pattern: tuple[Any, ...]) -> bool:
 
 def schema_findings(doc: Document) -> list[Finding]:
     found: list[Finding] = []
-    for error in _validator().iter_errors(doc.data):
-        found.extend(_schema_found(error))
+    if not _passes_fast_check(doc.data):
+        for error in _validator().iter_errors(doc.data):
+            found.extend(_schema_found(error))
     # A misspelt key is one mistake, not also a missing one: keep the did-you-mean only.
     # jsonschema reports a 'required' once per missing key, each time with the full list.
     unique = {(f.path, f.message): f for f in found}
