@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,15 +137,31 @@ def executable_paths(files: Mapping[str, bytes]) -> set[str]:
 
 def read_out(out_dir: Path) -> dict[str, bytes]:
     """kgit's own files currently in out/ (path -> bytes); empty when out/ does not exist."""
-    found: dict[str, bytes] = {}
     if not out_dir.is_dir():
-        return found
-    for path in sorted(out_dir.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            rel = path.relative_to(out_dir).as_posix()
-            if is_owned(rel):
-                found[rel] = path.read_bytes()
+        return {}
+    files = sorted(_regular_files(str(out_dir), ""), key=lambda item: item[0].split("/"))
+    found: dict[str, bytes] = {}
+    for rel, path in files:
+        if is_owned(rel):
+            with open(path, "rb") as file:
+                found[rel] = file.read()
     return found
+
+
+def _regular_files(folder: str, prefix: str) -> Iterator[tuple[str, str]]:
+    """(relative path, path) of each regular file under ``folder``; symlinks are skipped.
+
+    os.scandir, not Path.rglob: its entries know their type without a stat() each, and
+    out/ of a large cluster has thousands of files, read on every compile.
+    """
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                yield from _regular_files(entry.path, f"{prefix}{entry.name}/")
+            elif entry.is_file():
+                yield f"{prefix}{entry.name}", entry.path
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,16 @@ def _scalar(value: Any, indent: int) -> str:
 
 _SCALAR, _MAPPING, _SEQUENCE = 0, 1, 2
 # Exact types first: an ABC isinstance() check per value was a quarter of the writing time.
-_SHAPES: dict[type, int] = {dict: _MAPPING, list: _SEQUENCE, tuple: _SEQUENCE}
+_SHAPES: dict[type, int] = {
+    dict: _MAPPING,
+    list: _SEQUENCE,
+    tuple: _SEQUENCE,
+    str: _SCALAR,
+    int: _SCALAR,
+    bool: _SCALAR,
+    float: _SCALAR,
+    type(None): _SCALAR,
+}
 
 
 def _shape(value: Any) -> int:

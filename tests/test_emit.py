@@ -161,3 +161,19 @@ def test_read_out_ignores_files_kgit_does_not_own(tmp_path):
     (tmp_path / "README.md").write_text("2")
     assert emit.read_out(tmp_path) == {"hosts/x": b"1"}
     assert emit.read_out(tmp_path / "missing") == {}
+
+
+def test_read_out_skips_symlinks_and_lists_paths_in_path_order(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("s")
+    out = tmp_path / "out"
+    for rel in ("manifests/a/b.yaml", "manifests/a-c.yaml", "manifests/a.yaml"):
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text(rel)
+    (out / "manifests" / "linked").symlink_to(outside)  # a folder out of the tree
+    (out / "manifests" / "link.yaml").symlink_to(outside / "secret")
+    found = emit.read_out(out)
+    # Path order, as sorted(Path.rglob()) gave it: a folder's files before "a-c.yaml".
+    assert list(found) == ["manifests/a/b.yaml", "manifests/a-c.yaml", "manifests/a.yaml"]
+    assert found["manifests/a.yaml"] == b"manifests/a.yaml"
