@@ -151,7 +151,7 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                     if data__spec__kubernetes__featureGates_key not in []:
                                         data__spec__kubernetes__featureGates_value = data__spec__kubernetes__featureGates.get(data__spec__kubernetes__featureGates_key)
                                         if not isinstance(data__spec__kubernetes__featureGates_value, (bool)):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.kubernetes.featureGates.{data__spec__kubernetes__featureGates_key}".format(**locals()) + " must be boolean")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.kubernetes.featureGates.{data__spec__kubernetes__featureGates_key}" + " must be boolean")
                                 data__spec__kubernetes__featureGates_len = len(data__spec__kubernetes__featureGates)
                                 if data__spec__kubernetes__featureGates_len != 0:
                                     data__spec__kubernetes__featureGates_property_names = True
@@ -221,38 +221,38 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                 data__spec__runtime__registryMirrors_len = len(data__spec__runtime__registryMirrors)
                                 for data__spec__runtime__registryMirrors_x, data__spec__runtime__registryMirrors_item in enumerate(data__spec__runtime__registryMirrors):
                                     if not isinstance(data__spec__runtime__registryMirrors_item, (dict)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}]".format(**locals()) + " must be object")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}]" + " must be object")
                                     data__spec__runtime__registryMirrors_item_is_dict = isinstance(data__spec__runtime__registryMirrors_item, dict)
                                     if data__spec__runtime__registryMirrors_item_is_dict:
                                         data__spec__runtime__registryMirrors_item__missing_keys = set(['registry', 'endpoints']) - data__spec__runtime__registryMirrors_item.keys()
                                         if data__spec__runtime__registryMirrors_item__missing_keys:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}]".format(**locals()) + " must contain ")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}]" + " must contain ")
                                         data__spec__runtime__registryMirrors_item_keys = set(data__spec__runtime__registryMirrors_item.keys())
                                         if "registry" in data__spec__runtime__registryMirrors_item_keys:
                                             data__spec__runtime__registryMirrors_item_keys.remove("registry")
                                             data__spec__runtime__registryMirrors_item__registry = data__spec__runtime__registryMirrors_item["registry"]
-                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_registrypath(data__spec__runtime__registryMirrors_item__registry, custom_formats, (name_prefix or "data") + ".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}].registry".format(**locals()))
+                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_registrypath(data__spec__runtime__registryMirrors_item__registry, custom_formats, (name_prefix or "data") + f".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}].registry")
                                         if "endpoints" in data__spec__runtime__registryMirrors_item_keys:
                                             data__spec__runtime__registryMirrors_item_keys.remove("endpoints")
                                             data__spec__runtime__registryMirrors_item__endpoints = data__spec__runtime__registryMirrors_item["endpoints"]
                                             if not isinstance(data__spec__runtime__registryMirrors_item__endpoints, (list, tuple)):
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}].endpoints".format(**locals()) + " must be array")
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}].endpoints" + " must be array")
                                             data__spec__runtime__registryMirrors_item__endpoints_is_list = isinstance(data__spec__runtime__registryMirrors_item__endpoints, (list, tuple))
                                             if data__spec__runtime__registryMirrors_item__endpoints_is_list:
                                                 data__spec__runtime__registryMirrors_item__endpoints_len = len(data__spec__runtime__registryMirrors_item__endpoints)
                                                 if data__spec__runtime__registryMirrors_item__endpoints_len < 1:
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}].endpoints".format(**locals()) + " must contain at least 1 items")
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}].endpoints" + " must contain at least 1 items")
                                                 for data__spec__runtime__registryMirrors_item__endpoints_x, data__spec__runtime__registryMirrors_item__endpoints_item in enumerate(data__spec__runtime__registryMirrors_item__endpoints):
                                                     if not isinstance(data__spec__runtime__registryMirrors_item__endpoints_item, (str)):
-                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}].endpoints[{data__spec__runtime__registryMirrors_item__endpoints_x}]".format(**locals()) + " must be string")
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}].endpoints[{data__spec__runtime__registryMirrors_item__endpoints_x}]" + " must be string")
                                                     if isinstance(data__spec__runtime__registryMirrors_item__endpoints_item, str):
                                                         data__spec__runtime__registryMirrors_item__endpoints_item_len = len(data__spec__runtime__registryMirrors_item__endpoints_item)
                                                         if data__spec__runtime__registryMirrors_item__endpoints_item_len > 255:
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}].endpoints[{data__spec__runtime__registryMirrors_item__endpoints_x}]".format(**locals()) + " must be shorter than or equal to 255 characters")
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}].endpoints[{data__spec__runtime__registryMirrors_item__endpoints_x}]" + " must be shorter than or equal to 255 characters")
                                                         if not REGEX_PATTERNS['^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._/-]*)?$'].search(data__spec__runtime__registryMirrors_item__endpoints_item):
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}].endpoints[{data__spec__runtime__registryMirrors_item__endpoints_x}]".format(**locals()) + " must match pattern ^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._/-]*)?$")
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}].endpoints[{data__spec__runtime__registryMirrors_item__endpoints_x}]" + " must match pattern ^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._/-]*)?$")
                                         if data__spec__runtime__registryMirrors_item_keys:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}]".format(**locals()) + " must not contain "+str(data__spec__runtime__registryMirrors_item_keys)+" properties")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.runtime.registryMirrors[{data__spec__runtime__registryMirrors_x}]" + " must not contain "+str(data__spec__runtime__registryMirrors_item_keys)+" properties")
                         if data__spec__runtime_keys:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.runtime must not contain "+str(data__spec__runtime_keys)+" properties")
                 if "network" in data__spec_keys:
@@ -309,10 +309,10 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                             if data__spec__network__flannel__backendOptions_key not in []:
                                                 data__spec__network__flannel__backendOptions_value = data__spec__network__flannel__backendOptions.get(data__spec__network__flannel__backendOptions_key)
                                                 if not isinstance(data__spec__network__flannel__backendOptions_value, (str, int, bool)) and not (isinstance(data__spec__network__flannel__backendOptions_value, float) and data__spec__network__flannel__backendOptions_value.is_integer()):
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.network.flannel.backendOptions.{data__spec__network__flannel__backendOptions_key}".format(**locals()) + " must be string or integer or boolean")
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.network.flannel.backendOptions.{data__spec__network__flannel__backendOptions_key}" + " must be string or integer or boolean")
                                                 if isinstance(data__spec__network__flannel__backendOptions_value, str):
                                                     if not REGEX_PATTERNS['^[A-Za-z0-9._:/+=-]*$'].search(data__spec__network__flannel__backendOptions_value):
-                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.network.flannel.backendOptions.{data__spec__network__flannel__backendOptions_key}".format(**locals()) + " must match pattern ^[A-Za-z0-9._:/+=-]*$")
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.network.flannel.backendOptions.{data__spec__network__flannel__backendOptions_key}" + " must match pattern ^[A-Za-z0-9._:/+=-]*$")
                                         data__spec__network__flannel__backendOptions_len = len(data__spec__network__flannel__backendOptions)
                                         if data__spec__network__flannel__backendOptions_len != 0:
                                             data__spec__network__flannel__backendOptions_property_names = True
@@ -364,56 +364,56 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.nodes must contain at least 1 items")
                         for data__spec__nodes_x, data__spec__nodes_item in enumerate(data__spec__nodes):
                             if not isinstance(data__spec__nodes_item, (dict)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}]".format(**locals()) + " must be object")
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}]" + " must be object")
                             data__spec__nodes_item_is_dict = isinstance(data__spec__nodes_item, dict)
                             if data__spec__nodes_item_is_dict:
                                 data__spec__nodes_item__missing_keys = set(['name', 'address', 'role']) - data__spec__nodes_item.keys()
                                 if data__spec__nodes_item__missing_keys:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}]".format(**locals()) + " must contain ")
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}]" + " must contain ")
                                 data__spec__nodes_item_keys = set(data__spec__nodes_item.keys())
                                 if "name" in data__spec__nodes_item_keys:
                                     data__spec__nodes_item_keys.remove("name")
                                     data__spec__nodes_item__name = data__spec__nodes_item["name"]
-                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnssubdomain(data__spec__nodes_item__name, custom_formats, (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}].name".format(**locals()))
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnssubdomain(data__spec__nodes_item__name, custom_formats, (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].name")
                                 if "address" in data__spec__nodes_item_keys:
                                     data__spec__nodes_item_keys.remove("address")
                                     data__spec__nodes_item__address = data__spec__nodes_item["address"]
-                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_ipaddress(data__spec__nodes_item__address, custom_formats, (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}].address".format(**locals()))
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_ipaddress(data__spec__nodes_item__address, custom_formats, (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].address")
                                 if "role" in data__spec__nodes_item_keys:
                                     data__spec__nodes_item_keys.remove("role")
                                     data__spec__nodes_item__role = data__spec__nodes_item["role"]
                                     if not isinstance(data__spec__nodes_item__role, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}].role".format(**locals()) + " must be string")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].role" + " must be string")
                                     if not (isinstance(data__spec__nodes_item__role, str) and data__spec__nodes_item__role == 'control-plane' or isinstance(data__spec__nodes_item__role, str) and data__spec__nodes_item__role == 'worker'):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}].role".format(**locals()) + " must be one of ['control-plane', 'worker']")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].role" + " must be one of ['control-plane', 'worker']")
                                 if "os" in data__spec__nodes_item_keys:
                                     data__spec__nodes_item_keys.remove("os")
                                     data__spec__nodes_item__os = data__spec__nodes_item["os"]
                                     if not isinstance(data__spec__nodes_item__os, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}].os".format(**locals()) + " must be string")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].os" + " must be string")
                                     if not (isinstance(data__spec__nodes_item__os, str) and data__spec__nodes_item__os == 'debian' or isinstance(data__spec__nodes_item__os, str) and data__spec__nodes_item__os == 'rhel'):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}].os".format(**locals()) + " must be one of ['debian', 'rhel']")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].os" + " must be one of ['debian', 'rhel']")
                                 if "schedulable" in data__spec__nodes_item_keys:
                                     data__spec__nodes_item_keys.remove("schedulable")
                                     data__spec__nodes_item__schedulable = data__spec__nodes_item["schedulable"]
                                     if not isinstance(data__spec__nodes_item__schedulable, (bool)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}].schedulable".format(**locals()) + " must be boolean")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].schedulable" + " must be boolean")
                                 if "labels" in data__spec__nodes_item_keys:
                                     data__spec__nodes_item_keys.remove("labels")
                                     data__spec__nodes_item__labels = data__spec__nodes_item["labels"]
-                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_labelmap(data__spec__nodes_item__labels, custom_formats, (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}].labels".format(**locals()))
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_labelmap(data__spec__nodes_item__labels, custom_formats, (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].labels")
                                 if "taints" in data__spec__nodes_item_keys:
                                     data__spec__nodes_item_keys.remove("taints")
                                     data__spec__nodes_item__taints = data__spec__nodes_item["taints"]
                                     if not isinstance(data__spec__nodes_item__taints, (list, tuple)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}].taints".format(**locals()) + " must be array")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].taints" + " must be array")
                                     data__spec__nodes_item__taints_is_list = isinstance(data__spec__nodes_item__taints, (list, tuple))
                                     if data__spec__nodes_item__taints_is_list:
                                         data__spec__nodes_item__taints_len = len(data__spec__nodes_item__taints)
                                         for data__spec__nodes_item__taints_x, data__spec__nodes_item__taints_item in enumerate(data__spec__nodes_item__taints):
-                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_taint(data__spec__nodes_item__taints_item, custom_formats, (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}].taints[{data__spec__nodes_item__taints_x}]".format(**locals()))
+                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_taint(data__spec__nodes_item__taints_item, custom_formats, (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].taints[{data__spec__nodes_item__taints_x}]")
                                 if data__spec__nodes_item_keys:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.nodes[{data__spec__nodes_x}]".format(**locals()) + " must not contain "+str(data__spec__nodes_item_keys)+" properties")
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}]" + " must not contain "+str(data__spec__nodes_item_keys)+" properties")
                 if "ingress" in data__spec_keys:
                     data__spec_keys.remove("ingress")
                     data__spec__ingress = data__spec["ingress"]
@@ -494,7 +494,7 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                     if data__spec__ingress__nginx__tolerations_is_list:
                                         data__spec__ingress__nginx__tolerations_len = len(data__spec__ingress__nginx__tolerations)
                                         for data__spec__ingress__nginx__tolerations_x, data__spec__ingress__nginx__tolerations_item in enumerate(data__spec__ingress__nginx__tolerations):
-                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_toleration(data__spec__ingress__nginx__tolerations_item, custom_formats, (name_prefix or "data") + ".spec.ingress.nginx.tolerations[{data__spec__ingress__nginx__tolerations_x}]".format(**locals()))
+                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_toleration(data__spec__ingress__nginx__tolerations_item, custom_formats, (name_prefix or "data") + f".spec.ingress.nginx.tolerations[{data__spec__ingress__nginx__tolerations_x}]")
                                 if "resources" in data__spec__ingress__nginx_keys:
                                     data__spec__ingress__nginx_keys.remove("resources")
                                     data__spec__ingress__nginx__resources = data__spec__ingress__nginx["resources"]
@@ -540,40 +540,40 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                         data__spec__apps_len = len(data__spec__apps)
                         for data__spec__apps_x, data__spec__apps_item in enumerate(data__spec__apps):
                             if not isinstance(data__spec__apps_item, (dict)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}]".format(**locals()) + " must be object")
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}]" + " must be object")
                             data__spec__apps_item_is_dict = isinstance(data__spec__apps_item, dict)
                             if data__spec__apps_item_is_dict:
                                 data__spec__apps_item__missing_keys = set(['name', 'image']) - data__spec__apps_item.keys()
                                 if data__spec__apps_item__missing_keys:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}]".format(**locals()) + " must contain ")
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}]" + " must contain ")
                                 data__spec__apps_item_keys = set(data__spec__apps_item.keys())
                                 if "name" in data__spec__apps_item_keys:
                                     data__spec__apps_item_keys.remove("name")
                                     data__spec__apps_item__name = data__spec__apps_item["name"]
-                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dns1035label(data__spec__apps_item__name, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].name".format(**locals()))
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dns1035label(data__spec__apps_item__name, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].name")
                                 if "namespace" in data__spec__apps_item_keys:
                                     data__spec__apps_item_keys.remove("namespace")
                                     data__spec__apps_item__namespace = data__spec__apps_item["namespace"]
-                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnslabel(data__spec__apps_item__namespace, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].namespace".format(**locals()))
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnslabel(data__spec__apps_item__namespace, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].namespace")
                                 if "image" in data__spec__apps_item_keys:
                                     data__spec__apps_item_keys.remove("image")
                                     data__spec__apps_item__image = data__spec__apps_item["image"]
-                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_image(data__spec__apps_item__image, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].image".format(**locals()))
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_image(data__spec__apps_item__image, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].image")
                                 if "replicas" in data__spec__apps_item_keys:
                                     data__spec__apps_item_keys.remove("replicas")
                                     data__spec__apps_item__replicas = data__spec__apps_item["replicas"]
                                     if not isinstance(data__spec__apps_item__replicas, (int)) and not (isinstance(data__spec__apps_item__replicas, float) and data__spec__apps_item__replicas.is_integer()) or isinstance(data__spec__apps_item__replicas, bool):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].replicas".format(**locals()) + " must be integer")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].replicas" + " must be integer")
                                     if isinstance(data__spec__apps_item__replicas, (int, float, Decimal)) and not isinstance(data__spec__apps_item__replicas, bool):
                                         if data__spec__apps_item__replicas < 0:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].replicas".format(**locals()) + " must be bigger than or equal to 0")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].replicas" + " must be bigger than or equal to 0")
                                         if data__spec__apps_item__replicas > 10000:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].replicas".format(**locals()) + " must be smaller than or equal to 10000")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].replicas" + " must be smaller than or equal to 10000")
                                 if "ports" in data__spec__apps_item_keys:
                                     data__spec__apps_item_keys.remove("ports")
                                     data__spec__apps_item__ports = data__spec__apps_item["ports"]
                                     if not isinstance(data__spec__apps_item__ports, (list, tuple)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ports".format(**locals()) + " must be array")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ports" + " must be array")
                                     data__spec__apps_item__ports_is_list = isinstance(data__spec__apps_item__ports, (list, tuple))
                                     if data__spec__apps_item__ports_is_list:
                                         data__spec__apps_item__ports_len = len(data__spec__apps_item__ports)
@@ -581,207 +581,207 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                             data__spec__apps_item__ports_item_one_of_count1 = 0
                                             if data__spec__apps_item__ports_item_one_of_count1 < 2:
                                                 try:
-                                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_port(data__spec__apps_item__ports_item, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}]".format(**locals()))
+                                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_port(data__spec__apps_item__ports_item, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}]")
                                                     data__spec__apps_item__ports_item_one_of_count1 += 1
                                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                             if data__spec__apps_item__ports_item_one_of_count1 < 2:
                                                 try:
                                                     if not isinstance(data__spec__apps_item__ports_item, (dict)):
-                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}]".format(**locals()) + " must be object")
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}]" + " must be object")
                                                     data__spec__apps_item__ports_item_is_dict = isinstance(data__spec__apps_item__ports_item, dict)
                                                     if data__spec__apps_item__ports_item_is_dict:
                                                         data__spec__apps_item__ports_item__missing_keys = set(['containerPort']) - data__spec__apps_item__ports_item.keys()
                                                         if data__spec__apps_item__ports_item__missing_keys:
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}]".format(**locals()) + " must contain ")
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}]" + " must contain ")
                                                         data__spec__apps_item__ports_item_keys = set(data__spec__apps_item__ports_item.keys())
                                                         if "containerPort" in data__spec__apps_item__ports_item_keys:
                                                             data__spec__apps_item__ports_item_keys.remove("containerPort")
                                                             data__spec__apps_item__ports_item__containerPort = data__spec__apps_item__ports_item["containerPort"]
-                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_port(data__spec__apps_item__ports_item__containerPort, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}].containerPort".format(**locals()))
+                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_port(data__spec__apps_item__ports_item__containerPort, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}].containerPort")
                                                         if "name" in data__spec__apps_item__ports_item_keys:
                                                             data__spec__apps_item__ports_item_keys.remove("name")
                                                             data__spec__apps_item__ports_item__name = data__spec__apps_item__ports_item["name"]
-                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_portname(data__spec__apps_item__ports_item__name, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}].name".format(**locals()))
+                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_portname(data__spec__apps_item__ports_item__name, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}].name")
                                                         if "protocol" in data__spec__apps_item__ports_item_keys:
                                                             data__spec__apps_item__ports_item_keys.remove("protocol")
                                                             data__spec__apps_item__ports_item__protocol = data__spec__apps_item__ports_item["protocol"]
-                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_protocol(data__spec__apps_item__ports_item__protocol, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}].protocol".format(**locals()))
+                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_protocol(data__spec__apps_item__ports_item__protocol, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}].protocol")
                                                         if "servicePort" in data__spec__apps_item__ports_item_keys:
                                                             data__spec__apps_item__ports_item_keys.remove("servicePort")
                                                             data__spec__apps_item__ports_item__servicePort = data__spec__apps_item__ports_item["servicePort"]
-                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_port(data__spec__apps_item__ports_item__servicePort, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}].servicePort".format(**locals()))
+                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_port(data__spec__apps_item__ports_item__servicePort, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}].servicePort")
                                                         if data__spec__apps_item__ports_item_keys:
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}]".format(**locals()) + " must not contain "+str(data__spec__apps_item__ports_item_keys)+" properties")
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}]" + " must not contain "+str(data__spec__apps_item__ports_item_keys)+" properties")
                                                     data__spec__apps_item__ports_item_one_of_count1 += 1
                                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                             if data__spec__apps_item__ports_item_one_of_count1 != 1:
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}]".format(**locals()) + " must be valid exactly by one definition")
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ports[{data__spec__apps_item__ports_x}]" + " must be valid exactly by one definition")
                                 if "serviceType" in data__spec__apps_item_keys:
                                     data__spec__apps_item_keys.remove("serviceType")
                                     data__spec__apps_item__serviceType = data__spec__apps_item["serviceType"]
                                     if not isinstance(data__spec__apps_item__serviceType, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].serviceType".format(**locals()) + " must be string")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].serviceType" + " must be string")
                                     if not (isinstance(data__spec__apps_item__serviceType, str) and data__spec__apps_item__serviceType == 'ClusterIP' or isinstance(data__spec__apps_item__serviceType, str) and data__spec__apps_item__serviceType == 'NodePort' or isinstance(data__spec__apps_item__serviceType, str) and data__spec__apps_item__serviceType == 'LoadBalancer'):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].serviceType".format(**locals()) + " must be one of ['ClusterIP', 'NodePort', 'LoadBalancer']")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].serviceType" + " must be one of ['ClusterIP', 'NodePort', 'LoadBalancer']")
                                 if "env" in data__spec__apps_item_keys:
                                     data__spec__apps_item_keys.remove("env")
                                     data__spec__apps_item__env = data__spec__apps_item["env"]
                                     if not isinstance(data__spec__apps_item__env, (list, tuple)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].env".format(**locals()) + " must be array")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].env" + " must be array")
                                     data__spec__apps_item__env_is_list = isinstance(data__spec__apps_item__env, (list, tuple))
                                     if data__spec__apps_item__env_is_list:
                                         data__spec__apps_item__env_len = len(data__spec__apps_item__env)
                                         for data__spec__apps_item__env_x, data__spec__apps_item__env_item in enumerate(data__spec__apps_item__env):
-                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_envvar(data__spec__apps_item__env_item, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].env[{data__spec__apps_item__env_x}]".format(**locals()))
+                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_envvar(data__spec__apps_item__env_item, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].env[{data__spec__apps_item__env_x}]")
                                 if "resources" in data__spec__apps_item_keys:
                                     data__spec__apps_item_keys.remove("resources")
                                     data__spec__apps_item__resources = data__spec__apps_item["resources"]
-                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_resources(data__spec__apps_item__resources, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].resources".format(**locals()))
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_resources(data__spec__apps_item__resources, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].resources")
                                 if "initContainers" in data__spec__apps_item_keys:
                                     data__spec__apps_item_keys.remove("initContainers")
                                     data__spec__apps_item__initContainers = data__spec__apps_item["initContainers"]
                                     if not isinstance(data__spec__apps_item__initContainers, (list, tuple)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].initContainers".format(**locals()) + " must be array")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].initContainers" + " must be array")
                                     data__spec__apps_item__initContainers_is_list = isinstance(data__spec__apps_item__initContainers, (list, tuple))
                                     if data__spec__apps_item__initContainers_is_list:
                                         data__spec__apps_item__initContainers_len = len(data__spec__apps_item__initContainers)
                                         for data__spec__apps_item__initContainers_x, data__spec__apps_item__initContainers_item in enumerate(data__spec__apps_item__initContainers):
                                             if not isinstance(data__spec__apps_item__initContainers_item, (dict)):
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}]".format(**locals()) + " must be object")
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}]" + " must be object")
                                             data__spec__apps_item__initContainers_item_is_dict = isinstance(data__spec__apps_item__initContainers_item, dict)
                                             if data__spec__apps_item__initContainers_item_is_dict:
                                                 data__spec__apps_item__initContainers_item__missing_keys = set(['name', 'image']) - data__spec__apps_item__initContainers_item.keys()
                                                 if data__spec__apps_item__initContainers_item__missing_keys:
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}]".format(**locals()) + " must contain ")
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}]" + " must contain ")
                                                 data__spec__apps_item__initContainers_item_keys = set(data__spec__apps_item__initContainers_item.keys())
                                                 if "name" in data__spec__apps_item__initContainers_item_keys:
                                                     data__spec__apps_item__initContainers_item_keys.remove("name")
                                                     data__spec__apps_item__initContainers_item__name = data__spec__apps_item__initContainers_item["name"]
-                                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnslabel(data__spec__apps_item__initContainers_item__name, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].name".format(**locals()))
+                                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnslabel(data__spec__apps_item__initContainers_item__name, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].name")
                                                 if "image" in data__spec__apps_item__initContainers_item_keys:
                                                     data__spec__apps_item__initContainers_item_keys.remove("image")
                                                     data__spec__apps_item__initContainers_item__image = data__spec__apps_item__initContainers_item["image"]
-                                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_image(data__spec__apps_item__initContainers_item__image, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].image".format(**locals()))
+                                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_image(data__spec__apps_item__initContainers_item__image, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].image")
                                                 if "command" in data__spec__apps_item__initContainers_item_keys:
                                                     data__spec__apps_item__initContainers_item_keys.remove("command")
                                                     data__spec__apps_item__initContainers_item__command = data__spec__apps_item__initContainers_item["command"]
                                                     if not isinstance(data__spec__apps_item__initContainers_item__command, (list, tuple)):
-                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].command".format(**locals()) + " must be array")
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].command" + " must be array")
                                                     data__spec__apps_item__initContainers_item__command_is_list = isinstance(data__spec__apps_item__initContainers_item__command, (list, tuple))
                                                     if data__spec__apps_item__initContainers_item__command_is_list:
                                                         data__spec__apps_item__initContainers_item__command_len = len(data__spec__apps_item__initContainers_item__command)
                                                         for data__spec__apps_item__initContainers_item__command_x, data__spec__apps_item__initContainers_item__command_item in enumerate(data__spec__apps_item__initContainers_item__command):
                                                             if not isinstance(data__spec__apps_item__initContainers_item__command_item, (str)):
-                                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].command[{data__spec__apps_item__initContainers_item__command_x}]".format(**locals()) + " must be string")
+                                                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].command[{data__spec__apps_item__initContainers_item__command_x}]" + " must be string")
                                                 if "args" in data__spec__apps_item__initContainers_item_keys:
                                                     data__spec__apps_item__initContainers_item_keys.remove("args")
                                                     data__spec__apps_item__initContainers_item__args = data__spec__apps_item__initContainers_item["args"]
                                                     if not isinstance(data__spec__apps_item__initContainers_item__args, (list, tuple)):
-                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].args".format(**locals()) + " must be array")
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].args" + " must be array")
                                                     data__spec__apps_item__initContainers_item__args_is_list = isinstance(data__spec__apps_item__initContainers_item__args, (list, tuple))
                                                     if data__spec__apps_item__initContainers_item__args_is_list:
                                                         data__spec__apps_item__initContainers_item__args_len = len(data__spec__apps_item__initContainers_item__args)
                                                         for data__spec__apps_item__initContainers_item__args_x, data__spec__apps_item__initContainers_item__args_item in enumerate(data__spec__apps_item__initContainers_item__args):
                                                             if not isinstance(data__spec__apps_item__initContainers_item__args_item, (str)):
-                                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].args[{data__spec__apps_item__initContainers_item__args_x}]".format(**locals()) + " must be string")
+                                                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].args[{data__spec__apps_item__initContainers_item__args_x}]" + " must be string")
                                                 if "env" in data__spec__apps_item__initContainers_item_keys:
                                                     data__spec__apps_item__initContainers_item_keys.remove("env")
                                                     data__spec__apps_item__initContainers_item__env = data__spec__apps_item__initContainers_item["env"]
                                                     if not isinstance(data__spec__apps_item__initContainers_item__env, (list, tuple)):
-                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].env".format(**locals()) + " must be array")
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].env" + " must be array")
                                                     data__spec__apps_item__initContainers_item__env_is_list = isinstance(data__spec__apps_item__initContainers_item__env, (list, tuple))
                                                     if data__spec__apps_item__initContainers_item__env_is_list:
                                                         data__spec__apps_item__initContainers_item__env_len = len(data__spec__apps_item__initContainers_item__env)
                                                         for data__spec__apps_item__initContainers_item__env_x, data__spec__apps_item__initContainers_item__env_item in enumerate(data__spec__apps_item__initContainers_item__env):
-                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_envvar(data__spec__apps_item__initContainers_item__env_item, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].env[{data__spec__apps_item__initContainers_item__env_x}]".format(**locals()))
+                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_envvar(data__spec__apps_item__initContainers_item__env_item, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}].env[{data__spec__apps_item__initContainers_item__env_x}]")
                                                 if data__spec__apps_item__initContainers_item_keys:
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}]".format(**locals()) + " must not contain "+str(data__spec__apps_item__initContainers_item_keys)+" properties")
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].initContainers[{data__spec__apps_item__initContainers_x}]" + " must not contain "+str(data__spec__apps_item__initContainers_item_keys)+" properties")
                                 if "hostAliases" in data__spec__apps_item_keys:
                                     data__spec__apps_item_keys.remove("hostAliases")
                                     data__spec__apps_item__hostAliases = data__spec__apps_item["hostAliases"]
                                     if not isinstance(data__spec__apps_item__hostAliases, (list, tuple)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].hostAliases".format(**locals()) + " must be array")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].hostAliases" + " must be array")
                                     data__spec__apps_item__hostAliases_is_list = isinstance(data__spec__apps_item__hostAliases, (list, tuple))
                                     if data__spec__apps_item__hostAliases_is_list:
                                         data__spec__apps_item__hostAliases_len = len(data__spec__apps_item__hostAliases)
                                         for data__spec__apps_item__hostAliases_x, data__spec__apps_item__hostAliases_item in enumerate(data__spec__apps_item__hostAliases):
                                             if not isinstance(data__spec__apps_item__hostAliases_item, (dict)):
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}]".format(**locals()) + " must be object")
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}]" + " must be object")
                                             data__spec__apps_item__hostAliases_item_is_dict = isinstance(data__spec__apps_item__hostAliases_item, dict)
                                             if data__spec__apps_item__hostAliases_item_is_dict:
                                                 data__spec__apps_item__hostAliases_item__missing_keys = set(['ip', 'hostnames']) - data__spec__apps_item__hostAliases_item.keys()
                                                 if data__spec__apps_item__hostAliases_item__missing_keys:
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}]".format(**locals()) + " must contain ")
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}]" + " must contain ")
                                                 data__spec__apps_item__hostAliases_item_keys = set(data__spec__apps_item__hostAliases_item.keys())
                                                 if "ip" in data__spec__apps_item__hostAliases_item_keys:
                                                     data__spec__apps_item__hostAliases_item_keys.remove("ip")
                                                     data__spec__apps_item__hostAliases_item__ip = data__spec__apps_item__hostAliases_item["ip"]
-                                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_ipaddress(data__spec__apps_item__hostAliases_item__ip, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}].ip".format(**locals()))
+                                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_ipaddress(data__spec__apps_item__hostAliases_item__ip, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}].ip")
                                                 if "hostnames" in data__spec__apps_item__hostAliases_item_keys:
                                                     data__spec__apps_item__hostAliases_item_keys.remove("hostnames")
                                                     data__spec__apps_item__hostAliases_item__hostnames = data__spec__apps_item__hostAliases_item["hostnames"]
                                                     if not isinstance(data__spec__apps_item__hostAliases_item__hostnames, (list, tuple)):
-                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}].hostnames".format(**locals()) + " must be array")
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}].hostnames" + " must be array")
                                                     data__spec__apps_item__hostAliases_item__hostnames_is_list = isinstance(data__spec__apps_item__hostAliases_item__hostnames, (list, tuple))
                                                     if data__spec__apps_item__hostAliases_item__hostnames_is_list:
                                                         data__spec__apps_item__hostAliases_item__hostnames_len = len(data__spec__apps_item__hostAliases_item__hostnames)
                                                         if data__spec__apps_item__hostAliases_item__hostnames_len < 1:
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}].hostnames".format(**locals()) + " must contain at least 1 items")
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}].hostnames" + " must contain at least 1 items")
                                                         for data__spec__apps_item__hostAliases_item__hostnames_x, data__spec__apps_item__hostAliases_item__hostnames_item in enumerate(data__spec__apps_item__hostAliases_item__hostnames):
-                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_dnssubdomain(data__spec__apps_item__hostAliases_item__hostnames_item, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}].hostnames[{data__spec__apps_item__hostAliases_item__hostnames_x}]".format(**locals()))
+                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_dnssubdomain(data__spec__apps_item__hostAliases_item__hostnames_item, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}].hostnames[{data__spec__apps_item__hostAliases_item__hostnames_x}]")
                                                 if data__spec__apps_item__hostAliases_item_keys:
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}]".format(**locals()) + " must not contain "+str(data__spec__apps_item__hostAliases_item_keys)+" properties")
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].hostAliases[{data__spec__apps_item__hostAliases_x}]" + " must not contain "+str(data__spec__apps_item__hostAliases_item_keys)+" properties")
                                 if "ingress" in data__spec__apps_item_keys:
                                     data__spec__apps_item_keys.remove("ingress")
                                     data__spec__apps_item__ingress = data__spec__apps_item["ingress"]
                                     if not isinstance(data__spec__apps_item__ingress, (dict)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ingress".format(**locals()) + " must be object")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ingress" + " must be object")
                                     data__spec__apps_item__ingress_is_dict = isinstance(data__spec__apps_item__ingress, dict)
                                     if data__spec__apps_item__ingress_is_dict:
                                         data__spec__apps_item__ingress__missing_keys = set(['host']) - data__spec__apps_item__ingress.keys()
                                         if data__spec__apps_item__ingress__missing_keys:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ingress".format(**locals()) + " must contain ")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ingress" + " must contain ")
                                         data__spec__apps_item__ingress_keys = set(data__spec__apps_item__ingress.keys())
                                         if "host" in data__spec__apps_item__ingress_keys:
                                             data__spec__apps_item__ingress_keys.remove("host")
                                             data__spec__apps_item__ingress__host = data__spec__apps_item__ingress["host"]
-                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_dnssubdomain(data__spec__apps_item__ingress__host, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ingress.host".format(**locals()))
+                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_dnssubdomain(data__spec__apps_item__ingress__host, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ingress.host")
                                         if "path" in data__spec__apps_item__ingress_keys:
                                             data__spec__apps_item__ingress_keys.remove("path")
                                             data__spec__apps_item__ingress__path = data__spec__apps_item__ingress["path"]
                                             if not isinstance(data__spec__apps_item__ingress__path, (str)):
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ingress.path".format(**locals()) + " must be string")
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ingress.path" + " must be string")
                                             if isinstance(data__spec__apps_item__ingress__path, str):
                                                 data__spec__apps_item__ingress__path_len = len(data__spec__apps_item__ingress__path)
                                                 if data__spec__apps_item__ingress__path_len > 1024:
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ingress.path".format(**locals()) + " must be shorter than or equal to 1024 characters")
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ingress.path" + " must be shorter than or equal to 1024 characters")
                                                 if not REGEX_PATTERNS['^/[A-Za-z0-9._~/%-]*$'].search(data__spec__apps_item__ingress__path):
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ingress.path".format(**locals()) + " must match pattern ^/[A-Za-z0-9._~/%-]*$")
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ingress.path" + " must match pattern ^/[A-Za-z0-9._~/%-]*$")
                                         if "pathType" in data__spec__apps_item__ingress_keys:
                                             data__spec__apps_item__ingress_keys.remove("pathType")
                                             data__spec__apps_item__ingress__pathType = data__spec__apps_item__ingress["pathType"]
                                             if not isinstance(data__spec__apps_item__ingress__pathType, (str)):
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ingress.pathType".format(**locals()) + " must be string")
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ingress.pathType" + " must be string")
                                             if not (isinstance(data__spec__apps_item__ingress__pathType, str) and data__spec__apps_item__ingress__pathType == 'Prefix' or isinstance(data__spec__apps_item__ingress__pathType, str) and data__spec__apps_item__ingress__pathType == 'Exact' or isinstance(data__spec__apps_item__ingress__pathType, str) and data__spec__apps_item__ingress__pathType == 'ImplementationSpecific'):
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ingress.pathType".format(**locals()) + " must be one of ['Prefix', 'Exact', 'ImplementationSpecific']")
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ingress.pathType" + " must be one of ['Prefix', 'Exact', 'ImplementationSpecific']")
                                         if "tlsSecret" in data__spec__apps_item__ingress_keys:
                                             data__spec__apps_item__ingress_keys.remove("tlsSecret")
                                             data__spec__apps_item__ingress__tlsSecret = data__spec__apps_item__ingress["tlsSecret"]
-                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_dnssubdomain(data__spec__apps_item__ingress__tlsSecret, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ingress.tlsSecret".format(**locals()))
+                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_dnssubdomain(data__spec__apps_item__ingress__tlsSecret, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ingress.tlsSecret")
                                         if data__spec__apps_item__ingress_keys:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].ingress".format(**locals()) + " must not contain "+str(data__spec__apps_item__ingress_keys)+" properties")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].ingress" + " must not contain "+str(data__spec__apps_item__ingress_keys)+" properties")
                                 if "overlays" in data__spec__apps_item_keys:
                                     data__spec__apps_item_keys.remove("overlays")
                                     data__spec__apps_item__overlays = data__spec__apps_item["overlays"]
                                     if not isinstance(data__spec__apps_item__overlays, (list, tuple)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].overlays".format(**locals()) + " must be array")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].overlays" + " must be array")
                                     data__spec__apps_item__overlays_is_list = isinstance(data__spec__apps_item__overlays, (list, tuple))
                                     if data__spec__apps_item__overlays_is_list:
                                         data__spec__apps_item__overlays_len = len(data__spec__apps_item__overlays)
                                         for data__spec__apps_item__overlays_x, data__spec__apps_item__overlays_item in enumerate(data__spec__apps_item__overlays):
-                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_relativepath(data__spec__apps_item__overlays_item, custom_formats, (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}].overlays[{data__spec__apps_item__overlays_x}]".format(**locals()))
+                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_relativepath(data__spec__apps_item__overlays_item, custom_formats, (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}].overlays[{data__spec__apps_item__overlays_x}]")
                                 if data__spec__apps_item_keys:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.apps[{data__spec__apps_x}]".format(**locals()) + " must not contain "+str(data__spec__apps_item_keys)+" properties")
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.apps[{data__spec__apps_x}]" + " must not contain "+str(data__spec__apps_item_keys)+" properties")
                 if "externalServices" in data__spec_keys:
                     data__spec_keys.remove("externalServices")
                     data__spec__externalServices = data__spec["externalServices"]
@@ -792,7 +792,7 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                         data__spec__externalServices_len = len(data__spec__externalServices)
                         for data__spec__externalServices_x, data__spec__externalServices_item in enumerate(data__spec__externalServices):
                             if not isinstance(data__spec__externalServices_item, (dict)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}]".format(**locals()) + " must be object")
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}]" + " must be object")
                             data__spec__externalServices_item_one_of_count2 = 0
                             if data__spec__externalServices_item_one_of_count2 < 2:
                                 try:
@@ -801,15 +801,15 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                         if data__spec__externalServices_item_is_dict:
                                             data__spec__externalServices_item__missing_keys = set(['externalName']) - data__spec__externalServices_item.keys()
                                             if data__spec__externalServices_item__missing_keys:
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}]".format(**locals()) + " must contain ")
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}]" + " must contain ")
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                     else:
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}]".format(**locals()) + " must NOT match a disallowed definition")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}]" + " must NOT match a disallowed definition")
                                     data__spec__externalServices_item_is_dict = isinstance(data__spec__externalServices_item, dict)
                                     if data__spec__externalServices_item_is_dict:
                                         data__spec__externalServices_item__missing_keys = set(['addresses', 'ports']) - data__spec__externalServices_item.keys()
                                         if data__spec__externalServices_item__missing_keys:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}]".format(**locals()) + " must contain ")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}]" + " must contain ")
                                     data__spec__externalServices_item_one_of_count2 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if data__spec__externalServices_item_one_of_count2 < 2:
@@ -822,7 +822,7 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                                 if data__spec__externalServices_item_is_dict:
                                                     data__spec__externalServices_item__missing_keys = set(['addresses']) - data__spec__externalServices_item.keys()
                                                     if data__spec__externalServices_item__missing_keys:
-                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}]".format(**locals()) + " must contain ")
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}]" + " must contain ")
                                                 data__spec__externalServices_item_any_of_count3 += 1
                                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                         if not data__spec__externalServices_item_any_of_count3:
@@ -831,42 +831,42 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                                 if data__spec__externalServices_item_is_dict:
                                                     data__spec__externalServices_item__missing_keys = set(['ports']) - data__spec__externalServices_item.keys()
                                                     if data__spec__externalServices_item__missing_keys:
-                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}]".format(**locals()) + " must contain ")
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}]" + " must contain ")
                                                 data__spec__externalServices_item_any_of_count3 += 1
                                             except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                         if not data__spec__externalServices_item_any_of_count3:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}]".format(**locals()) + " cannot be validated by any definition")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}]" + " cannot be validated by any definition")
                                     except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                     else:
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}]".format(**locals()) + " must NOT match a disallowed definition")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}]" + " must NOT match a disallowed definition")
                                     data__spec__externalServices_item_is_dict = isinstance(data__spec__externalServices_item, dict)
                                     if data__spec__externalServices_item_is_dict:
                                         data__spec__externalServices_item__missing_keys = set(['externalName']) - data__spec__externalServices_item.keys()
                                         if data__spec__externalServices_item__missing_keys:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}]".format(**locals()) + " must contain ")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}]" + " must contain ")
                                     data__spec__externalServices_item_one_of_count2 += 1
                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                             if data__spec__externalServices_item_one_of_count2 != 1:
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}]".format(**locals()) + " must be valid exactly by one definition")
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}]" + " must be valid exactly by one definition")
                             data__spec__externalServices_item_is_dict = isinstance(data__spec__externalServices_item, dict)
                             if data__spec__externalServices_item_is_dict:
                                 data__spec__externalServices_item__missing_keys = set(['name']) - data__spec__externalServices_item.keys()
                                 if data__spec__externalServices_item__missing_keys:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}]".format(**locals()) + " must contain ")
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}]" + " must contain ")
                                 data__spec__externalServices_item_keys = set(data__spec__externalServices_item.keys())
                                 if "name" in data__spec__externalServices_item_keys:
                                     data__spec__externalServices_item_keys.remove("name")
                                     data__spec__externalServices_item__name = data__spec__externalServices_item["name"]
-                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dns1035label(data__spec__externalServices_item__name, custom_formats, (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].name".format(**locals()))
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dns1035label(data__spec__externalServices_item__name, custom_formats, (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].name")
                                 if "namespace" in data__spec__externalServices_item_keys:
                                     data__spec__externalServices_item_keys.remove("namespace")
                                     data__spec__externalServices_item__namespace = data__spec__externalServices_item["namespace"]
-                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnslabel(data__spec__externalServices_item__namespace, custom_formats, (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].namespace".format(**locals()))
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnslabel(data__spec__externalServices_item__namespace, custom_formats, (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].namespace")
                                 if "ports" in data__spec__externalServices_item_keys:
                                     data__spec__externalServices_item_keys.remove("ports")
                                     data__spec__externalServices_item__ports = data__spec__externalServices_item["ports"]
                                     if not isinstance(data__spec__externalServices_item__ports, (list, tuple)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].ports".format(**locals()) + " must be array")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].ports" + " must be array")
                                     data__spec__externalServices_item__ports_is_list = isinstance(data__spec__externalServices_item__ports, (list, tuple))
                                     if data__spec__externalServices_item__ports_is_list:
                                         data__spec__externalServices_item__ports_len = len(data__spec__externalServices_item__ports)
@@ -874,59 +874,59 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                             data__spec__externalServices_item__ports_item_one_of_count4 = 0
                                             if data__spec__externalServices_item__ports_item_one_of_count4 < 2:
                                                 try:
-                                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_port(data__spec__externalServices_item__ports_item, custom_formats, (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}]".format(**locals()))
+                                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_port(data__spec__externalServices_item__ports_item, custom_formats, (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}]")
                                                     data__spec__externalServices_item__ports_item_one_of_count4 += 1
                                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                             if data__spec__externalServices_item__ports_item_one_of_count4 < 2:
                                                 try:
                                                     if not isinstance(data__spec__externalServices_item__ports_item, (dict)):
-                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}]".format(**locals()) + " must be object")
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}]" + " must be object")
                                                     data__spec__externalServices_item__ports_item_is_dict = isinstance(data__spec__externalServices_item__ports_item, dict)
                                                     if data__spec__externalServices_item__ports_item_is_dict:
                                                         data__spec__externalServices_item__ports_item__missing_keys = set(['port']) - data__spec__externalServices_item__ports_item.keys()
                                                         if data__spec__externalServices_item__ports_item__missing_keys:
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}]".format(**locals()) + " must contain ")
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}]" + " must contain ")
                                                         data__spec__externalServices_item__ports_item_keys = set(data__spec__externalServices_item__ports_item.keys())
                                                         if "name" in data__spec__externalServices_item__ports_item_keys:
                                                             data__spec__externalServices_item__ports_item_keys.remove("name")
                                                             data__spec__externalServices_item__ports_item__name = data__spec__externalServices_item__ports_item["name"]
-                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_portname(data__spec__externalServices_item__ports_item__name, custom_formats, (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}].name".format(**locals()))
+                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_portname(data__spec__externalServices_item__ports_item__name, custom_formats, (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}].name")
                                                         if "port" in data__spec__externalServices_item__ports_item_keys:
                                                             data__spec__externalServices_item__ports_item_keys.remove("port")
                                                             data__spec__externalServices_item__ports_item__port = data__spec__externalServices_item__ports_item["port"]
-                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_port(data__spec__externalServices_item__ports_item__port, custom_formats, (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}].port".format(**locals()))
+                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_port(data__spec__externalServices_item__ports_item__port, custom_formats, (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}].port")
                                                         if "targetPort" in data__spec__externalServices_item__ports_item_keys:
                                                             data__spec__externalServices_item__ports_item_keys.remove("targetPort")
                                                             data__spec__externalServices_item__ports_item__targetPort = data__spec__externalServices_item__ports_item["targetPort"]
-                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_port(data__spec__externalServices_item__ports_item__targetPort, custom_formats, (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}].targetPort".format(**locals()))
+                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_port(data__spec__externalServices_item__ports_item__targetPort, custom_formats, (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}].targetPort")
                                                         if "protocol" in data__spec__externalServices_item__ports_item_keys:
                                                             data__spec__externalServices_item__ports_item_keys.remove("protocol")
                                                             data__spec__externalServices_item__ports_item__protocol = data__spec__externalServices_item__ports_item["protocol"]
-                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_protocol(data__spec__externalServices_item__ports_item__protocol, custom_formats, (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}].protocol".format(**locals()))
+                                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_protocol(data__spec__externalServices_item__ports_item__protocol, custom_formats, (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}].protocol")
                                                         if data__spec__externalServices_item__ports_item_keys:
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}]".format(**locals()) + " must not contain "+str(data__spec__externalServices_item__ports_item_keys)+" properties")
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}]" + " must not contain "+str(data__spec__externalServices_item__ports_item_keys)+" properties")
                                                     data__spec__externalServices_item__ports_item_one_of_count4 += 1
                                                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
                                             if data__spec__externalServices_item__ports_item_one_of_count4 != 1:
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}]".format(**locals()) + " must be valid exactly by one definition")
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].ports[{data__spec__externalServices_item__ports_x}]" + " must be valid exactly by one definition")
                                 if "addresses" in data__spec__externalServices_item_keys:
                                     data__spec__externalServices_item_keys.remove("addresses")
                                     data__spec__externalServices_item__addresses = data__spec__externalServices_item["addresses"]
                                     if not isinstance(data__spec__externalServices_item__addresses, (list, tuple)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].addresses".format(**locals()) + " must be array")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].addresses" + " must be array")
                                     data__spec__externalServices_item__addresses_is_list = isinstance(data__spec__externalServices_item__addresses, (list, tuple))
                                     if data__spec__externalServices_item__addresses_is_list:
                                         data__spec__externalServices_item__addresses_len = len(data__spec__externalServices_item__addresses)
                                         if data__spec__externalServices_item__addresses_len < 1:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].addresses".format(**locals()) + " must contain at least 1 items")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].addresses" + " must contain at least 1 items")
                                         for data__spec__externalServices_item__addresses_x, data__spec__externalServices_item__addresses_item in enumerate(data__spec__externalServices_item__addresses):
-                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_ipaddress(data__spec__externalServices_item__addresses_item, custom_formats, (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].addresses[{data__spec__externalServices_item__addresses_x}]".format(**locals()))
+                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_ipaddress(data__spec__externalServices_item__addresses_item, custom_formats, (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].addresses[{data__spec__externalServices_item__addresses_x}]")
                                 if "externalName" in data__spec__externalServices_item_keys:
                                     data__spec__externalServices_item_keys.remove("externalName")
                                     data__spec__externalServices_item__externalName = data__spec__externalServices_item["externalName"]
-                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnssubdomain(data__spec__externalServices_item__externalName, custom_formats, (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}].externalName".format(**locals()))
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnssubdomain(data__spec__externalServices_item__externalName, custom_formats, (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}].externalName")
                                 if data__spec__externalServices_item_keys:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.externalServices[{data__spec__externalServices_x}]".format(**locals()) + " must not contain "+str(data__spec__externalServices_item_keys)+" properties")
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.externalServices[{data__spec__externalServices_x}]" + " must not contain "+str(data__spec__externalServices_item_keys)+" properties")
                 if "secrets" in data__spec_keys:
                     data__spec_keys.remove("secrets")
                     data__spec__secrets = data__spec["secrets"]
@@ -937,64 +937,64 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                         data__spec__secrets_len = len(data__spec__secrets)
                         for data__spec__secrets_x, data__spec__secrets_item in enumerate(data__spec__secrets):
                             if not isinstance(data__spec__secrets_item, (dict)):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}]".format(**locals()) + " must be object")
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}]" + " must be object")
                             data__spec__secrets_item_is_dict = isinstance(data__spec__secrets_item, dict)
                             if data__spec__secrets_item_is_dict:
                                 data__spec__secrets_item__missing_keys = set(['name', 'fromEnv']) - data__spec__secrets_item.keys()
                                 if data__spec__secrets_item__missing_keys:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}]".format(**locals()) + " must contain ")
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}]" + " must contain ")
                                 data__spec__secrets_item_keys = set(data__spec__secrets_item.keys())
                                 if "name" in data__spec__secrets_item_keys:
                                     data__spec__secrets_item_keys.remove("name")
                                     data__spec__secrets_item__name = data__spec__secrets_item["name"]
-                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnssubdomain(data__spec__secrets_item__name, custom_formats, (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}].name".format(**locals()))
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnssubdomain(data__spec__secrets_item__name, custom_formats, (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}].name")
                                 if "namespace" in data__spec__secrets_item_keys:
                                     data__spec__secrets_item_keys.remove("namespace")
                                     data__spec__secrets_item__namespace = data__spec__secrets_item["namespace"]
-                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnslabel(data__spec__secrets_item__namespace, custom_formats, (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}].namespace".format(**locals()))
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnslabel(data__spec__secrets_item__namespace, custom_formats, (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}].namespace")
                                 if "type" in data__spec__secrets_item_keys:
                                     data__spec__secrets_item_keys.remove("type")
                                     data__spec__secrets_item__type = data__spec__secrets_item["type"]
                                     if not isinstance(data__spec__secrets_item__type, (str)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}].type".format(**locals()) + " must be string")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}].type" + " must be string")
                                     if isinstance(data__spec__secrets_item__type, str):
                                         data__spec__secrets_item__type_len = len(data__spec__secrets_item__type)
                                         if data__spec__secrets_item__type_len > 253:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}].type".format(**locals()) + " must be shorter than or equal to 253 characters")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}].type" + " must be shorter than or equal to 253 characters")
                                         if not REGEX_PATTERNS['^[A-Za-z0-9./_-]+$'].search(data__spec__secrets_item__type):
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}].type".format(**locals()) + " must match pattern ^[A-Za-z0-9./_-]+$")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}].type" + " must match pattern ^[A-Za-z0-9./_-]+$")
                                 if "fromEnv" in data__spec__secrets_item_keys:
                                     data__spec__secrets_item_keys.remove("fromEnv")
                                     data__spec__secrets_item__fromEnv = data__spec__secrets_item["fromEnv"]
                                     if not isinstance(data__spec__secrets_item__fromEnv, (dict)):
-                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}].fromEnv".format(**locals()) + " must be object")
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}].fromEnv" + " must be object")
                                     data__spec__secrets_item__fromEnv_is_dict = isinstance(data__spec__secrets_item__fromEnv, dict)
                                     if data__spec__secrets_item__fromEnv_is_dict:
                                         data__spec__secrets_item__fromEnv_len = len(data__spec__secrets_item__fromEnv)
                                         if data__spec__secrets_item__fromEnv_len < 1:
-                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}].fromEnv".format(**locals()) + " must contain at least 1 properties")
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}].fromEnv" + " must contain at least 1 properties")
                                         data__spec__secrets_item__fromEnv_keys = set(data__spec__secrets_item__fromEnv.keys())
                                         for data__spec__secrets_item__fromEnv_key in data__spec__secrets_item__fromEnv_keys:
                                             if data__spec__secrets_item__fromEnv_key not in []:
                                                 data__spec__secrets_item__fromEnv_value = data__spec__secrets_item__fromEnv.get(data__spec__secrets_item__fromEnv_key)
                                                 if not isinstance(data__spec__secrets_item__fromEnv_value, (str)):
-                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}].fromEnv.{data__spec__secrets_item__fromEnv_key}".format(**locals()) + " must be string")
+                                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}].fromEnv.{data__spec__secrets_item__fromEnv_key}" + " must be string")
                                                 if isinstance(data__spec__secrets_item__fromEnv_value, str):
                                                     if not REGEX_PATTERNS['^[A-Za-z_][A-Za-z0-9_]*$'].search(data__spec__secrets_item__fromEnv_value):
-                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}].fromEnv.{data__spec__secrets_item__fromEnv_key}".format(**locals()) + " must match pattern ^[A-Za-z_][A-Za-z0-9_]*$")
+                                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}].fromEnv.{data__spec__secrets_item__fromEnv_key}" + " must match pattern ^[A-Za-z_][A-Za-z0-9_]*$")
                                         if data__spec__secrets_item__fromEnv_len != 0:
                                             data__spec__secrets_item__fromEnv_property_names = True
                                             for data__spec__secrets_item__fromEnv_key in data__spec__secrets_item__fromEnv:
                                                 try:
                                                     if isinstance(data__spec__secrets_item__fromEnv_key, str):
                                                         if not REGEX_PATTERNS['^[-._a-zA-Z0-9]+$'].search(data__spec__secrets_item__fromEnv_key):
-                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}].fromEnv".format(**locals()) + " must match pattern ^[-._a-zA-Z0-9]+$")
+                                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}].fromEnv" + " must match pattern ^[-._a-zA-Z0-9]+$")
                                                 except (JsonSchemaValueException, JsonSchemaValuesException):
                                                     data__spec__secrets_item__fromEnv_property_names = False
                                             if not data__spec__secrets_item__fromEnv_property_names:
-                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}].fromEnv".format(**locals()) + " must be named by propertyName definition")
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}].fromEnv" + " must be named by propertyName definition")
                                 if data__spec__secrets_item_keys:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.secrets[{data__spec__secrets_x}]".format(**locals()) + " must not contain "+str(data__spec__secrets_item_keys)+" properties")
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.secrets[{data__spec__secrets_x}]" + " must not contain "+str(data__spec__secrets_item_keys)+" properties")
                 if data__spec_keys:
                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec must not contain "+str(data__spec_keys)+" properties")
         if data_keys:
@@ -1146,10 +1146,10 @@ def validate_https___kgit_dev_schema_cluster_schema_json___defs_resources(data, 
                     if data__requests_key not in []:
                         data__requests_value = data__requests.get(data__requests_key)
                         if not isinstance(data__requests_value, (str, int, float, Decimal)) or isinstance(data__requests_value, bool):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".requests.{data__requests_key}".format(**locals()) + " must be string or number")
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".requests.{data__requests_key}" + " must be string or number")
                         if isinstance(data__requests_value, str):
                             if not REGEX_PATTERNS['^[0-9.]+([EPTGMK]i?|[munkMGTPE]|e[0-9]+)?$'].search(data__requests_value):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".requests.{data__requests_key}".format(**locals()) + " must match pattern ^[0-9.]+([EPTGMK]i?|[munkMGTPE]|e[0-9]+)?$")
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".requests.{data__requests_key}" + " must match pattern ^[0-9.]+([EPTGMK]i?|[munkMGTPE]|e[0-9]+)?$")
                 data__requests_len = len(data__requests)
                 if data__requests_len != 0:
                     data__requests_property_names = True
@@ -1173,10 +1173,10 @@ def validate_https___kgit_dev_schema_cluster_schema_json___defs_resources(data, 
                     if data__limits_key not in []:
                         data__limits_value = data__limits.get(data__limits_key)
                         if not isinstance(data__limits_value, (str, int, float, Decimal)) or isinstance(data__limits_value, bool):
-                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".limits.{data__limits_key}".format(**locals()) + " must be string or number")
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".limits.{data__limits_key}" + " must be string or number")
                         if isinstance(data__limits_value, str):
                             if not REGEX_PATTERNS['^[0-9.]+([EPTGMK]i?|[munkMGTPE]|e[0-9]+)?$'].search(data__limits_value):
-                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".limits.{data__limits_key}".format(**locals()) + " must match pattern ^[0-9.]+([EPTGMK]i?|[munkMGTPE]|e[0-9]+)?$")
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".limits.{data__limits_key}" + " must match pattern ^[0-9.]+([EPTGMK]i?|[munkMGTPE]|e[0-9]+)?$")
                 data__limits_len = len(data__limits)
                 if data__limits_len != 0:
                     data__limits_property_names = True
@@ -1298,13 +1298,13 @@ def validate_https___kgit_dev_schema_cluster_schema_json___defs_labelmap(data, c
             if data_key not in []:
                 data_value = data.get(data_key)
                 if not isinstance(data_value, (str)):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".{data_key}".format(**locals()) + " must be string")
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".{data_key}" + " must be string")
                 if isinstance(data_value, str):
                     data_value_len = len(data_value)
                     if data_value_len > 63:
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".{data_key}".format(**locals()) + " must be shorter than or equal to 63 characters")
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".{data_key}" + " must be shorter than or equal to 63 characters")
                     if not REGEX_PATTERNS['^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$'].search(data_value):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".{data_key}".format(**locals()) + " must match pattern ^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".{data_key}" + " must match pattern ^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
         data_len = len(data)
         if data_len != 0:
             data_property_names = True
@@ -1398,10 +1398,10 @@ def validate_https___kgit_dev_schema_cluster_schema_json___defs_extraargs(data, 
             if data_key not in []:
                 data_value = data.get(data_key)
                 if not isinstance(data_value, (str, int, float, Decimal, bool)):
-                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".{data_key}".format(**locals()) + " must be string or number or boolean")
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".{data_key}" + " must be string or number or boolean")
                 if isinstance(data_value, str):
                     if not REGEX_PATTERNS['^[^\\x00-\\x1f\\x7f]*$'].search(data_value):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".{data_key}".format(**locals()) + " must match pattern ^[^\\x00-\\x1f\\x7f]*$")
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".{data_key}" + " must match pattern ^[^\\x00-\\x1f\\x7f]*$")
         data_len = len(data)
         if data_len != 0:
             data_property_names = True
