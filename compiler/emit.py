@@ -229,6 +229,27 @@ def _is_current(
     return True
 
 
+def _write_files(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Create ``files`` in the new, empty ``folder``, each with its exact mode.
+
+    Thousands of files for a large cluster: each folder is made once, and each file is
+    written and given its mode through one descriptor (the umask would change a mode
+    given to open()).
+    """
+    executables = executable_paths(files)
+    made: set[str] = set()
+    for rel, data in files.items():
+        target = os.path.join(folder, rel)
+        parent = os.path.dirname(target)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, REGULAR)
+        with open(fd, "wb") as file:
+            file.write(data)
+            os.fchmod(fd, EXECUTABLE if rel in executables else REGULAR)
+
+
 def write_out(
     out_dir: Path, files: Mapping[str, bytes], *, current: Mapping[str, bytes] | None = None
 ) -> None:
@@ -250,13 +271,8 @@ def write_out(
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.kgit-", dir=parent))
     except OSError as exc:
         raise OutputError(f"cannot create {out_dir}: {exc.strerror}") from None
-    executables = executable_paths(files)
     try:
-        for rel, data in files.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            os.chmod(target, EXECUTABLE if rel in executables else REGULAR)
+        _write_files(staging, files)
         os.chmod(staging, 0o755)
         if out_dir.exists():
             if not out_dir.is_dir():
