@@ -35,7 +35,7 @@ from compiler.validate import _schema_fastcheck as fastcheck
 from compiler.validate import schema_messages
 from tests import test_validate_hostile as hostile
 from tests.test_validate import INVALID_SPECS, MINIMAL
-from tests.test_validate_property import VALUES
+from tests.test_validate_property import VALUES, _paths
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO / "schema" / "cluster.schema.json"
@@ -373,17 +373,6 @@ def _perturbations(value: Any) -> list[Any]:
     return [None]
 
 
-def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, (*path, index))
-    return found
-
-
 def _get(data: Any, path: tuple[Any, ...]) -> Any:
     for part in path:
         data = data[part]
@@ -394,7 +383,7 @@ def _get(data: Any, path: tuple[Any, ...]) -> Any:
 def mutated_specs(draw: st.DrawFn) -> Any:
     data = copy.deepcopy(VALID[draw(st.sampled_from(sorted(VALID)))])
     for _ in range(draw(st.integers(min_value=1, max_value=4))):
-        paths = _paths(data)
+        paths = [(), *_paths(data)]  # the root too: keys are added to and dropped from it
         path = draw(st.sampled_from(paths))
         target = _get(data, path)
         action = draw(
