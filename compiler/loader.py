@@ -1,9 +1,11 @@
-"""Stage 1, load: read a YAML file into plain data while remembering where every value is.
+"""Stage 1, load: read a YAML file into plain data, and know where every value is.
 
 Positions are kept per JSON path so that validation and later stages can point at
-``cluster.yaml:LINE:COL``. Anything that is not a clean, single YAML mapping document
-(missing file, directory, bad UTF-8, syntax error, duplicate key, tags) is one
-``SpecError`` with a location.
+``cluster.yaml:LINE:COL``; they are read from the text when first asked for, since a run
+that succeeds never needs one (``_PlainBuilder`` builds the data alone, ``_Builder`` data
+and positions). Anything that is not a clean, single YAML mapping document (missing file,
+directory, bad UTF-8, syntax error, duplicate key, tags) is one ``SpecError`` with a
+location.
 """
 
 from __future__ import annotations
