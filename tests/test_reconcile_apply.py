@@ -484,6 +484,8 @@ def test_apply_interrupted_midway_then_rerun_converges_without_orphans(apiserver
     assert apiserver.get("apps/v1", "Deployment", "api", "web") is None
     assert inventory(apiserver) == refs(first) | refs(second)
     assert apiserver.get("coordination.k8s.io/v1", "Lease", "kgit-lab-lock", "kube-system") is None
+    # The history says so, written before the lock was released.
+    assert [e.result for e in history_of(apiserver)] == ["applied", "failed: interrupted (Ctrl-C)"]
     # The user goes back to the first state: what the interrupted apply created is pruned.
     result = converge(client, first)
     assert _lines(result) == ["Service/web/api deleted"]

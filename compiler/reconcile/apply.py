@@ -504,6 +504,15 @@ def _apply_locked(
         if not lock.lost:  # with the lock gone, the history is another apply's to write
             _record_failure(run, identity, error, lambda message: print(message, file=run.out))
         raise
+    except KeyboardInterrupt:
+        # Ctrl-C: send no more requests, let those in flight end, and record the apply as
+        # interrupted before the lock is released, so `kgit history` tells what happened.
+        pool.shutdown(wait=True, cancel_futures=True)
+        if not lock.lost:
+            print("interrupted: recording this apply in the history", file=run.out)
+            interrupted = KgitError("interrupted (Ctrl-C)")
+            _record_failure(run, identity, interrupted, lambda m: print(m, file=run.out))
+        raise
     failed = run.count(Outcome.FAILED)
     entry = _entry(run, identity, f"failed: {failed} deletion(s) failed" if failed else "")
     record_history(cluster, desired.cluster_name, entry)
