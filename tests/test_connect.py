@@ -159,3 +159,59 @@ def test_plan_command_module_does_not_import_the_kubernetes_client():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert (result.returncode, result.stdout) == (0, "False\n"), result.stderr
+
+
+@pytest.fixture
+def service_account(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
+    """A pod's environment: the service host variables and the mounted token and CA
+    (in a temporary folder: the library's and kgit's paths are pointed at it)."""
+    from kubernetes.config import incluster_config
+
+    from compiler.reconcile import connect as connect_module
+
+    folder = tmp_path / "serviceaccount"
+    folder.mkdir()
+    token, ca = folder / "token", folder / "ca.crt"
+    token.write_text("sa-token-123")
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    monkeypatch.setattr(connect_module, "_SERVICE_ACCOUNT_TOKEN", token)
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(ca))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "fd00::1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    return token, ca
+
+
+def test_in_a_pod_without_kubeconfig_the_service_account_is_used(service_account):
+    from compiler.reconcile.connect import Credentials, load_credentials
+
+    _token, ca = service_account
+    api, creds = load_credentials()
+    assert creds == Credentials(
+        "in-cluster", "https://[fd00::1]:443", "in-cluster service account"
+    )
+    settings = api.configuration.auth_settings().values()
+    assert [s["value"] for s in settings if s["key"] == "authorization"] == [
+        "bearer sa-token-123"
+    ]
+    assert api.configuration.ssl_ca_cert == str(ca)
+    api.close()
+
+
+def test_in_a_pod_a_kubeconfig_still_wins(service_account, apiserver, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", f"{apiserver.kubeconfig}")
+    client = connect()
+    assert (client.context, client.server) == ("kgit-test", apiserver.url)
+    client.close()
+
+
+def test_in_a_pod_a_context_needs_a_kubeconfig(service_account, out, capsys):
+    assert main(run_plan(out, "--context", "prod")) == 1
+    assert last_error(capsys).startswith("error: no kubeconfig found")
+
+
+def test_without_the_token_file_the_pod_environment_is_not_used(service_account, out, capsys):
+    token, _ca = service_account
+    token.unlink()
+    assert main(run_plan(out)) == 1
+    assert last_error(capsys).startswith("error: no kubeconfig found")
