@@ -8,6 +8,8 @@ the plan tests check the same decisions against the test API server.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from decimal import Decimal
 
 import pytest
@@ -206,10 +208,24 @@ def test_empty_map_in_manifest_matches_an_absent_field():
 
 
 def test_display_form_drops_what_the_server_owns():
-    shown = for_display(live_object())
+    live = live_object()
+    before = copy.deepcopy(live)
+    shown = for_display(live)
     assert shown is not None
     assert sorted(shown["metadata"]) == ["annotations", "labels", "name", "namespace"]
     assert "status" not in shown
+    assert live == before  # the live object itself is left alone
+    shown["spec"]["replicas"] = 99  # and the display form is a copy of it
+    shown["metadata"]["labels"]["x"] = "y"
+    assert live == before
+
+
+def test_fingerprint_is_the_digest_of_the_display_form_and_changes_nothing():
+    live = live_object()
+    before = copy.deepcopy(live)
+    shown = json.dumps(for_display(live), sort_keys=True, separators=(",", ":"))
+    assert fingerprint(live) == "sha256:" + hashlib.sha256(shown.encode()).hexdigest()
+    assert live == before
 
 
 def test_fingerprint_ignores_status_and_bookkeeping_but_not_spec_or_labels():
