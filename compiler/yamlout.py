@@ -101,11 +101,11 @@ class _Unsupported(Exception):
     pass
 
 
-# A word of these characters is written as it is (plain) unless some reader could take it
-# for another type: names, images and paths, most of the strings of a cluster, need no
+# A word of these characters (the colon only inside) is written as it is (plain) unless some
+# reader could take it for another type: names, images and paths, most strings, need no
 # emitter. Each distinct scalar is written once (cached), but a 1,000-app cluster has
 # thousands of distinct names and hosts, and the emitter took a tenth of the compile.
-_PLAIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*\Z")
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9/][A-Za-z0-9._/:#\[\]-]*(?<!:)\Z")  # "a:" is a key
 _STR_TAG = "tag:yaml.org,2002:str"
 _RESOLVER = yaml.resolver.Resolver()
 

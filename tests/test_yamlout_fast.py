@@ -67,10 +67,13 @@ WORDS = [
     "nginx", "v1.2.3", "1.2.3", "1.0", "0.5", "10Mi", "1e3", "1e3x", "1E+3", "0x1F", "0x1G",
     "0755", "0755x", "0o17", "0b101", "1_000", "1__0", "2026-11-29", "2026-11-29x", "y", "n",
     "on", "Off", "NULL", "Null", "nan", "inf", "a..b", "a/b/", "a-", "9", "09", "0", "._x",
-    "a.b-c_d/e", "x" * 200,
+    "a.b-c_d/e", "x" * 200, "nginx:1.27", "registry.example:5000/team/app:1.2.0", "/healthz",
+    "/", "//", "a:", "a::b", "1:30", "1:30:07", "12:60", "0:0", "/a:b", "a:/b", "http://x/y",
+    "cluster.yaml#spec.apps[0]", "a#b", "a[", "a]", "a[]", "a#", "a#:b", "1#2", "[a]", "#a",
 ]  # fmt: skip
 words = st.one_of(
-    st.sampled_from(WORDS), st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,12}", fullmatch=True)
+    st.sampled_from(WORDS),
+    st.from_regex(r"[A-Za-z0-9/:#\[][A-Za-z0-9._/:#\[\]-]{0,12}", fullmatch=True),
 )
 tricky_text = st.one_of(tricky_text, words)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**12), 10**12), tricky_text)
