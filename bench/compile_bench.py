@@ -8,6 +8,7 @@ same work: read, patch, write.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -53,11 +54,14 @@ def write_kustomization(repo: Path, target: Path) -> None:
 
 def kgit_runner(repo: Path, *, fresh: bool = False):
     """One `kgit compile`; with ``fresh``, out/ is removed first (untimed), so kgit writes
-    every file, as kustomize writes every object; otherwise out/ is already up to date."""
+    every file, as kustomize writes every object; otherwise out/ is already up to date.
+    The removal is flushed to disk before timing (os.sync), or the filesystem would still
+    be busy with it while kgit creates its files."""
 
     def run() -> tuple[float, float]:
         if fresh:
             shutil.rmtree(repo / "out", ignore_errors=True)
+            os.sync()
         seconds, peak, code = run_once([*KGIT, "compile", "-f", str(repo / "cluster.yaml")])
         assert code == 0, "kgit compile failed"
         return seconds, peak
