@@ -307,10 +307,9 @@ def _control_characters(data: Any, path: PathKey = ()) -> Iterator[Finding]:
     elif isinstance(data, list):
         for index, item in enumerate(data):
             yield from _control_characters(item, (*path, index))
-    elif isinstance(data, str):
+    elif isinstance(data, str) and _CONTROL_OR_NEWLINE.search(data):  # rare: then look closer
         multiline = any(_matches(path, pattern) for pattern in _MULTILINE_FIELDS)
-        bad = _CONTROL if multiline else _CONTROL_OR_NEWLINE
-        if bad.search(data):
+        if not multiline or _CONTROL.search(data):
             what = "control characters" if multiline else "newlines or control characters"
             yield Finding(path, at(path, f"{show(data)} must not contain {what}"))
 
