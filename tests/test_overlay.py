@@ -380,3 +380,32 @@ def test_overlay_error_reaches_the_user_with_its_location():
         "overlays/web.yaml:4:9: patch target v1 Service/web does not exist "
         "(the app's objects are: Deployment/web)"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "apiVersion: kgit.dev/v1alpha1\nkind: Resources\nitems:\n  - apiVersion: v1\n"
+            "    kind: ConfigMap\n    metadata: {name: db}\n    data: {password: hunter2}\n"
+            "---\n" + JSON_PATCH.replace("Deployment", "ConfigMap").replace("web}", "db}")
+            + "patch:\n  - {op: replace, path: /kind, value: Secret}\n",
+            "overlays/web.yaml:9:1: this document leaves Secret/db holding data: its values "
+            "would be committed to Git (put the Secret in spec.secrets with fromEnv, so its "
+            "values stay out of Git)",
+            id="configmap-turned-into-a-secret",
+        ),
+        pytest.param(
+            JSON_PATCH.replace("Deployment", "Service")
+            + "patch:\n  - op: replace\n    path: ''\n    value:\n      apiVersion: v1\n"
+            "      kind: Secret\n      metadata: {name: web, namespace: shop}\n"
+            "      stringData: {password: hunter2}\n",
+            "overlays/web.yaml:1:1: this document leaves Secret/web holding stringData: its "
+            "values would be committed to Git (put the Secret in spec.secrets with fromEnv, so "
+            "its values stay out of Git)",
+            id="whole-object-replaced-by-a-secret",
+        ),
+    ],
+)
+def test_no_roundabout_way_writes_secret_values(text, message):
+    assert overlay_error(text) == message

@@ -366,15 +366,36 @@ def _apply_json(objects: list[dict[str, Any]], doc: JsonPatch) -> None:
         objects[index] = patched
 
 
+def _refuse_secret_values(objects: list[dict[str, Any]], doc: OverlayDocument) -> None:
+    """The rule itself, checked on what each document leaves: no Secret with values.
+
+    Reading an overlay already refuses the plain ways to write them, at their exact line;
+    this also catches the roundabout ones (a ConfigMap's data turned into a Secret by a
+    JsonPatch of /kind, a whole object replaced through the path "")."""
+    for obj in objects:
+        if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
+            for field in ("data", "stringData"):
+                if field in obj:
+                    raise _error(
+                        doc.positions,
+                        (),
+                        f"this document leaves {_describe(obj)} holding {field}: "
+                        "its values would be committed to Git",
+                        SECRET_HINT,
+                    )
+
+
 def apply_overlay(objects: list[dict[str, Any]], overlay: Overlay) -> list[dict[str, Any]]:
     """New objects: ``objects`` with the overlay's resources added and patches applied."""
     result = clone(objects)
-    for doc in overlay.documents:
+    resources = [doc for doc in overlay.documents if isinstance(doc, Resources)]
+    patches = [doc for doc in overlay.documents if not isinstance(doc, Resources)]
+    for doc in [*resources, *patches]:
         if isinstance(doc, Resources):
             _add_resources(result, doc)
-    for doc in overlay.documents:
-        if isinstance(doc, StrategicMergePatch):
+        elif isinstance(doc, StrategicMergePatch):
             _apply_strategic(result, doc)
-        elif isinstance(doc, JsonPatch):
+        else:
             _apply_json(result, doc)
+        _refuse_secret_values(result, doc)
     return result
