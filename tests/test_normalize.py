@@ -268,3 +268,14 @@ def test_fingerprint_of_a_secret_is_its_resource_version_not_a_digest_of_its_dat
 )
 def test_parse_quantity(text, value):
     assert parse_quantity(text) == value
+
+
+def test_an_empty_key_in_an_atomic_map_does_not_hide_drift_after_it():
+    # selector is owned as a whole; matchExpressions: [] is not stored by the server, and
+    # must not end the comparison before matchLabels (keys compare in manifest order).
+    desired = copy.deepcopy(DESIRED)
+    desired["spec"]["selector"] = {"matchExpressions": [], "matchLabels": {"app": "web"}}
+    live = live_object()
+    assert drift(desired, live, "kgit") is None
+    live["spec"]["selector"]["matchLabels"]["app"] = "other"
+    assert drift(desired, live, "kgit") == "spec.selector.matchLabels.app differs"

@@ -282,7 +282,9 @@ def _drift_map(
             if child is None:
                 return f"{sub} is not owned by kgit"
         if key not in live_map:
-            return None if is_empty(want) else f"{sub} is missing"
+            if is_empty(want):
+                continue  # {} or [] the server does not store: no drift, but look on
+            return f"{sub} is missing"
         if found := _drift_value(want, child, live_map[key], sub):
             return found
     if fields is not None:
