@@ -230,3 +230,17 @@ def test_force_unlock_command_needs_yes_without_a_terminal(apiserver, tmp_path, 
     assert out.startswith("Lock kube-system/kgit-lab-lock is held by bob@ci pid 7 commit abc1234")
     assert out.endswith("Deleted the lock kube-system/kgit-lab-lock.\n")
     assert apiserver.get(*LEASE) is None
+
+
+def test_force_unlock_deletes_only_the_lease_the_user_was_shown(apiserver):
+    cluster = ApplyCluster(client_for(apiserver))
+    alice = LeaseLock(cluster, "kgit-lab-lock", "alice", LockOptions(lease_duration=600))
+    assert alice.try_acquire() is not None
+    shown = cluster.read_lease("kube-system", "kgit-lab-lock")
+    alice.renew()  # while the user reads the prompt, the holder renews (a new version)
+    with pytest.raises(LockError, match="changed while you were asked"):
+        force_unlock(cluster, "lab", shown=shown)
+    assert apiserver.get(*LEASE)["spec"]["holderIdentity"] == "alice"
+    current = cluster.read_lease("kube-system", "kgit-lab-lock")
+    assert force_unlock(cluster, "lab", shown=current) == current
+    assert apiserver.get(*LEASE) is None

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             "Only 'yes' will be accepted: ",
             action="unlock",
         )
-        force_unlock(cluster, name)
+        force_unlock(cluster, name, shown=lease)
     finally:
         client.close()
     print(f"Deleted the lock {where}.", file=sys.stdout)

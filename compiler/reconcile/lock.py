@@ -306,15 +306,25 @@ def lease_lock(
             on_wait(f"warning: {problem}")
 
 
-def force_unlock(api: LeaseApi, cluster: str) -> Body | None:
-    """Delete the lock whoever holds it; returns the Lease that was deleted, if any."""
+def force_unlock(api: LeaseApi, cluster: str, shown: Body | None = None) -> Body | None:
+    """Delete the lock whoever holds it; returns the Lease that was deleted, if any.
+
+    ``shown`` is the Lease the user was shown and agreed to delete: only that one is
+    deleted (a resourceVersion precondition), never a lock another apply took meanwhile.
+    """
     name = lock_name(cluster)
-    current = api.read_lease(LOCK_NAMESPACE, name)
+    current = shown or api.read_lease(LOCK_NAMESPACE, name)
     if current is None:
         return None
     try:
-        api.delete_lease(LOCK_NAMESPACE, name, None)
+        api.delete_lease(LOCK_NAMESPACE, name, current["metadata"].get("resourceVersion"))
     except Exception as error:
+        if status_of(error) == 409:
+            raise LockError(
+                f"the lock {LOCK_NAMESPACE}/{name} changed while you were asked (renewed, or "
+                "taken by another apply); it was not deleted",
+                hint="run kgit force-unlock again to see who holds it now",
+            ) from None
         if status_of(error) != 404:
             raise
     return current
