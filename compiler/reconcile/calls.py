@@ -20,8 +20,8 @@ Body = dict[str, Any]
 LEASE_API_VERSION = "coordination.k8s.io/v1"
 
 
-def _plain(_client: Any, data: Any) -> Any:
-    return data
+def _in_namespace(body: Body, namespace: str) -> Body:
+    return {**body, "metadata": {**body["metadata"], "namespace": namespace}}
 
 
 @dataclass
@@ -67,20 +67,12 @@ class ApplyCluster:
 
     def events_for(self, ref: ObjectRef) -> list[Body]:
         """Events about one object (cluster-scoped objects' events live in 'default')."""
-        client = self.client
-        resource = client.resource_for("v1", "Event")
-        selector = f"involvedObject.name={ref.name},involvedObject.kind={ref.kind}"
-        page = client.guard(
-            "list",
-            f"events of {ref}",
-            lambda: client.dynamic.get(
-                resource,
-                namespace=ref.namespace or "default",
-                field_selector=selector,
-                serializer=_plain,
-            ),
+        return self.client.list(
+            "v1",
+            "Event",
+            namespace=ref.namespace or "default",
+            field_selector=f"involvedObject.name={ref.name},involvedObject.kind={ref.kind}",
         )
-        return list(page.get("items") or [])
 
     # -- leases (lock.LeaseApi) -------------------------------------------------------
 
@@ -88,27 +80,10 @@ class ApplyCluster:
         return self.client.get(ObjectRef(LEASE_API_VERSION, "Lease", namespace, name))
 
     def create_lease(self, namespace: str, body: Body) -> Body:
-        client = self.client
-        resource = client.resource_for(LEASE_API_VERSION, "Lease")
-        return client.guard(
-            "create",
-            f"Lease {namespace}/{body['metadata']['name']}",
-            lambda: client.dynamic.create(
-                resource, body=body, namespace=namespace, serializer=_plain
-            ),
-        )
+        return self.client.create(_in_namespace(body, namespace))
 
     def replace_lease(self, namespace: str, body: Body) -> Body:
-        client = self.client
-        resource = client.resource_for(LEASE_API_VERSION, "Lease")
-        name = body["metadata"]["name"]
-        return client.guard(
-            "update",
-            f"Lease {namespace}/{name}",
-            lambda: client.dynamic.replace(
-                resource, body=body, name=name, namespace=namespace, serializer=_plain
-            ),
-        )
+        return self.client.replace(_in_namespace(body, namespace))
 
     def delete_lease(self, namespace: str, name: str, resource_version: str | None) -> None:
         preconditions = {"resourceVersion": resource_version} if resource_version else None

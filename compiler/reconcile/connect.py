@@ -389,6 +389,7 @@ class ClusterClient:
         *,
         label_selector: str | None = None,
         namespace: str | None = None,
+        field_selector: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every object of a kind, across all namespaces unless ``namespace`` is given, one
         page (limit/continue) at a time."""
@@ -398,6 +399,8 @@ class ClusterClient:
             what += " in all namespaces"
         if label_selector:
             what += f" (labels {label_selector})"
+        if field_selector:
+            what += f" (fields {field_selector})"
         token: str | None = None
         while True:
             page = self.guard(
@@ -407,6 +410,7 @@ class ClusterClient:
                     resource,
                     namespace=namespace if resource.namespaced and namespace else None,
                     label_selector=label_selector,
+                    field_selector=field_selector,
                     limit=LIST_PAGE_SIZE,
                     _continue=token,
                     serializer=_raw,
@@ -429,9 +433,49 @@ class ClusterClient:
         *,
         label_selector: str | None = None,
         namespace: str | None = None,
+        field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
         return list(
-            self.list_pages(api_version, kind, label_selector=label_selector, namespace=namespace)
+            self.list_pages(
+                api_version,
+                kind,
+                label_selector=label_selector,
+                namespace=namespace,
+                field_selector=field_selector,
+            )
+        )
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create an object (POST); returns the server's object."""
+        ref = ObjectRef.of(body)
+        resource, what = self._target(ref)
+        return self.guard(
+            "create",
+            what,
+            lambda: self.dynamic.create(
+                resource,
+                body=body,
+                namespace=ref.namespace or None,
+                serializer=_raw,
+                _request_timeout=REQUEST_TIMEOUT,
+            ),
+        )
+
+    def replace(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace an object (PUT; its resourceVersion makes it conditional)."""
+        ref = ObjectRef.of(body)
+        resource, what = self._target(ref)
+        return self.guard(
+            "update",
+            what,
+            lambda: self.dynamic.replace(
+                resource,
+                body=body,
+                name=ref.name,
+                namespace=ref.namespace or None,
+                serializer=_raw,
+                _request_timeout=REQUEST_TIMEOUT,
+            ),
         )
 
     def apply(
