@@ -502,16 +502,15 @@ def _apply_locked(
         run.write_parent(desired_refs | (kept & inventory), set())
     except KgitError as error:
         if not lock.lost:  # with the lock gone, the history is another apply's to write
-            _record_failure(run, identity, error, lambda message: print(message, file=run.out))
+            _record_failure(run, identity, error.message.splitlines()[0])
         raise
     except KeyboardInterrupt:
         # Ctrl-C: send no more requests, let those in flight end, and record the apply as
         # interrupted before the lock is released, so `kgit history` tells what happened.
+        print("interrupted: finishing the requests in flight, then recording it", file=run.out)
         pool.shutdown(wait=True, cancel_futures=True)
         if not lock.lost:
-            print("interrupted: recording this apply in the history", file=run.out)
-            interrupted = KgitError("interrupted (Ctrl-C)")
-            _record_failure(run, identity, interrupted, lambda m: print(m, file=run.out))
+            _record_failure(run, identity, "interrupted (Ctrl-C)")
         raise
     failed = run.count(Outcome.FAILED)
     entry = _entry(run, identity, f"failed: {failed} deletion(s) failed" if failed else "")
@@ -596,18 +595,14 @@ def _entry(run: _Run, identity: str, failure: str) -> history.HistoryEntry:
     )
 
 
-def _record_failure(
-    run: _Run, identity: str, error: KgitError, warn: Callable[[str], None]
-) -> None:
+def _record_failure(run: _Run, identity: str, why: str) -> None:
     """Record a failed apply in the history; best effort, since the cluster may be what
     failed, and the apply's own error is the one the user must see."""
-    why = error.message.splitlines()[0][:FAILURE_TEXT_LIMIT]
+    result = f"failed: {why[:FAILURE_TEXT_LIMIT]}"
     try:
-        record_history(
-            run.cluster, run.desired.cluster_name, _entry(run, identity, f"failed: {why}")
-        )
+        record_history(run.cluster, run.desired.cluster_name, _entry(run, identity, result))
     except KgitError as problem:
-        warn(f"warning: this failed apply is not in the history: {problem}")
+        print(f"warning: this failed apply is not in the history: {problem}", file=run.out)
 
 
 def record_history(cluster: ApplyCluster, cluster_name: str, entry: history.HistoryEntry) -> None:
