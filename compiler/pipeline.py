@@ -28,6 +28,7 @@ from compiler.render.ingress_nginx import ingress_nginx_warnings, render_ingress
 from compiler.resources import Resource, ResourceSet
 from compiler.sources import SnapshotTree, SourceTree
 from compiler.spec import load_spec, run_stage
+from compiler.vendor import LOCK_FILE
 from compiler.warnings import spec_warnings
 
 
@@ -101,7 +102,7 @@ def render_resources(
         )
     for secret in cluster.secrets:
         file = f"manifests/secrets/{secret.namespace}/{secret.name}.yaml"
-        place(render_secret(cluster, secret), lambda b, f=file: f, f"{spec}#{secret.source}")
+        place(render_secret(secret), lambda b, f=file: f, f"{spec}#{secret.source}")
     return resources
 
 
@@ -123,9 +124,6 @@ def compile_tree(tree: SourceTree, options: CompileOptions | None = None) -> Com
         ),
     )
     return Compiled(cluster, resources, host_files, files, warnings=tuple(warnings))
-
-
-LOCK_FILE = "kgit.lock"
 
 
 def input_paths(tree: SourceTree, cluster: Cluster, spec: str) -> list[str]:

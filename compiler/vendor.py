@@ -10,7 +10,6 @@ Only ``vendor_addon`` and ``download`` touch the disk or the network; the rest i
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -22,6 +21,7 @@ from typing import Literal
 import yaml
 
 from compiler import yamlout
+from compiler.emit import sha256
 from compiler.errors import KgitError
 from compiler.sources import SourceTree
 
@@ -106,10 +106,6 @@ def release(
     )
 
 
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def parse_lock(text: str) -> dict[str, LockEntry]:
     """The entries of a kgit.lock, by vendored path. A malformed lock is one clear error."""
     try:
@@ -156,7 +152,7 @@ def check_locked(tree: SourceTree, relpath: str, data: bytes) -> None:
     entry = parse_lock(tree.read_bytes(LOCK_FILE).decode("utf-8", "replace")).get(relpath)
     if entry is None:
         return
-    actual = sha256_hex(data)
+    actual = sha256(data)
     if actual != entry.sha256:
         raise VendorError(
             f"{relpath} does not match {LOCK_FILE}: expected sha256 {entry.sha256}, found {actual}",
@@ -235,7 +231,7 @@ def vendor_addon(
     lock_path = root / LOCK_FILE
     entries = parse_lock(lock_path.read_text("utf-8")) if lock_path.is_file() else {}
     data = download(target.url, timeout=timeout)
-    digest = sha256_hex(data)
+    digest = sha256(data)
     if expected_sha256 is not None and digest != expected_sha256.lower():
         raise VendorError(
             f"{target.url} has sha256 {digest}, expected {expected_sha256.lower()}",

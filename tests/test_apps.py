@@ -244,7 +244,7 @@ def test_secret_holds_no_values_only_the_env_var_names():
         "name": "db", "namespace": "prod", "type": "kubernetes.io/basic-auth",
         "fromEnv": {"username": "DB_USER", "password": "DB_PASSWORD"},
     }])
-    (secret,) = render_secret(cluster, cluster.secrets[0])
+    (secret,) = render_secret(cluster.secrets[0])
     assert "data" not in secret and "stringData" not in secret
     assert secret["type"] == "kubernetes.io/basic-auth"
     assert secret["metadata"]["annotations"] == {

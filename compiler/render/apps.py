@@ -253,7 +253,7 @@ def render_external_service(cluster: Cluster, service: ExternalService) -> list[
     return objects
 
 
-def render_secret(cluster: Cluster, secret: SecretRef) -> list[dict[str, Any]]:
+def render_secret(secret: SecretRef) -> list[dict[str, Any]]:
     """The Secret without values: the reconciler fills ``data`` from the environment."""
     from_env = json.dumps(dict(sorted(secret.from_env.items())), sort_keys=True)
     metadata = _metadata(secret.name, secret.namespace, MANAGED_BY)

@@ -23,7 +23,7 @@ from compiler.errors import KgitError
 from compiler.model import Cluster
 from compiler.plaindata import clone
 from compiler.render.images import mirror_images, pod_spec_of
-from compiler.render.removed_apis import removed_api_warnings, split_removed
+from compiler.render.removed_apis import removed_api_warnings, served
 
 NET_CONF = "net-conf.json"
 # flanneld learned EnableNFTables in v0.25.0 (flannel-io/flannel#1881, "Nftables
@@ -34,7 +34,7 @@ _TAG = re.compile(r":v?(\d+)\.(\d+)\.(\d+)(?:[-+][^@]*)?(?:@sha256:[0-9a-f]+)?$"
 
 def render_flannel(cluster: Cluster, base: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The flannel objects of ``cluster``: ``base`` patched; ``base`` itself is not changed."""
-    objects, _dropped = split_removed(clone(base), cluster.kubernetes.version)
+    objects = served(clone(base), cluster.kubernetes.version)
     spec = cluster.network.flannel
     config_map = _net_conf_config_map(objects)
     config_map["data"][NET_CONF] = patch_net_conf(

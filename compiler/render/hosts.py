@@ -361,6 +361,7 @@ def _template() -> jinja2.Template:
         comment_end_string="#=}",
     )
     environment.filters["q"] = lambda value: shlex.quote(str(value))
+    environment.globals.update(KUBE_PACKAGES=KUBE_PACKAGES, HEREDOC_END=HEREDOC_END)
     return environment.get_template("provision.sh.j2")
 
 

@@ -26,7 +26,7 @@ from compiler.errors import KgitError
 from compiler.model import Cluster, IngressNginx
 from compiler.plaindata import clone
 from compiler.render.images import mirror_images, pod_spec_of
-from compiler.render.removed_apis import removed_api_warnings, split_removed
+from compiler.render.removed_apis import removed_api_warnings, served
 
 CONTROLLER_BINARY = "/nginx-ingress-controller"
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
@@ -47,7 +47,7 @@ def render_ingress_nginx(cluster: Cluster, base: list[dict[str, Any]]) -> list[d
     spec = cluster.ingress_nginx
     if spec is None:
         return []
-    objects, _dropped = split_removed(clone(base), cluster.kubernetes.version)
+    objects = served(clone(base), cluster.kubernetes.version)
     index = _controller_index(objects)
     objects[index] = workload = _as_kind(objects[index], spec)
     pod = pod_spec_of(workload) or {}

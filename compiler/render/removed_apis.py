@@ -42,13 +42,10 @@ def removed_in(obj: dict[str, Any], version: KubeVersion) -> str | None:
     return f"{since[0]}.{since[1]}"
 
 
-def split_removed(
-    objects: list[dict[str, Any]], version: KubeVersion
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(objects the cluster serves, objects whose API it no longer serves), order kept."""
-    kept = [obj for obj in objects if removed_in(obj, version) is None]
-    dropped = [obj for obj in objects if removed_in(obj, version) is not None]
-    return kept, dropped
+def served(objects: list[dict[str, Any]], version: KubeVersion) -> list[dict[str, Any]]:
+    """The objects whose API ``version`` still serves, in order (the others are warned
+    about by ``removed_api_warnings``)."""
+    return [obj for obj in objects if removed_in(obj, version) is None]
 
 
 def removed_api_warnings(

@@ -18,13 +18,12 @@ from compiler.sources import SourceTree
 from compiler.validate.cluster_checks import ClusterChecks
 from compiler.validate.fields import as_dict, json_path
 from compiler.validate.images import image_reference_problem
-from compiler.validate.schema_messages import located_problem, schema_findings, schema_problems
+from compiler.validate.schema_messages import located_problem, schema_findings
 from compiler.validate.workload_checks import WorkloadChecks
 
 __all__ = [
     "image_reference_problem",
     "json_path",
-    "schema_problems",
     "validate_document",
 ]
 

@@ -339,11 +339,6 @@ def schema_findings(doc: Document) -> list[Finding]:
     return found
 
 
-def schema_problems(doc: Document) -> list[Problem]:
-    """The document's shape problems, one per mistake, with positions."""
-    return [located_problem(doc, f) for f in schema_findings(doc)]
-
-
 def located_problem(doc: Document, found: Finding) -> Problem:
     # ``of`` falls back to the nearest enclosing value (a missing key has no position).
     location = doc.positions.of(found.anchor, key=found.key)
