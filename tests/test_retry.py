@@ -44,7 +44,7 @@ def failing(*errors: BaseException):
 def run(call, policy: RetryPolicy = POLICY) -> tuple[str, list[float]]:
     clock = Clock()
     result = call_with_retry(
-        call, what="GET x", policy=policy, sleep=clock.sleep, clock=lambda: clock.now
+        call, policy=policy, sleep=clock.sleep, clock=lambda: clock.now
     )
     return result, clock.sleeps
 
@@ -69,7 +69,7 @@ def test_transient_failures_are_retried(error):
 def test_other_client_errors_are_not_retried(status):
     clock = Clock()
     with pytest.raises(Status):
-        call_with_retry(failing(Status(status)), what="x", policy=POLICY, sleep=clock.sleep)
+        call_with_retry(failing(Status(status)), policy=POLICY, sleep=clock.sleep)
     assert clock.sleeps == []
 
 
@@ -96,7 +96,6 @@ def test_gives_up_when_the_next_wait_would_pass_the_total_timeout():
     with pytest.raises(Status):
         call_with_retry(
             failing(*[Status(503)] * 9),
-            what="x",
             policy=policy,
             sleep=clock.sleep,
             clock=lambda: clock.now,

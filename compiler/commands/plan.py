@@ -93,7 +93,7 @@ def git_revision(out_dir: Path) -> str | None:
 
 
 def plan_inputs(
-    args: Any, *, environ: dict[str, str] | None = None, parallelism: int | None = None
+    args: Any, *, parallelism: int | None = None
 ) -> tuple[ClusterClient, Desired, PlanOptions]:
     """Read out/ and connect; ``args`` needs file, out_dir, kubeconfig, context.
 
@@ -108,19 +108,15 @@ def plan_inputs(
     client = connect(
         getattr(args, "kubeconfig", None), getattr(args, "context", None), parallelism=workers
     )
-    options = PlanOptions(
-        environ=environ, git_revision=git_revision(where.out_dir), parallelism=workers
-    )
+    options = PlanOptions(git_revision=git_revision(where.out_dir), parallelism=workers)
     return client, desired, options
 
 
-def plan_for_out(
-    args: Any, *, environ: dict[str, str] | None = None
-) -> tuple[ClusterClient, Desired, Plan]:
+def plan_for_out(args: Any) -> tuple[ClusterClient, Desired, Plan]:
     """Read out/, connect, and plan; ``args`` needs file, out_dir, kubeconfig, context."""
     from compiler.reconcile.plan import make_plan
 
-    client, desired, options = plan_inputs(args, environ=environ)
+    client, desired, options = plan_inputs(args)
     try:
         return client, desired, make_plan(client, desired, options)
     except BaseException:

@@ -47,6 +47,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
 from compiler.errors import KgitError, PlanError
+from compiler.ownership import cluster_applyset_id
 from compiler.reconcile import applyset, history, normalize, order
 from compiler.reconcile.backends import webhook_backends
 from compiler.reconcile.calls import ApplyCluster
@@ -163,7 +164,7 @@ def check_base(plan: Plan, desired: Desired, context: str, server: str) -> None:
             f"the saved plan is for context {base.context!r} ({base.server}), "
             f"not {context!r} ({server})"
         )
-    expected = applyset.applyset_id(applyset.parent_ref(desired.cluster_name))
+    expected = cluster_applyset_id(desired.cluster_name)
     if base.applyset_id != expected:
         raise PlanError(
             f"the saved plan is for another cluster's ApplySet ({base.applyset_id}), "

@@ -66,14 +66,12 @@ class ApiRejected(ClusterError):
         reason: str = "",
         causes: tuple[dict[str, Any], ...] = (),
         server_message: str = "",
-        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.causes = causes
         self.server_message = server_message
-        self.retry_after = retry_after
 
 
 class ClusterUnreachable(ClusterError):
@@ -213,15 +211,6 @@ def _status_body(exc: ApiException) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _retry_after(exc: ApiException) -> float | None:
-    headers = getattr(exc, "headers", None) or {}
-    value = headers.get("Retry-After") if hasattr(headers, "get") else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def _network_reason(exc: BaseException) -> str:
     """A short reason for a transport failure: 'connection refused', 'timed out', ..."""
     reason = getattr(exc, "reason", None) or exc
@@ -262,7 +251,7 @@ class ClusterClient:
         """Run one request, retried on transient failures (compiler.reconcile.retry);
         failures that remain become sentences naming ``verb`` and ``what``."""
         try:
-            return call_with_retry(call, what=f"{verb} {what}", policy=self.retry)
+            return call_with_retry(call, policy=self.retry)
         except ApiException as exc:
             raise self._api_error(verb, what, exc) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -293,7 +282,6 @@ class ClusterClient:
             reason=str(body.get("reason") or exc.reason or ""),
             causes=causes,
             server_message=server_message,
-            retry_after=_retry_after(exc),
         )
 
     # -- discovery ------------------------------------------------------------------------

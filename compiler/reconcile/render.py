@@ -16,13 +16,6 @@ from compiler.masking import mask_secrets
 from compiler.reconcile.model import PLAN_FORMAT_VERSION, Action, ActionKind, Plan
 
 FORMATS = ("text", "json", "markdown")
-_VERBS = {
-    ActionKind.CREATE: "create",
-    ActionKind.UPDATE: "update",
-    ActionKind.REPLACE: "replace",
-    ActionKind.DELETE: "delete",
-    ActionKind.NOOP: "no-op",
-}
 _JSON_ACTIONS = {
     ActionKind.CREATE: ["create"],
     ActionKind.UPDATE: ["update"],
@@ -59,7 +52,7 @@ def format_text(plan: Plan) -> str:
         return "\n".join(lines) + "\n"
     lines.append("")
     for action in changes:
-        header = f"{action.kind.symbol} {_VERBS[action.kind]} {action.ref}"
+        header = f"{action.kind.symbol} {action.kind.value} {action.ref}"
         if action.reason and action.kind in (ActionKind.UPDATE, ActionKind.REPLACE):
             header += f" ({action.reason})"
         lines.append(header)
@@ -134,7 +127,7 @@ def format_markdown(plan: Plan) -> str:
         "",
     ]
     for action in changes:
-        summary = f"<code>{action.kind.symbol} {_VERBS[action.kind]}</code> {action.ref}"
+        summary = f"<code>{action.kind.symbol} {action.kind.value}</code> {action.ref}"
         lines += ["<details>", f"<summary>{summary}</summary>", ""]
         if action.reason:
             lines += [action.reason, ""]

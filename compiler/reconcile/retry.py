@@ -87,9 +87,6 @@ def is_transient(error: BaseException) -> bool:
 
 def retry_after(error: BaseException, now: Callable[[], float] = time.time) -> float | None:
     """Seconds the server asked us to wait (RFC 9110 Retry-After: seconds or HTTP date)."""
-    parsed = getattr(error, "retry_after", None)  # connect.ApiRejected parsed it already
-    if isinstance(parsed, int | float):
-        return float(parsed)
     headers = getattr(error, "headers", None)
     if not headers:
         return None
@@ -108,16 +105,13 @@ def retry_after(error: BaseException, now: Callable[[], float] = time.time) -> f
 def call_with_retry(
     call: Callable[[], T],
     *,
-    what: str,
     policy: RetryPolicy = DEFAULT_POLICY,
     retry_on: Callable[[BaseException], bool] = is_transient,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
-    """``call()``, retried on transient failures; the last error is raised when giving up.
-
-    ``what`` names the request for the message ("PATCH Deployment.apps/web/nginx").
-    """
+    """``call()``, retried on transient failures; the last error is raised when giving up
+    (the caller, ClusterClient.guard, turns it into a sentence)."""
     started = clock()
     failures = 0
     while True:
