@@ -103,6 +103,7 @@ def test_concurrent_apply_is_blocked_while_the_first_one_runs(apiserver):
     with pytest.raises(LockError) as caught:
         apply_plan(second_client, made, wanted, options, out=io.StringIO())
     thread.join(10)
+    assert not thread.is_alive(), "the first apply did not finish"
     assert errors == []
     assert str(caught.value).startswith(
         "another apply holds the lock kube-system/kgit-lab-lock: first@host pid 1 commit aaa, "
@@ -169,10 +170,23 @@ def test_renewal_thread_keeps_the_lease_fresh_and_stops_on_release(apiserver):
     assert apiserver.get(*LEASE) is None
 
 
-def test_apply_stops_before_its_next_stage_once_renewal_finds_the_lock_taken(apiserver):
+def test_apply_stops_before_its_next_stage_once_renewal_finds_the_lock_taken(
+    apiserver, monkeypatch
+):
     client = client_for(apiserver)
     cluster = ApplyCluster(client)
     wanted, made = plan(client, web_app())
+    # Set once alice's renewal has marked the lock lost (not when the server has logged
+    # the refused renewal: it logs before replying, and apply could run on meanwhile).
+    noticed = threading.Event()
+    renew = LeaseLock.renew
+
+    def renew_and_tell(lock: LeaseLock) -> None:
+        renew(lock)
+        if lock.lost:
+            noticed.set()
+
+    monkeypatch.setattr(LeaseLock, "renew", renew_and_tell)
 
     def take_the_lock_after_stage_one(change) -> None:
         if change.subject.kind != "Namespace":
@@ -192,12 +206,7 @@ def test_apply_stops_before_its_next_stage_once_renewal_finds_the_lock_taken(api
             except ApiRejected as conflict:
                 assert conflict.status == 409
                 assert time.monotonic() < give_up, "could not take the Lease over from alice"
-        taken_at = len(apiserver.requests)
-        deadline = time.monotonic() + 30  # generous for a loaded CI machine; exits early
-        while time.monotonic() < deadline and not any(
-            r.method == "PUT" and r.status == 409 for r in list(apiserver.requests)[taken_at:]
-        ):
-            time.sleep(0.005)
+        assert noticed.wait(30), "alice's renewal never noticed the takeover"
 
     options = dataclasses.replace(FAST, lock_renew_interval=0.05, identity="alice")
     with pytest.raises(LockError) as caught:
