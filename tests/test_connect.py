@@ -33,16 +33,19 @@ def last_error(capsys) -> str:
     return err.splitlines()[-1]
 
 
-def closed_port() -> int:
+@pytest.fixture
+def closed_port():
+    """A port on 127.0.0.1 that refuses connections: bound, never listening, and kept
+    bound for the test, so that no other test can take it meanwhile."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        yield sock.getsockname()[1]
 
 
-def test_unreachable_server_is_one_sentence(out, tmp_path, capsys, monkeypatch):
+def test_unreachable_server_is_one_sentence(out, tmp_path, capsys, monkeypatch, closed_port):
     # Refused connections are retried (test_retry); here the retries need not wait.
     monkeypatch.setattr(RetryPolicy, "backoff", lambda _policy, _failures: 0.0)
-    port = closed_port()
+    port = closed_port
     kubeconfig = write_kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{port}")
     assert main(run_plan(out, "--kubeconfig", str(kubeconfig))) == 1
     assert last_error(capsys) == (

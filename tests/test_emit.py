@@ -94,6 +94,7 @@ def test_write_out_replaces_kgits_files_and_leaves_the_users_alone(tmp_path):
     (out / "manifests").mkdir()
     (out / "manifests/gone.yaml").write_text("stale")
     (out / "README.md").write_text("mine")
+    readme_mode = (out / "README.md").stat().st_mode & 0o777  # whatever the umask made
     (out / "notes").mkdir()
     (out / "notes/todo.txt").write_text("mine too")
 
@@ -101,7 +102,7 @@ def test_write_out_replaces_kgits_files_and_leaves_the_users_alone(tmp_path):
 
     written = tree_of(out)
     assert set(written) == set(sample_files()) | {"README.md", "notes/todo.txt"}
-    assert written["README.md"] == (b"mine", 0o644)
+    assert written["README.md"] == (b"mine", readme_mode)
     assert written["notes/todo.txt"][0] == b"mine too"
     assert written["hosts/n1/provision.sh"][1] == 0o755
     assert written["hosts/n1/kubeadm.yaml"][1] == 0o644
