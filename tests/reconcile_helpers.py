@@ -77,6 +77,20 @@ def configmap(name: str, ns: str = "web", value: str = "1") -> dict[str, Any]:
     }
 
 
+def from_env_secret() -> dict[str, Any]:
+    """A Secret as kgit writes it into out/: its values named, taken from DB_PASSWORD."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": "db",
+            "namespace": "web",
+            "annotations": {"kgit.dev/from-env": json.dumps({"password": "DB_PASSWORD"})},
+        },
+    }
+
+
 def write_out(out: Path, objects: list[dict[str, Any]], cluster: str = CLUSTER) -> Path:
     """A minimal out/: index.json naming the cluster, one manifest file per object kind,
     each object labelled as an ApplySet member as `kgit compile` writes it (compiler/emit.py)."""

@@ -36,6 +36,7 @@ from tests.reconcile_apply_support import (
     service,
     web_app,
 )
+from tests.reconcile_helpers import from_env_secret
 
 
 def history_of(apiserver) -> list[history.HistoryEntry]:
@@ -527,6 +528,16 @@ SECOND = [
 REQUESTS_OF_THE_SECOND_APPLY = 21  # lock, checks, parent, 4 applies, waits, prune, history
 
 
+def test_the_second_apply_makes_exactly_the_requests_the_cut_test_covers(apiserver):
+    # If apply grows, the cut points below must grow with it, or some go untested.
+    client = client_for(apiserver)
+    converge(client, FIRST)
+    wanted, made = plan(client, SECOND)
+    before = len(apiserver.requests)
+    apply_plan(client, made, wanted, FAST, out=io.StringIO())
+    assert len(apiserver.requests) - before == REQUESTS_OF_THE_SECOND_APPLY
+
+
 @pytest.mark.parametrize("cut_after", range(REQUESTS_OF_THE_SECOND_APPLY))
 def test_apply_killed_after_any_request_then_rerun_converges_without_orphans(apiserver, cut_after):
     # From the server's side a killed kgit is one whose requests stop arriving: every
@@ -592,16 +603,7 @@ def test_apply_refused_by_the_server_midway_is_recorded_as_failed(apiserver):
 
 
 def test_secret_values_come_from_the_environment_and_are_never_reported(apiserver):
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": "db",
-            "namespace": "web",
-            "annotations": {"kgit.dev/from-env": '{"password": "DB_PASSWORD"}'},
-        },
-        "type": "Opaque",
-    }
+    secret = from_env_secret()
     client = client_for(apiserver)
     wanted, made = plan(client, [namespace("web"), secret], environ={"DB_PASSWORD": "hunter2"})
     with pytest.raises(PlanError) as caught:

@@ -18,6 +18,7 @@ import pytest
 from compiler.cli import main
 from compiler.commands.apply import CONFIRM_QUESTION
 from tests.reconcile_apply_support import configmap, namespace, web_app, write_out
+from tests.reconcile_helpers import from_env_secret
 
 SECRET_VALUE = "hunter2-very-secret"
 
@@ -105,16 +106,7 @@ def test_secret_values_never_appear_in_output_logs_or_saved_plans(
 ):
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("DB_PASSWORD", SECRET_VALUE)
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": "db",
-            "namespace": "web",
-            "annotations": {"kgit.dev/from-env": '{"password": "DB_PASSWORD"}'},
-        },
-        "type": "Opaque",
-    }
+    secret = from_env_secret()
     write_out(kgit.out_dir, [namespace("web"), secret])
     plan_file = tmp_path / "plan.json"
     shown = [kgit("plan", "--out", str(plan_file), "-o", output)]

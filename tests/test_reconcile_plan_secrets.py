@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
 import pytest
@@ -13,24 +12,11 @@ from compiler.errors import PlanError
 from compiler.reconcile.desired import with_secret_values
 from compiler.reconcile.model import ActionKind
 from compiler.reconcile.render import format_plan
-from tests.reconcile_helpers import apply_out, namespace, write_out
+from tests.reconcile_helpers import apply_out, from_env_secret, namespace, write_out
 from tests.test_reconcile_plan import plan_cli, plan_of
 
 PASSWORD = "s3cr3t-hunter2-value"
 CHANGED = "an0ther-s3cr3t-value"
-
-
-def from_env_secret() -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": "db",
-            "namespace": "web",
-            "annotations": {"kgit.dev/from-env": json.dumps({"password": "DB_PASSWORD"})},
-        },
-    }
 
 
 def forbidden_texts(*values: str) -> list[str]:
