@@ -10,29 +10,25 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import sys
 from pathlib import Path
 
-import yaml
-
 from bench import synth
-from bench.measure import Samples, interleave, ratio, run_once
-from compiler import emit
+from bench.measure import KGIT, Samples, interleave, ratio, run_once
+from compiler import emit, yamlout
+from compiler.loader import load_all_trusted
 from compiler.pipeline import compile_tree
 from compiler.sources import DirectoryTree
-
-KGIT = [sys.executable, "-m", "compiler"]
 
 
 def write_kustomization(repo: Path, target: Path) -> None:
     """The same app objects without overlays as resources, plus the overlays as patches."""
-    spec = yaml.safe_load((repo / "cluster.yaml").read_text())
+    (spec,) = load_all_trusted((repo / "cluster.yaml").read_text())
     overlays = []
     for app in spec["spec"]["apps"]:
         overlays.extend(app.pop("overlays", []))
     plain = target / "plain"
     plain.mkdir(parents=True)
-    (plain / "cluster.yaml").write_text(yaml.safe_dump(spec))
+    (plain / "cluster.yaml").write_text(yamlout.dump(spec))
     compiled = compile_tree(DirectoryTree(plain))
     resources = []
     for path, data in compiled.files.items():
@@ -49,7 +45,7 @@ def write_kustomization(repo: Path, target: Path) -> None:
         "resources": sorted(resources),
         "patches": [{"path": p} for p in overlays],
     }
-    (target / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    (target / "kustomization.yaml").write_text(yamlout.dump(kustomization))
 
 
 def kgit_runner(repo: Path, *, fresh: bool = False):

@@ -5,10 +5,10 @@ Pairs are interleaved (A B A B ...) so that machine noise hits both sides alike.
 
 from __future__ import annotations
 
-import os
+import json
 import statistics
 import subprocess
-import time
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,31 +33,40 @@ class Samples:
         )
 
 
-def run_once(
-    argv: Sequence[str],
-    *,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-    stdout_path: Path | None = None,
-) -> tuple[float, float, int]:
-    """(seconds, peak resident MB, exit code) of one child process."""
-    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
-    try:
-        start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE)
-        assert proc.stderr is not None
-        stderr = proc.stderr.read()
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    finally:
-        if stdout_path:
-            out.close()  # type: ignore[union-attr]
-    if proc.returncode not in (0, 1, 2):
-        raise RuntimeError(
-            f"{' '.join(argv)} failed ({proc.returncode}): {stderr.decode()[-2000:]}"
+KGIT = [sys.executable, "-m", "compiler"]  # kgit as this Python runs it
+_launcher: subprocess.Popen[str] | None = None
+
+
+def _launch(request: dict[str, object]) -> dict[str, object]:
+    """Run one command through bench.launcher (see there why not directly)."""
+    global _launcher
+    if _launcher is None:
+        _launcher = subprocess.Popen(
+            [sys.executable, "-m", "bench.launcher"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
         )
-    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+    assert _launcher.stdin is not None and _launcher.stdout is not None
+    _launcher.stdin.write(json.dumps(request) + "\n")
+    _launcher.stdin.flush()
+    return json.loads(_launcher.stdout.readline())
+
+
+def start_launcher() -> None:
+    """Start the launcher now, while this process is still small (bench.run does)."""
+    _launch({"argv": ["true"]})
+
+
+def run_once(argv: Sequence[str], *, stdout_path: Path | None = None) -> tuple[float, float, int]:
+    """(seconds, peak resident MB, exit code) of one child process; exit codes 0-2 only
+    (1 and 2 are kgit's "error" and "changes present")."""
+    result = _launch({"argv": list(argv), "stdout_path": str(stdout_path) if stdout_path else None})
+    code = int(result["code"])  # type: ignore[call-overload]
+    if code not in (0, 1, 2):
+        raise RuntimeError(f"{' '.join(argv)} failed ({code}): {result['stderr']}")
+    return float(result["seconds"]), int(result["peak_kb"]) / 1024, code  # type: ignore[arg-type]
 
 
 def interleave(

@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from bench.measure import start_launcher
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -22,9 +24,10 @@ def machine() -> str:
     kubectl = shutil.which("kubectl")
     version = ""
     if kubectl:
-        version = subprocess.run(
+        lines = subprocess.run(
             [kubectl, "version", "--client"], capture_output=True, text=True, check=False
-        ).stdout.splitlines()[0]
+        ).stdout.splitlines()
+        version = lines[0] if lines else "?"
     return (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}; kubectl: {version or 'absent'}"
@@ -49,6 +52,7 @@ def main() -> None:
     only = set(args.only.split(","))
     print(f"# kgit benchmarks\nmachine: {machine()}\n")
     compile_bytecode()
+    start_launcher()  # before this process grows: see bench/launcher.py
     rounds = 1 if args.quick else 3
     with tempfile.TemporaryDirectory(prefix="kgit-bench-") as tmp:
         work = Path(tmp)

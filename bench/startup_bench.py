@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench.measure import Samples, interleave, run_once
+from bench.measure import KGIT, Samples, interleave, run_once
 
 
 def _runner(argv: list[str]):
@@ -20,6 +20,9 @@ def _runner(argv: list[str]):
 def bench_startup(repo_root: Path, rounds: int) -> list[str]:
     python = sys.executable
     spec = str(repo_root / "cluster.yaml")
+    # The `kgit` command users run (pip's console script), else python -m compiler.
+    script = Path(python).with_name("kgit")
+    kgit = [str(script)] if script.is_file() else KGIT
     bare = Samples("python -c pass")
     imports = Samples("python -c 'import yaml, jsonschema'")
     help_ = Samples("kgit --help")
@@ -28,8 +31,8 @@ def bench_startup(repo_root: Path, rounds: int) -> list[str]:
         [
             (bare, _runner([python, "-c", "pass"])),
             (imports, _runner([python, "-c", "import yaml, jsonschema"])),
-            (help_, _runner([python, "-m", "compiler", "--help"])),
-            (validate, _runner([python, "-m", "compiler", "validate", "-f", spec])),
+            (help_, _runner([*kgit, "--help"])),
+            (validate, _runner([*kgit, "validate", "-f", spec])),
         ],
         rounds,
     )
