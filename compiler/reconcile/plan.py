@@ -107,19 +107,12 @@ class _Planner:
         _, after, diff = _shown(None, normalize.for_display(filled), str(ref))
         return Action(ActionKind.CREATE, ref, "not on the cluster", diff, None, after)
 
-    def unchanged(self, body: dict[str, Any], filled: dict[str, Any]) -> Action | None:
-        """The no-op for an object the cluster already has as desired, or None."""
-        live = self.observed.members.get(member_key(ObjectRef.of(body)))
-        if live is None or normalize.drift(filled, live, FIELD_MANAGER) is not None:
-            return None
-        return Action(ActionKind.NOOP, ObjectRef.of(body), "", **_seen(live))
-
-    def change(self, body: dict[str, Any], filled: dict[str, Any], live: dict[str, Any]) -> Action:
+    def change(
+        self, body: dict[str, Any], filled: dict[str, Any], live: dict[str, Any], reason: str
+    ) -> Action:
+        """An object whose live state drifted (``reason``): the server's dry run decides."""
         ref = ObjectRef.of(body)
         seen = _seen(live)
-        reason = normalize.drift(filled, live, FIELD_MANAGER)
-        if reason is None:
-            return Action(ActionKind.NOOP, ref, "", **seen)
         try:
             result = self._dry_run(filled)
         except ApiRejected as exc:
@@ -183,6 +176,22 @@ class _Planner:
         )
 
 
+@dataclass(frozen=True)
+class _Wanted:
+    """One object of out/ as the plan sees it, before deciding what to do with it."""
+
+    ref: ObjectRef
+    body: dict[str, Any]  # with the ApplySet label
+    filled: dict[str, Any]  # and with Secret values from the environment
+    live: dict[str, Any] | None  # a member, or an unlabelled object to adopt
+    adopted: str | None  # the warning for adopting it
+    drift: str | None  # how live differs, when it exists
+
+    @property
+    def unchanged(self) -> bool:
+        return self.live is not None and self.drift is None
+
+
 def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | None = None) -> Plan:
     """One action per desired object, plus deletions of members no longer desired."""
     options = options or PlanOptions()
@@ -194,26 +203,27 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
 
     unlabelled: dict[ObjectRef, dict[str, Any]] = {}
 
-    def plan_one(original: dict[str, Any]) -> tuple[Action, str | None]:
+    def wanted_state(original: dict[str, Any]) -> _Wanted:
         body = with_member_labels(original, observed.set_id)
         ref = ObjectRef.of(body)
-        filled = with_secret_values(body, options.environ)
         live = observed.members.get(member_key(ref))
         adopted = None
         if live is None:
             live = unlabelled.get(ref)
             if live is not None:
                 adopted = f"{ref} exists without kgit's ApplySet label; kgit will adopt it"
-        try:
-            if live is None:
-                return planner.create(body, filled), adopted
-            return planner.change(body, filled, live), adopted
-        except ApiRejected as exc:
-            raise ClusterError(f"{ref}: {exc}") from None
+        filled = with_secret_values(body, options.environ)
+        drift = None if live is None else normalize.drift(filled, live, FIELD_MANAGER)
+        return _Wanted(ref, body, filled, live, adopted, drift)
 
-    def settled(original: dict[str, Any]) -> Action | None:
-        body = with_member_labels(original, observed.set_id)
-        return planner.unchanged(body, with_secret_values(body, options.environ))
+    def plan_one(wanted: _Wanted) -> Action:
+        try:
+            if wanted.live is None:
+                return planner.create(wanted.body, wanted.filled)
+            assert wanted.drift is not None
+            return planner.change(wanted.body, wanted.filled, wanted.live, wanted.drift)
+        except ApiRejected as exc:
+            raise ClusterError(f"{wanted.ref}: {exc}") from None
 
     # Unchanged objects cost no request and are decided here: handing each of thousands to
     # the pool cost more than deciding it. New ones are looked for (find_unlabelled) and
@@ -222,15 +232,18 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
     # the first error in that order.
     with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
         unlabelled.update(planner.find_unlabelled(desired, pool))
-        noops = [settled(original) for original in desired.objects]
-        pending = [o for o, noop in zip(desired.objects, noops, strict=True) if noop is None]
-        planned = pool.map(plan_one, pending)
-        for noop in noops:
-            action, adopted = (noop, None) if noop is not None else next(planned)
+        every = [wanted_state(original) for original in desired.objects]
+        planned = pool.map(plan_one, [w for w in every if not w.unchanged])
+        for wanted_one in every:
+            if wanted_one.unchanged:
+                assert wanted_one.live is not None
+                action = Action(ActionKind.NOOP, wanted_one.ref, "", **_seen(wanted_one.live))
+            else:
+                action = next(planned)
             actions.append(action)
             wanted.add(member_key(action.ref))
-            if adopted:
-                warnings.append(adopted)
+            if wanted_one.adopted:
+                warnings.append(wanted_one.adopted)
     if options.prune:
         for key, live in sorted(observed.members.items()):
             if key in wanted:
