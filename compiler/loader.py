@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -78,11 +77,6 @@ class Document:
     data: dict[str, Any]
     positions: Positions
     text: str
-    path: Path
-
-    @property
-    def name(self) -> str:
-        return self.positions.file
 
 
 def _loc(file: str, mark: yaml.Mark) -> Location:
@@ -446,9 +440,9 @@ def _documents(loader: yaml.SafeLoader, file: str) -> list[tuple[Any, Positions]
     documents = []
     loader.get_event()  # StreamStartEvent
     while not loader.check_event(yaml.StreamEndEvent):
-        start = loader.get_event()  # DocumentStartEvent
-        documents.append((start.start_mark, *_Builder(file, loader).document()))
-    return [(data, positions) for _mark, data, positions in documents]
+        loader.get_event()  # DocumentStartEvent
+        documents.append(_Builder(file, loader).document())
+    return documents
 
 
 def _read_stream(text: str, file: str) -> list[tuple[Any, Positions]]:
@@ -539,10 +533,10 @@ def read_tree_text(tree: SourceTree, relpath: str, display: str | None = None) -
 
 def load_tree_document(tree: SourceTree, relpath: str, display: str | None = None) -> Document:
     name = display or relpath
-    return load_document_text(read_tree_text(tree, relpath, name), name, Path(relpath))
+    return load_document_text(read_tree_text(tree, relpath, name), name)
 
 
-def load_document_text(text: str, name: str, path: Path | None = None) -> Document:
+def load_document_text(text: str, name: str) -> Document:
     data, positions = parse_text(text, name)
     if not isinstance(data, dict):
         found = {type(None): "empty", list: "a list", str: "a single string"}.get(
@@ -556,7 +550,7 @@ def load_document_text(text: str, name: str, path: Path | None = None) -> Docume
                 )
             ]
         )
-    return Document(data=data, positions=positions, text=text, path=path or Path(name))
+    return Document(data=data, positions=positions, text=text)
 
 
 def load_documents_text(text: str, file: str) -> list[tuple[Any, Positions]]:

@@ -15,6 +15,11 @@ MIN_MINOR = 24
 MAX_MINOR = 36
 SUPPORTED_RANGE = f"1.{MIN_MINOR} to 1.{MAX_MINOR}"
 
+# kube-proxy's nftables mode: alpha behind the NFTablesProxyMode gate in 1.29 and 1.30,
+# beta and on by default from 1.31, GA in 1.33 (KEP-3866).
+NFTABLES_ALPHA_MINOR = 29
+NFTABLES_BETA_MINOR = 31
+
 # The pause image tag that kubeadm of each minor version expects (constants.PauseVersion in
 # kubernetes/cmd/kubeadm/app/constants/constants.go); the runtime's sandbox image must match
 # or kubeadm preflight warns and the kubelet pulls a second pause image. Checked against

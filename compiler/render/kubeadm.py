@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from compiler.errors import KgitError
 from compiler.model import API_SERVER_PORT, Cluster, Node, Taint
-from compiler.versions import KubeVersion
+from compiler.versions import NFTABLES_BETA_MINOR, KubeVersion
 
 KUBELET_API_VERSION = "kubelet.config.k8s.io/v1beta1"
 KUBE_PROXY_API_VERSION = "kubeproxy.config.k8s.io/v1alpha1"
@@ -34,9 +33,6 @@ CONTROL_PLANE_TAINT: Mapping[str, str] = {
 # KubeletConfiguration.containerRuntimeEndpoint exists from kubelet 1.27; before that the
 # endpoint was a kubelet flag that kubeadm set from nodeRegistration.criSocket.
 _KUBELET_RUNTIME_ENDPOINT_SINCE = 27
-# kube-proxy's nftables mode: alpha behind a gate in 1.29 and 1.30, on by default from 1.31.
-_NFTABLES_SINCE = 29
-_NFTABLES_DEFAULT_SINCE = 31
 
 
 def uses_v1beta4(version: KubeVersion) -> bool:
@@ -178,15 +174,10 @@ def kube_proxy_configuration(cluster: Cluster) -> dict[str, Any]:
         # every node answers ARP for every Service address bound to kube-ipvs0.
         body["ipvs"] = {"strictARP": True}
     gates = dict(cluster.kubernetes.feature_gates)
-    if mode == "nftables":
-        if minor < _NFTABLES_SINCE:
-            raise KgitError(
-                f"kube-proxy mode nftables needs Kubernetes 1.{_NFTABLES_SINCE} or newer, "
-                f"not {cluster.kubernetes.version}",
-                hint="use kubeProxyMode: iptables or ipvs, or a newer Kubernetes version",
-            )
-        if minor < _NFTABLES_DEFAULT_SINCE:
-            gates["NFTablesProxyMode"] = True  # validation asks for it; never leave it out
+    # Validation refuses nftables before 1.29 and asks for the gate before 1.31; set it
+    # anyway, so that a kubeadm.yaml never depends on the spec having it.
+    if mode == "nftables" and minor < NFTABLES_BETA_MINOR:
+        gates["NFTablesProxyMode"] = True
     if gates:
         body["featureGates"] = dict(sorted(gates.items()))
     return body

@@ -21,7 +21,12 @@ from compiler.validate.fields import (
     is_ip,
     show,
 )
-from compiler.versions import SUPPORTED_RANGE, KubeVersion
+from compiler.versions import (
+    NFTABLES_ALPHA_MINOR,
+    NFTABLES_BETA_MINOR,
+    SUPPORTED_RANGE,
+    KubeVersion,
+)
 
 # kubeadm refuses a Service subnet with more than 2^20 addresses (/12 for IPv4, /108 for
 # IPv6: MaximumBitsForServiceSubnet in cmd/kubeadm/app/constants), and a pod subnet that
@@ -29,11 +34,6 @@ from compiler.versions import SUPPORTED_RANGE, KubeVersion
 MAX_SERVICE_SUBNET_BITS = 20
 MAX_POD_SUBNET_NODE_MASK_DIFF = 16
 DEFAULT_NODE_MASK = {4: 24, 6: 64}  # kube-controller-manager --node-cidr-mask-size-ipv4/6
-
-# kube-proxy's nftables mode: alpha behind the NFTablesProxyMode gate in 1.29 and 1.30,
-# beta and on by default from 1.31, GA in 1.33 (KEP-3866).
-NFTABLES_ALPHA_MINOR = 29
-NFTABLES_BETA_MINOR = 31
 
 # The kubelet may only set node labels under kubernetes.io/ and k8s.io/ from this list
 # (NodeRestriction; kubelet --node-labels fails otherwise). node-role.kubernetes.io/* is
