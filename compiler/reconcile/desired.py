@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from compiler import emit
 from compiler.errors import PlanError
 from compiler.loader import load_all_trusted
 from compiler.plaindata import clone
@@ -109,14 +110,9 @@ def desired_from_files(files: Mapping[str, bytes]) -> Desired:
 
 def read_desired(out_dir: Path) -> Desired:
     """Desired state from out/ on disk."""
-    if not (out_dir / "index.json").is_file():
+    files = emit.read_out(out_dir)
+    if "index.json" not in files:
         raise PlanError(f"{out_dir}/index.json is missing; run `kgit compile` first")
-    files: dict[str, bytes] = {"index.json": (out_dir / "index.json").read_bytes()}
-    manifests = out_dir / "manifests"
-    if manifests.is_dir():
-        for path in sorted(manifests.rglob("*")):
-            if path.is_file() and not path.is_symlink():
-                files[path.relative_to(out_dir).as_posix()] = path.read_bytes()
     return desired_from_files(files)
 
 
