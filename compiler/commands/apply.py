@@ -24,6 +24,7 @@ from compiler.commands.common import (
     locate_spec,
 )
 from compiler.errors import KgitError, PlanError
+from compiler.reconcile.model import DEFAULT_PARALLELISM
 
 if TYPE_CHECKING:
     from compiler.reconcile.apply import ApplyOptions, ApplyResult, Change
@@ -71,9 +72,9 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--parallelism",
         type=_positive,
-        default=8,
+        default=DEFAULT_PARALLELISM,
         metavar="N",
-        help="objects applied at once within a stage (default: 8)",
+        help=f"objects applied at once within a stage (default: {DEFAULT_PARALLELISM})",
     )
     parser.add_argument(
         "--wait",

@@ -98,8 +98,9 @@ def plan_inputs(
     """Read out/ and connect; ``args`` needs file, out_dir, kubeconfig, context.
 
     ``kgit apply`` plans with these itself, under its lock."""
-    from compiler.reconcile.connect import DEFAULT_PARALLELISM, connect
+    from compiler.reconcile.connect import connect
     from compiler.reconcile.desired import read_desired
+    from compiler.reconcile.model import DEFAULT_PARALLELISM
     from compiler.reconcile.plan import PlanOptions
 
     where = locate_spec(args)

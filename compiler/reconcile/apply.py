@@ -53,7 +53,7 @@ from compiler.reconcile.backends import webhook_backends
 from compiler.reconcile.calls import ApplyCluster
 from compiler.reconcile.desired import Desired, with_secret_values
 from compiler.reconcile.lock import LeaseLock, LockOptions, default_identity, lease_lock
-from compiler.reconcile.model import Action, ActionKind, ObjectRef, Plan
+from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, ObjectRef, Plan
 from compiler.reconcile.prune import PruneDecision, PruneOptions, decide_prune, refusal
 from compiler.reconcile.retry import RetryPolicy
 from compiler.reconcile.wait import WaitOptions, wait_for
@@ -68,7 +68,7 @@ FAILURE_TEXT_LIMIT = 200  # characters of a failed apply's error kept in its his
 
 @dataclass(frozen=True)
 class ApplyOptions:
-    parallelism: int = 8
+    parallelism: int = DEFAULT_PARALLELISM
     wait: bool = True  # wait for rollouts at the end (stage 4's gate waits regardless)
     timeout: float = 300.0  # seconds for each wait
     poll_interval: float = 1.0

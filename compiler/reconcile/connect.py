@@ -33,7 +33,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniq
 from kubernetes.dynamic.resource import Resource
 
 from compiler.errors import ClusterError
-from compiler.reconcile.model import ObjectRef
+from compiler.reconcile.model import DEFAULT_PARALLELISM, ObjectRef
 from compiler.reconcile.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
 
 T = TypeVar("T")
@@ -43,7 +43,6 @@ IN_CLUSTER_CONTEXT = "in-cluster"
 LIST_PAGE_SIZE = 500
 # (connect, read) seconds: a dead address fails fast, a big LIST still has time.
 REQUEST_TIMEOUT = (10.0, 120.0)
-DEFAULT_PARALLELISM = 8  # requests a plan or an apply keeps in flight at once
 # Connections beyond the worker threads: the main thread and the lock's renewal thread.
 SPARE_CONNECTIONS = 2
 _SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")

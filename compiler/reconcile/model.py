@@ -13,6 +13,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 PLAN_FORMAT_VERSION = "1.0"
+DEFAULT_PARALLELISM = 8  # requests a plan or an apply keeps in flight at once
 
 
 class ActionKind(StrEnum):

@@ -27,7 +27,14 @@ from compiler.reconcile import normalize
 from compiler.reconcile.applyset import member_key, with_member_labels
 from compiler.reconcile.connect import FIELD_MANAGER, ApiRejected, ClusterClient
 from compiler.reconcile.desired import Desired, with_secret_values
-from compiler.reconcile.model import Action, ActionKind, ObjectRef, Plan, PlanBase
+from compiler.reconcile.model import (
+    DEFAULT_PARALLELISM,
+    Action,
+    ActionKind,
+    ObjectRef,
+    Plan,
+    PlanBase,
+)
 from compiler.reconcile.observe import Observed, find_existing, observe
 from compiler.reconcile.order import apply_key
 
@@ -40,7 +47,7 @@ class PlanOptions:
     environ: Mapping[str, str] | None = None  # for from-env Secrets (default: os.environ)
     git_revision: str | None = None
     prune: bool = True  # plan deletions of members that are no longer desired
-    parallelism: int = 8  # requests in flight at once for new and changed objects
+    parallelism: int = DEFAULT_PARALLELISM  # for new and changed objects
 
 
 def _seen(live: dict[str, Any]) -> dict[str, str | None]:
