@@ -19,6 +19,7 @@ from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchP
 
 from compiler import emit
 from compiler.errors import GitError
+from compiler.sources import clean_relpath
 
 _SYMLINK_MODE = 0o120000
 
@@ -76,9 +77,7 @@ def resolve(repository: Repository, revision: str) -> git.Commit:
 
 
 def _join(prefix: str, relpath: str) -> str:
-    path = PurePosixPath(relpath)
-    if path.is_absolute() or ".." in path.parts:
-        raise FileNotFoundError(relpath)
+    path = clean_relpath(relpath)
     parts = [p for p in (prefix, str(path)) if p and p != "."]
     return "/".join(parts)
 

@@ -24,7 +24,8 @@ class SourceTree(Protocol):
     def is_dir(self, relpath: str) -> bool: ...
 
 
-def _clean(relpath: str) -> PurePosixPath:
+def clean_relpath(relpath: str) -> PurePosixPath:
+    """``relpath`` as a path inside a tree; FileNotFoundError for one that leaves it."""
     path = PurePosixPath(relpath)
     if path.is_absolute() or ".." in path.parts:
         raise FileNotFoundError(relpath)
@@ -48,7 +49,7 @@ class DirectoryTree:
         return self._real_dirs[relpath]
 
     def _path(self, relpath: str) -> Path:
-        clean = _clean(relpath)
+        clean = clean_relpath(relpath)
         path = os.path.join(self._real_dir(clean.parent), clean.name)
         if os.path.islink(path):
             path = os.path.realpath(path)
@@ -80,7 +81,7 @@ class MemoryTree:
     files: Mapping[str, bytes]
 
     def read_bytes(self, relpath: str) -> bytes:
-        key = str(_clean(relpath))
+        key = str(clean_relpath(relpath))
         if key in self.files:
             return self.files[key]
         if self.is_dir(key):
@@ -89,12 +90,12 @@ class MemoryTree:
 
     def is_file(self, relpath: str) -> bool:
         try:
-            return str(_clean(relpath)) in self.files
+            return str(clean_relpath(relpath)) in self.files
         except FileNotFoundError:
             return False
 
     def is_dir(self, relpath: str) -> bool:
-        prefix = str(_clean(relpath)).rstrip("/") + "/"
+        prefix = str(clean_relpath(relpath)).rstrip("/") + "/"
         return any(name.startswith(prefix) for name in self.files)
 
 
