@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.errors import KgitError
 from compiler.model import Cluster, build_cluster
 from compiler.pipeline import CompileOptions, compile_tree
 from compiler.render.apps import (
@@ -211,18 +210,6 @@ def test_ingress_routes_host_and_path_to_the_service(ingress_controller, expecte
         }]}}],
         "tls": [{"hosts": ["nginx.lab.example"], "secretName": "nginx-tls"}],
     }
-
-
-def test_ingress_without_a_tcp_port_is_a_clear_error():
-    app = {"name": "dns", "image": "coredns/coredns:1.11.1", "ingress": {"host": "a.example"},
-           "ports": [{"containerPort": 53, "protocol": "UDP"}]}
-    cluster = make_cluster(apps=[app])
-    with pytest.raises(KgitError) as caught:
-        render_app(cluster, cluster.apps[0])
-    assert str(caught.value) == (
-        "app 'dns' (spec.apps[0]) has an ingress but no TCP port for it to reach "
-        "(hint: add the HTTP port to the app's ports)"
-    )
 
 
 # --- namespaces and secrets -----------------------------------------------------------------

@@ -499,6 +499,14 @@ INVALID_SPECS = [
         id="ingress-without-ports",
     ),
     pytest.param(
+        add(APP + "      ports: [{containerPort: 53, protocol: UDP}]\n"
+            "      ingress: {host: web.lab.example}\n"),
+        [
+            "cluster.yaml:16:7: spec.apps[0].ingress: needs a TCP port: the Ingress routes HTTP to the app's first TCP port",
+        ],
+        id="ingress-without-tcp-port",
+    ),
+    pytest.param(
         add(APP + "      ports: [80]\n      ingress: {host: 10.0.0.1}\n"),
         [
             "cluster.yaml:16:23: spec.apps[0].ingress.host: must be a DNS name, not the IP address 10.0.0.1",

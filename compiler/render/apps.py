@@ -24,7 +24,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from compiler.errors import KgitError
 from compiler.model import App, Cluster, EnvVar, ExternalService, InitContainer, SecretRef
 
 BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
@@ -49,7 +48,11 @@ def _metadata(name: str, namespace: str, labels: Mapping[str, str]) -> dict[str,
 def render_namespaces(cluster: Cluster) -> list[dict[str, Any]]:
     """One Namespace per namespace that apps, external services or secrets use."""
     return [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": MANAGED_BY}}
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": dict(MANAGED_BY)},
+        }
         for ns in cluster.namespaces
         if ns not in BUILTIN_NAMESPACES
     ]
@@ -135,11 +138,7 @@ def render_ingress(cluster: Cluster, app: App) -> dict[str, Any]:
     ingress = app.ingress
     assert ingress is not None
     tcp_ports = [p for p in app.ports if p.protocol == "TCP"]
-    if not tcp_ports:
-        raise KgitError(
-            f"app {app.name!r} ({app.source}) has an ingress but no TCP port for it to reach",
-            hint="add the HTTP port to the app's ports",
-        )
+    assert tcp_ports, "validation refuses an ingress without a TCP port"
     backend = {"service": {"name": app.name, "port": {"name": tcp_ports[0].name}}}
     spec: dict[str, Any] = {
         "ingressClassName": ingress_class_name(cluster),

@@ -234,11 +234,19 @@ class WorkloadChecks(FieldChecker):
             return
         ingress = as_dict(app.get("ingress"))
         path = (*base, "ingress")
-        if not as_list(app.get("ports")):
+        ports = as_list(app.get("ports"))
+        if not ports:
             self.report(
                 path,
                 "needs ports: the Ingress routes to the app's Service, which exists only "
                 "when ports are set",
+                key=True,
+            )
+        # A bare number is a TCP port (as_dict gives {} for it, protocol then TCP).
+        elif all(as_dict(port).get("protocol", "TCP") != "TCP" for port in ports):
+            self.report(
+                path,
+                "needs a TCP port: the Ingress routes HTTP to the app's first TCP port",
                 key=True,
             )
         host = as_str(ingress.get("host"))
