@@ -10,6 +10,7 @@ import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,10 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def out_is_fresh(args: Any) -> str | None:
-    """Why `kgit compile --check` would fail, or None; compiles in memory only."""
+def out_is_fresh(args: Any, previous: Mapping[str, bytes] | None = None) -> str | None:
+    """Why `kgit compile --check` would fail, or None; compiles in memory only.
+
+    ``previous`` is out/ as emit.read_out gave it to the caller, when it has it."""
     where = locate_spec(args)
-    previous = emit.read_out(where.out_dir)
+    if previous is None:
+        previous = emit.read_out(where.out_dir)
     if unchanged_since_compile(where.tree, previous) and not emit.compare_exec_bits(
         previous, where.out_dir
     ):
@@ -93,7 +97,7 @@ def git_revision(out_dir: Path) -> str | None:
 
 
 def plan_inputs(
-    args: Any, *, parallelism: int | None = None
+    args: Any, *, parallelism: int | None = None, files: Mapping[str, bytes] | None = None
 ) -> tuple[ClusterClient, Desired, PlanOptions]:
     """Read out/ and connect; ``args`` needs file, out_dir, kubeconfig, context.
 
@@ -104,7 +108,7 @@ def plan_inputs(
     from compiler.reconcile.plan import PlanOptions
 
     where = locate_spec(args)
-    desired = read_desired(where.out_dir)
+    desired = read_desired(where.out_dir, files)
     workers = parallelism or DEFAULT_PARALLELISM
     client = connect(
         getattr(args, "kubeconfig", None), getattr(args, "context", None), parallelism=workers
@@ -113,11 +117,14 @@ def plan_inputs(
     return client, desired, options
 
 
-def plan_for_out(args: Any) -> tuple[ClusterClient, Desired, Plan]:
-    """Read out/, connect, and plan; ``args`` needs file, out_dir, kubeconfig, context."""
+def plan_for_out(
+    args: Any, files: Mapping[str, bytes] | None = None
+) -> tuple[ClusterClient, Desired, Plan]:
+    """Read out/ (unless given), connect, and plan; ``args`` needs file, out_dir,
+    kubeconfig, context."""
     from compiler.reconcile.plan import make_plan
 
-    client, desired, options = plan_inputs(args)
+    client, desired, options = plan_inputs(args, files=files)
     try:
         return client, desired, make_plan(client, desired, options)
     except BaseException:
@@ -139,10 +146,11 @@ def save_plan(plan: Plan, path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from compiler.reconcile.render import format_plan
 
-    stale = out_is_fresh(args)
+    files = emit.read_out(locate_spec(args).out_dir)  # read once for both
+    stale = out_is_fresh(args, files)
     if stale:
         warn(stale)
-    client, _desired, plan = plan_for_out(args)
+    client, _desired, plan = plan_for_out(args, files)
     try:
         sys.stdout.write(format_plan(plan, args.output))
     finally:

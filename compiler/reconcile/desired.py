@@ -108,9 +108,10 @@ def desired_from_files(files: Mapping[str, bytes]) -> Desired:
     return Desired(_cluster_name(files), tuple(objects), manifests_digest(files))
 
 
-def read_desired(out_dir: Path) -> Desired:
-    """Desired state from out/ on disk."""
-    files = emit.read_out(out_dir)
+def read_desired(out_dir: Path, files: Mapping[str, bytes] | None = None) -> Desired:
+    """Desired state from out/ on disk (``files``: what emit.read_out(out_dir) gave the
+    caller already)."""
+    files = emit.read_out(out_dir) if files is None else files
     if "index.json" not in files:
         raise PlanError(f"{out_dir}/index.json is missing; run `kgit compile` first")
     return desired_from_files(files)
