@@ -28,9 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cluster_name(args: argparse.Namespace) -> str:
     """The cluster's name as out/index.json records it."""
-    from compiler.reconcile.desired import read_desired
+    from compiler.reconcile.desired import read_cluster_name
 
-    return read_desired(locate_spec(args).out_dir).cluster_name
+    return read_cluster_name(locate_spec(args).out_dir)
 
 
 def run(args: argparse.Namespace) -> int:

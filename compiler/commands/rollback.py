@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         resolve,
     )
     from compiler.reconcile.connect import connect
-    from compiler.reconcile.desired import desired_from_files, read_desired
+    from compiler.reconcile.desired import desired_from_files, read_cluster_name
     from compiler.reconcile.plan import PlanOptions
 
     where = locate_spec(args)
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         raise GitError(f"revision {args.revision} ({short}) has no compiled {out_rel}/manifests")
     desired = desired_from_files(files)
     if (where.out_dir / "index.json").is_file():
-        current = read_desired(where.out_dir).cluster_name
+        current = read_cluster_name(where.out_dir)
         if current != desired.cluster_name:
             raise PlanError(
                 f"revision {short} compiled cluster {desired.cluster_name!r}, but out/ is "

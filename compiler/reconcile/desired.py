@@ -58,6 +58,12 @@ def _is_manifest(path: str) -> bool:
     return path.startswith(MANIFESTS_PREFIX) and path.endswith((".yaml", ".yml"))
 
 
+def read_cluster_name(out_dir: Path) -> str:
+    """The cluster's name as out/index.json records it (no manifest is read)."""
+    index = out_dir / "index.json"
+    return _cluster_name({"index.json": index.read_bytes()} if index.is_file() else {})
+
+
 def _cluster_name(files: Mapping[str, bytes]) -> str:
     raw = files.get("index.json")
     if raw is None:
