@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench schema-check clean
+.PHONY: demo test lint bench schema-check realcluster clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,14 @@ demo: $(VENV)/.installed-kgit
 	$(BIN)/kgit compile --check
 	$(BIN)/kgit diff --demo
 
-test: $(VENV)/.installed-test
+# The real control plane the real-server tests run against (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubectl, KWOK), built from Go modules into
+# ~/.cache/kgit/realcluster/<hash of tests/realcluster's go.mod, go.sum, mains>/bin and
+# reused while those are unchanged. Without Go (and no cached build) those tests skip.
+realcluster:
+	@bash tests/realcluster/build.sh >/dev/null || [ $$? -eq 3 ]
+
+test: $(VENV)/.installed-test realcluster
 	@command -v kubectl >/dev/null || echo "note: kubectl not found; tests that use it will be skipped"
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2
@@ -33,7 +40,7 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-test realcluster
 	$(BIN)/python -m bench.run
 
 # The fast schema check kgit runs before jsonschema: regenerate after editing the schema.

@@ -39,3 +39,8 @@ def repo_root() -> Path:
     return REPO
 
 from tests.apiserver.fixtures import apiserver  # noqa: E402, F401
+from tests.realcluster.fixture import (  # noqa: E402, F401
+    any_cluster,
+    real_cluster,
+    real_control_plane,
+)
