@@ -141,13 +141,11 @@ def default_pod_spec(spec: Obj) -> None:
 
 
 def default_pod_template(template: Obj | None) -> None:
-    """PodTemplateSpec: pod spec defaults. A template's metadata is serialised with
-    ``creationTimestamp: null`` by 1.32 servers (a zero metav1.Time that is not omitted)."""
+    """PodTemplateSpec: pod spec defaults. Since v1.33 a template's zero
+    ``creationTimestamp`` is omitted (1.32 wrote ``creationTimestamp: null``); checked
+    against a real v1.36 server by tests/test_apiserver_differential.py."""
     if not isinstance(template, dict):
         return
-    meta = template.setdefault("metadata", {})
-    if isinstance(meta, dict):
-        meta.setdefault("creationTimestamp", None)
     spec = template.get("spec")
     if isinstance(spec, dict):
         default_pod_spec(spec)
@@ -187,6 +185,19 @@ def default_daemonset(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
         _set(rolling, "maxSurge", 0)
     _set(spec, "revisionHistoryLimit", 10)
     default_pod_template(spec.get("template"))
+    # The v1 form of the internal spec.templateGeneration: 1 on create, +1 whenever an
+    # update changes the template (pkg/registry/apps/daemonset/strategy.go).
+    generation = 1
+    if old is not None:
+        old_meta = old.get("metadata") or {}
+        generation = int((old_meta.get("annotations") or {}).get(TEMPLATE_GENERATION, "1"))
+        if (old.get("spec") or {}).get("template") != spec.get("template"):
+            generation += 1
+    annotations = obj.setdefault("metadata", {}).setdefault("annotations", {})
+    annotations[TEMPLATE_GENERATION] = str(generation)
+
+
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
 
 
 def default_statefulset(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
@@ -253,6 +264,13 @@ def default_job(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
                            ("batch.kubernetes.io/job-name", name),
                            ("controller-uid", uid), ("job-name", name)):
             labels.setdefault(key, value)
+        spec["manualSelector"] = False
+    # A Job without labels takes its template's (SetDefaults_Job), generated ones
+    # included.
+    meta = obj.setdefault("metadata", {})
+    template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
+    if not meta.get("labels") and template_labels:
+        meta["labels"] = dict(template_labels)
     default_pod_template(spec.get("template"))
 
 
@@ -265,7 +283,6 @@ def default_cronjob(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
     _set(spec, "successfulJobsHistoryLimit", 3)
     _set(spec, "failedJobsHistoryLimit", 1)
     job_template = spec.setdefault("jobTemplate", {})
-    job_template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
     default_pod_template((job_template.get("spec") or {}).get("template"))
 
 
@@ -309,6 +326,12 @@ def default_service(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
     for port in spec.get("ports") or []:
         _set(port, "protocol", "TCP")
         _set(port, "targetPort", port.get("port"))
+    # normalizeClusterIPs: a changed clusterIP with clusterIPs left as they were
+    # changes clusterIPs[0] too (and validation then refuses the change).
+    if (old_spec.get("clusterIP") and spec.get("clusterIP")
+            and spec["clusterIP"] != old_spec["clusterIP"]
+            and spec.get("clusterIPs") == old_spec.get("clusterIPs") and spec["clusterIPs"]):
+        spec["clusterIPs"] = [spec["clusterIP"], *spec["clusterIPs"][1:]]
     # patchAllocatedValues: an update that omits allocated values keeps them.
     if not spec.get("clusterIP") and old_spec.get("clusterIP"):
         spec["clusterIP"] = old_spec["clusterIP"]
@@ -373,12 +396,15 @@ def default_endpoints(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
 
 
 def default_endpointslice(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
-    """EndpointSlice: ports[].name "" and ports[].protocol TCP.
+    """EndpointSlice: ports[].name "", ports[].protocol TCP, endpoints[].conditions {}.
     (https://kubernetes.io/docs/reference/kubernetes-api/service-resources/endpoint-slice-v1/,
     discovery/v1 SetDefaults_EndpointPort)"""
     for port in obj.get("ports") or []:
         _set(port, "name", "")
         _set(port, "protocol", "TCP")
+    for endpoint in obj.get("endpoints") or []:
+        if isinstance(endpoint, dict):
+            _set(endpoint, "conditions", {})
 
 
 def default_networkpolicy(obj: Obj, old: Obj | None, alloc: Allocator) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from tests.apiserver import protobuf
 from tests.apiserver.discovery import Resource
 from tests.apiserver.status import bad_request, unsupported_media_type
 
@@ -77,6 +78,11 @@ def default_manager(req: Request) -> str:
 
 def parse_body(req: Request) -> Any:
     ctype = req.content_type
+    if ctype == protobuf.CONTENT_TYPE:
+        try:
+            return protobuf.decode(req.body)
+        except (protobuf.ProtobufError, UnicodeDecodeError) as exc:
+            raise bad_request(f"error decoding protobuf body: {exc}") from None
     if ctype not in ("", *BODY_TYPES):
         raise unsupported_media_type(ctype)
     text = req.body.decode("utf-8", errors="replace")
