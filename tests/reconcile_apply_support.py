@@ -123,13 +123,26 @@ def converge(
 
 
 def members(server: Any) -> set[ObjectRef]:
-    """Live objects carrying this cluster's part-of label (the parent excluded)."""
+    """Live objects carrying this cluster's part-of label (the parent excluded), except
+    those a real cluster's controllers made from them: Endpoints and EndpointSlices copy
+    their Service's labels, and ReplicaSets, Pods and ControllerRevisions their owner's
+    template labels."""
     found = set()
     for obj in server.objects():
         labels = obj["metadata"].get("labels") or {}
-        if labels.get("applyset.kubernetes.io/part-of") == SET_ID:
+        if labels.get("applyset.kubernetes.io/part-of") == SET_ID and not made_by_controller(obj):
             found.add(ObjectRef.of(obj))
     return found
+
+
+def made_by_controller(obj: Body) -> bool:
+    meta = obj["metadata"]
+    if meta.get("ownerReferences"):
+        return True
+    if obj.get("kind") == "EndpointSlice":
+        return "endpointslice.kubernetes.io/managed-by" in (meta.get("labels") or {})
+    return obj.get("kind") == "Endpoints" and any(
+        m.get("manager") == "kube-controller-manager" for m in meta.get("managedFields") or [])
 
 
 def inventory(server: Any) -> set[ObjectRef]:

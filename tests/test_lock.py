@@ -40,26 +40,26 @@ def _foreign_lease(renewed: datetime, holder: str = "bob@ci pid 7 commit abc1234
     }
 
 
-def test_lock_is_held_during_the_block_and_released_after(apiserver):
-    cluster = ApplyCluster(client_for(apiserver))
+def test_lock_is_held_during_the_block_and_released_after(any_cluster):
+    cluster = ApplyCluster(client_for(any_cluster))
     with lease_lock(cluster, "lab", identity="alice@laptop pid 1 commit c0ffee0"):
-        spec = apiserver.get(*LEASE)["spec"]
+        spec = any_cluster.get(*LEASE)["spec"]
         assert spec["holderIdentity"] == "alice@laptop pid 1 commit c0ffee0"
         assert spec["leaseDurationSeconds"] == 60
-    assert apiserver.get(*LEASE) is None
+    assert any_cluster.get(*LEASE) is None
 
 
-def test_lock_is_released_when_the_block_raises(apiserver):
-    cluster = ApplyCluster(client_for(apiserver))
+def test_lock_is_released_when_the_block_raises(any_cluster):
+    cluster = ApplyCluster(client_for(any_cluster))
     with pytest.raises(KeyboardInterrupt), lease_lock(cluster, "lab", identity="alice"):
         raise KeyboardInterrupt
-    assert apiserver.get(*LEASE) is None
+    assert any_cluster.get(*LEASE) is None
 
 
-def test_second_apply_waits_then_fails_naming_the_holder(apiserver):
+def test_second_apply_waits_then_fails_naming_the_holder(any_cluster):
     renewed = datetime.now(UTC)
-    apiserver.create(_foreign_lease(renewed))
-    client = client_for(apiserver)
+    any_cluster.create(_foreign_lease(renewed))
+    client = client_for(any_cluster)
     wanted, made = plan(client, web_app())
     options = dataclasses.replace(FAST, lock_timeout=0.2)
     with pytest.raises(LockError) as caught:
@@ -71,7 +71,7 @@ def test_second_apply_waits_then_fails_naming_the_holder(apiserver):
         "0.2s (hint: wait for it to finish, or if it was killed, let the lease expire or run "
         "'kgit force-unlock')"
     )
-    assert apiserver.get("v1", "Namespace", "web") is None
+    assert any_cluster.get("v1", "Namespace", "web") is None
 
 
 def test_concurrent_apply_is_blocked_while_the_first_one_runs(apiserver):
@@ -111,15 +111,15 @@ def test_concurrent_apply_is_blocked_while_the_first_one_runs(apiserver):
     assert apiserver.get(*LEASE) is None
 
 
-def test_expired_lock_of_a_killed_apply_is_taken_over(apiserver):
-    apiserver.create(_foreign_lease(datetime.now(UTC) - timedelta(seconds=61)))
-    result = converge(client_for(apiserver), web_app())
+def test_expired_lock_of_a_killed_apply_is_taken_over(any_cluster):
+    any_cluster.create(_foreign_lease(datetime.now(UTC) - timedelta(seconds=61)))
+    result = converge(client_for(any_cluster), web_app())
     assert not result.failed()
-    assert apiserver.get(*LEASE) is None
+    assert any_cluster.get(*LEASE) is None
 
 
-def test_taken_over_lock_is_noticed_at_renewal(apiserver):
-    cluster = ApplyCluster(client_for(apiserver))
+def test_taken_over_lock_is_noticed_at_renewal(any_cluster):
+    cluster = ApplyCluster(client_for(any_cluster))
     lock = LeaseLock(cluster, "kgit-lab-lock", "alice", LockOptions(lease_duration=600))
     assert lock.try_acquire() is not None
     # Someone force-unlocks, and another apply takes the lock.
@@ -133,16 +133,16 @@ def test_taken_over_lock_is_noticed_at_renewal(apiserver):
     with pytest.raises(LockError):
         lock.check()
     assert lock.release() is None
-    assert apiserver.get(*LEASE)["spec"]["holderIdentity"] == "bob"
+    assert any_cluster.get(*LEASE)["spec"]["holderIdentity"] == "bob"
 
 
-def test_lease_is_renewed_while_held(apiserver):
-    cluster = ApplyCluster(client_for(apiserver))
+def test_lease_is_renewed_while_held(any_cluster):
+    cluster = ApplyCluster(client_for(any_cluster))
     lock = LeaseLock(cluster, "kgit-lab-lock", "alice", LockOptions(lease_duration=60))
     lock.try_acquire()
-    first = apiserver.get(*LEASE)["metadata"]["resourceVersion"]
+    first = any_cluster.get(*LEASE)["metadata"]["resourceVersion"]
     lock.renew()
-    assert apiserver.get(*LEASE)["metadata"]["resourceVersion"] != first
+    assert any_cluster.get(*LEASE)["metadata"]["resourceVersion"] != first
     assert lock.lost is None
     lock.release()
 
@@ -151,15 +151,15 @@ def _renewal_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "kgit-lock-renewal"]
 
 
-def test_renewal_thread_keeps_the_lease_fresh_and_stops_on_release(apiserver):
-    cluster = ApplyCluster(client_for(apiserver))
+def test_renewal_thread_keeps_the_lease_fresh_and_stops_on_release(any_cluster):
+    cluster = ApplyCluster(client_for(any_cluster))
     lock = LeaseLock(cluster, "kgit-lab-lock", "alice", LockOptions(renew_interval=0.01))
     lock.acquire()
-    acquired = apiserver.get(*LEASE)["spec"]["renewTime"]
+    acquired = any_cluster.get(*LEASE)["spec"]["renewTime"]
     seen = [acquired]
     deadline = time.monotonic() + 30  # generous for a loaded CI machine; exits early
     while len(seen) < 3 and time.monotonic() < deadline:  # two renewals by the thread
-        renewed = apiserver.get(*LEASE)["spec"]["renewTime"]
+        renewed = any_cluster.get(*LEASE)["spec"]["renewTime"]
         if renewed != seen[-1]:
             seen.append(renewed)
         time.sleep(0.002)
@@ -167,13 +167,13 @@ def test_renewal_thread_keeps_the_lease_fresh_and_stops_on_release(apiserver):
     assert len(_renewal_threads()) == 1
     assert lock.release() is None
     assert _renewal_threads() == []
-    assert apiserver.get(*LEASE) is None
+    assert any_cluster.get(*LEASE) is None
 
 
 def test_apply_stops_before_its_next_stage_once_renewal_finds_the_lock_taken(
-    apiserver, monkeypatch
+    any_cluster, monkeypatch
 ):
-    client = client_for(apiserver)
+    client = client_for(any_cluster)
     cluster = ApplyCluster(client)
     wanted, made = plan(client, web_app())
     # Set once alice's renewal has marked the lock lost (not when the server has logged
@@ -217,39 +217,39 @@ def test_apply_stops_before_its_next_stage_once_renewal_finds_the_lock_taken(
         "the lock kube-system/kgit-lab-lock was taken over by bob, since "
     )
     assert str(caught.value).endswith("; stopping (hint: run 'kgit plan' to see the state)")
-    assert apiserver.get("networking.k8s.io/v1", "Ingress", "nginx", "web") is None
-    assert apiserver.get(*LEASE)["spec"]["holderIdentity"] == "bob"  # left to its holder
+    assert any_cluster.get("networking.k8s.io/v1", "Ingress", "nginx", "web") is None
+    assert any_cluster.get(*LEASE)["spec"]["holderIdentity"] == "bob"  # left to its holder
 
 
-def test_force_unlock_command_needs_yes_without_a_terminal(apiserver, tmp_path, capsys):
+def test_force_unlock_command_needs_yes_without_a_terminal(any_cluster, tmp_path, capsys):
     from compiler.cli import main
     from tests.reconcile_apply_support import write_out
 
     write_out(tmp_path / "out", web_app())
-    apiserver.create(_foreign_lease(datetime.now(UTC)))
-    common = ["-O", str(tmp_path / "out"), "--kubeconfig", str(apiserver.kubeconfig)]
+    any_cluster.create(_foreign_lease(datetime.now(UTC)))
+    common = ["-O", str(tmp_path / "out"), "--kubeconfig", str(any_cluster.kubeconfig)]
     assert main(["force-unlock", *common]) == 1
     assert capsys.readouterr().err.endswith(
         "error: refusing to unlock without confirmation: not running in a terminal "
         "(hint: pass --yes to unlock from a script or pipeline)\n"
     )
-    assert apiserver.get(*LEASE) is not None
+    assert any_cluster.get(*LEASE) is not None
     assert main(["force-unlock", *common, "--yes"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Lock kube-system/kgit-lab-lock is held by bob@ci pid 7 commit abc1234")
     assert out.endswith("Deleted the lock kube-system/kgit-lab-lock.\n")
-    assert apiserver.get(*LEASE) is None
+    assert any_cluster.get(*LEASE) is None
 
 
-def test_force_unlock_deletes_only_the_lease_the_user_was_shown(apiserver):
-    cluster = ApplyCluster(client_for(apiserver))
+def test_force_unlock_deletes_only_the_lease_the_user_was_shown(any_cluster):
+    cluster = ApplyCluster(client_for(any_cluster))
     alice = LeaseLock(cluster, "kgit-lab-lock", "alice", LockOptions(lease_duration=600))
     assert alice.try_acquire() is not None
     shown = cluster.read_lease("kube-system", "kgit-lab-lock")
     alice.renew()  # while the user reads the prompt, the holder renews (a new version)
     with pytest.raises(LockError, match="changed while you were asked"):
         force_unlock(cluster, "lab", shown=shown)
-    assert apiserver.get(*LEASE)["spec"]["holderIdentity"] == "alice"
+    assert any_cluster.get(*LEASE)["spec"]["holderIdentity"] == "alice"
     current = cluster.read_lease("kube-system", "kgit-lab-lock")
     assert force_unlock(cluster, "lab", shown=current) == current
-    assert apiserver.get(*LEASE) is None
+    assert any_cluster.get(*LEASE) is None

@@ -47,8 +47,8 @@ def _lines(result) -> list[str]:
     return [str(c) for c in result.changes]
 
 
-def test_empty_cluster_apply_creates_everything_and_next_plan_is_empty(apiserver):
-    client = client_for(apiserver)
+def test_empty_cluster_apply_creates_everything_and_next_plan_is_empty(any_cluster):
+    client = client_for(any_cluster)
     result = converge(client, web_app())
     assert _lines(result) == [
         "Namespace/web created",
@@ -59,21 +59,21 @@ def test_empty_cluster_apply_creates_everything_and_next_plan_is_empty(apiserver
     assert result.summary() == (
         "Apply complete: 4 created, 0 configured, 0 replaced, 0 deleted, 0 skipped."
     )
-    assert members(apiserver) == refs(web_app()) == inventory(apiserver)
+    assert members(any_cluster) == refs(web_app()) == inventory(any_cluster)
     _, again = plan(client, web_app())
     assert not again.has_changes()
 
 
-def test_kubectl_sees_the_applyset_members(apiserver):
+def test_kubectl_sees_the_applyset_members(any_cluster):
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl is not installed")
-    converge(client_for(apiserver), web_app())
+    converge(client_for(any_cluster), web_app())
     listed = subprocess.run(
         [
             kubectl,
             "--kubeconfig",
-            str(apiserver.kubeconfig),
+            str(any_cluster.kubeconfig),
             "get",
             "deployments,services",
             "-A",
@@ -90,19 +90,19 @@ def test_kubectl_sees_the_applyset_members(apiserver):
     assert sorted(listed) == ["deployment.apps/nginx", "service/nginx"]
 
 
-def test_image_change_is_one_update(apiserver):
-    client = client_for(apiserver)
+def test_image_change_is_one_update(any_cluster):
+    client = client_for(any_cluster)
     converge(client, web_app())
     objects = web_app()
     objects[1]["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.15.0"
     result = converge(client, objects)
     assert _lines(result) == ["Deployment.apps/web/nginx configured"]
-    live = apiserver.get("apps/v1", "Deployment", "nginx", "web")
+    live = any_cluster.get("apps/v1", "Deployment", "nginx", "web")
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.15.0"
 
 
-def test_removed_app_deletes_exactly_its_objects(apiserver):
-    client = client_for(apiserver)
+def test_removed_app_deletes_exactly_its_objects(any_cluster):
+    client = client_for(any_cluster)
     other = [deployment("api"), service("api"), configmap("api-config")]
     converge(client, web_app() + other)
     result = converge(client, web_app())
@@ -111,32 +111,32 @@ def test_removed_app_deletes_exactly_its_objects(apiserver):
         "ConfigMap/web/api-config deleted",
         "Service/web/api deleted",
     ]
-    assert members(apiserver) == refs(web_app()) == inventory(apiserver)
-    assert apiserver.get("apps/v1", "Deployment", "nginx", "web") is not None
+    assert members(any_cluster) == refs(web_app()) == inventory(any_cluster)
+    assert any_cluster.get("apps/v1", "Deployment", "nginx", "web") is not None
 
 
-def test_object_with_copied_labels_but_not_in_inventory_is_never_deleted(apiserver):
-    client = client_for(apiserver)
+def test_object_with_copied_labels_but_not_in_inventory_is_never_deleted(any_cluster):
+    client = client_for(any_cluster)
     converge(client, [*web_app(), configmap("extra")])
     intruder = configmap("someone-elses")
     intruder["metadata"]["labels"] = {"applyset.kubernetes.io/part-of": SET_ID}
-    apiserver.create(intruder)
+    any_cluster.create(intruder)
     result = converge(client, web_app())
     assert _lines(result) == ["ConfigMap/web/extra deleted"]
-    assert apiserver.get("v1", "ConfigMap", "someone-elses", "web") is not None
+    assert any_cluster.get("v1", "ConfigMap", "someone-elses", "web") is not None
 
 
-def test_prune_rechecks_the_label_on_the_live_object(apiserver):
+def test_prune_rechecks_the_label_on_the_live_object(any_cluster):
     from kubernetes.client import CoreV1Api
 
-    client = client_for(apiserver)
+    client = client_for(any_cluster)
     converge(client, [*web_app(), configmap("extra")])
     wanted, made = plan(client, web_app())
     # Between plan and apply, someone takes the object over: they remove kgit's label.
     CoreV1Api(client.api_client).patch_namespaced_config_map(
         "extra", "web", {"metadata": {"labels": {"applyset.kubernetes.io/part-of": None}}}
     )
-    relabelled = apiserver.get("v1", "ConfigMap", "extra", "web")
+    relabelled = any_cluster.get("v1", "ConfigMap", "extra", "web")
     # A plan that saw that version (so the stale check passes) must still not delete it.
     made = dataclasses.replace(
         made,
@@ -152,7 +152,7 @@ def test_prune_rechecks_the_label_on_the_live_object(apiserver):
         f"ConfigMap/web/extra skipped (not pruned: it no longer carries "
         f"applyset.kubernetes.io/part-of={SET_ID})"
     ]
-    assert apiserver.get("v1", "ConfigMap", "extra", "web") is not None
+    assert any_cluster.get("v1", "ConfigMap", "extra", "web") is not None
 
 
 @pytest.mark.parametrize(
@@ -189,8 +189,8 @@ def test_mass_prune_is_refused_before_anything_is_written(apiserver, remaining, 
     assert object_writes == []
 
 
-def test_mass_prune_allowed_with_the_flag_and_namespace_protected(apiserver):
-    client = client_for(apiserver)
+def test_mass_prune_allowed_with_the_flag_and_namespace_protected(any_cluster):
+    client = client_for(any_cluster)
     converge(client, web_app())
     result = converge(client, [], dataclasses.replace(FAST, allow_mass_prune=True))
     assert _lines(result) == [
@@ -199,8 +199,8 @@ def test_mass_prune_allowed_with_the_flag_and_namespace_protected(apiserver):
         "Deployment.apps/web/nginx deleted",
         "Service/web/nginx deleted",
     ]
-    assert apiserver.get("v1", "Namespace", "web") is not None
-    assert inventory(apiserver) == {ObjectRef("v1", "Namespace", "", "web")}
+    assert any_cluster.get("v1", "Namespace", "web") is not None
+    assert inventory(any_cluster) == {ObjectRef("v1", "Namespace", "", "web")}
 
 
 def _applied_then_planned_to_scale_to_five(client):
@@ -211,8 +211,8 @@ def _applied_then_planned_to_scale_to_five(client):
     return plan(client, objects)
 
 
-def test_stale_plan_is_refused_when_an_object_changed_since(apiserver):
-    client = client_for(apiserver)
+def test_stale_plan_is_refused_when_an_object_changed_since(any_cluster):
+    client = client_for(any_cluster)
     wanted, made = _applied_then_planned_to_scale_to_five(client)
     # Someone else changes the Deployment after the plan was made.
     other = deployment("nginx")
@@ -224,7 +224,7 @@ def test_stale_plan_is_refused_when_an_object_changed_since(apiserver):
         "the saved plan is stale: Deployment.apps/web/nginx: it changed on the cluster since "
         "the plan was made (hint: run 'kgit plan' again)"
     )
-    assert apiserver.get("apps/v1", "Deployment", "nginx", "web")["spec"]["replicas"] == 3
+    assert any_cluster.get("apps/v1", "Deployment", "nginx", "web")["spec"]["replicas"] == 3
 
 
 def test_saved_plan_stays_valid_when_only_a_controller_wrote_status(apiserver):
@@ -243,8 +243,8 @@ def test_saved_plan_stays_valid_when_only_a_controller_wrote_status(apiserver):
     assert apiserver.get("apps/v1", "Deployment", "nginx", "web")["spec"]["replicas"] == 5
 
 
-def test_saved_plan_is_stale_when_a_label_was_added_since(apiserver):
-    client = client_for(apiserver)
+def test_saved_plan_is_stale_when_a_label_was_added_since(any_cluster):
+    client = client_for(any_cluster)
     wanted, made = _applied_then_planned_to_scale_to_five(client)
     client.apply(
         {
@@ -262,8 +262,8 @@ def test_saved_plan_is_stale_when_a_label_was_added_since(apiserver):
     )
 
 
-def test_stale_plan_is_refused_when_out_changed(apiserver):
-    client = client_for(apiserver)
+def test_stale_plan_is_refused_when_out_changed(any_cluster):
+    client = client_for(any_cluster)
     _, made = plan(client, web_app())
     wanted, _ = plan(client, [*web_app(), configmap("new")])
     with pytest.raises(PlanError) as caught:
@@ -272,10 +272,10 @@ def test_stale_plan_is_refused_when_out_changed(apiserver):
         "the saved plan is stale: out/manifests changed since it was made "
         "(hint: run 'kgit plan' again)"
     )
-    assert members(apiserver) == set()
+    assert members(any_cluster) == set()
 
 
-def test_crd_and_custom_resource_in_one_apply(apiserver):
+def test_crd_and_custom_resource_in_one_apply(any_cluster):
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -310,14 +310,14 @@ def test_crd_and_custom_resource_in_one_apply(apiserver):
         "metadata": {"name": "w1", "namespace": "web"},
         "spec": {"size": 3},
     }
-    client = client_for(apiserver)
+    client = client_for(any_cluster)
     result = converge(client, [namespace("web"), crd, widget])
     assert _lines(result) == [
         "Namespace/web created",
         "CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com created",
         "Widget.example.com/web/w1 created",
     ]
-    assert apiserver.get("example.com/v1", "Widget", "w1", "web")["spec"] == {"size": 3}
+    assert any_cluster.get("example.com/v1", "Widget", "w1", "web")["spec"] == {"size": 3}
     _, again = plan(client, [namespace("web"), crd, widget])
     assert not again.has_changes()
 
@@ -414,7 +414,7 @@ def test_ingresses_without_a_webhook_configuration_wait_for_nothing(apiserver):
     ]
 
 
-def test_immutable_job_change_is_replaced(apiserver):
+def test_immutable_job_change_is_replaced(any_cluster):
     job = {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -432,14 +432,14 @@ def test_immutable_job_change_is_replaced(apiserver):
             }
         },
     }
-    client = client_for(apiserver)
+    client = client_for(any_cluster)
     converge(client, [namespace("web"), job])
-    uid_before = apiserver.get("batch/v1", "Job", "admission-create", "web")["metadata"]["uid"]
+    uid_before = any_cluster.get("batch/v1", "Job", "admission-create", "web")["metadata"]["uid"]
     newer = copy.deepcopy(job)
     newer["spec"]["template"]["spec"]["containers"][0]["image"] = "certgen:2"
     result = converge(client, [namespace("web"), newer])
     assert _lines(result) == ["Job.batch/web/admission-create replaced"]
-    live = apiserver.get("batch/v1", "Job", "admission-create", "web")
+    live = any_cluster.get("batch/v1", "Job", "admission-create", "web")
     assert live["metadata"]["uid"] != uid_before
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "certgen:2"
 
@@ -467,8 +467,8 @@ class _Interrupted(KeyboardInterrupt):
     pass
 
 
-def test_apply_interrupted_midway_then_rerun_converges_without_orphans(apiserver):
-    client = client_for(apiserver)
+def test_apply_interrupted_midway_then_rerun_converges_without_orphans(any_cluster):
+    client = client_for(any_cluster)
     first = [namespace("web"), deployment("nginx"), configmap("old")]
     converge(client, first)
     second = [namespace("web"), deployment("nginx"), service("api"), deployment("api")]
@@ -481,16 +481,20 @@ def test_apply_interrupted_midway_then_rerun_converges_without_orphans(apiserver
         converge(client, second, report=interrupt_after_services)
     # Killed in the middle: the Service exists, the api Deployment does not, nothing was
     # pruned, the inventory lists everything an apply may have created, the lock is free.
-    assert apiserver.get("v1", "Service", "api", "web") is not None
-    assert apiserver.get("apps/v1", "Deployment", "api", "web") is None
-    assert inventory(apiserver) == refs(first) | refs(second)
-    assert apiserver.get("coordination.k8s.io/v1", "Lease", "kgit-lab-lock", "kube-system") is None
+    assert any_cluster.get("v1", "Service", "api", "web") is not None
+    assert any_cluster.get("apps/v1", "Deployment", "api", "web") is None
+    assert inventory(any_cluster) == refs(first) | refs(second)
+    lease = any_cluster.get("coordination.k8s.io/v1", "Lease", "kgit-lab-lock", "kube-system")
+    assert lease is None
     # The history says so, written before the lock was released.
-    assert [e.result for e in history_of(apiserver)] == ["applied", "failed: interrupted (Ctrl-C)"]
+    assert [e.result for e in history_of(any_cluster)] == [
+        "applied",
+        "failed: interrupted (Ctrl-C)",
+    ]
     # The user goes back to the first state: what the interrupted apply created is pruned.
     result = converge(client, first)
     assert _lines(result) == ["Service/web/api deleted"]
-    assert members(apiserver) == refs(first) == inventory(apiserver)
+    assert members(any_cluster) == refs(first) == inventory(any_cluster)
 
 
 def test_apply_cut_off_by_a_dead_connection_then_rerun_converges(apiserver):
@@ -589,22 +593,22 @@ def test_failed_rollout_stops_before_prune_and_names_the_object(apiserver):
     ]
 
 
-def test_apply_refused_by_the_server_midway_is_recorded_as_failed(apiserver):
-    client = client_for(apiserver)
+def test_apply_refused_by_the_server_midway_is_recorded_as_failed(any_cluster):
+    client = client_for(any_cluster)
     broken = deployment("api")
     broken["spec"]["template"]["spec"]["containers"][0]["image"] = ""  # required: 422
     with pytest.raises(ApplyError) as caught:
         converge(client, [namespace("web"), configmap("a"), broken])
     assert str(caught.value).startswith("1 object(s) could not be applied; stopped after stage 3")
-    assert [e.result for e in history_of(apiserver)] == [
+    assert [e.result for e in history_of(any_cluster)] == [
         "failed: 1 object(s) could not be applied; stopped after stage 3 (workloads), "
         "nothing was pruned"
     ]
 
 
-def test_secret_values_come_from_the_environment_and_are_never_reported(apiserver):
+def test_secret_values_come_from_the_environment_and_are_never_reported(any_cluster):
     secret = from_env_secret()
-    client = client_for(apiserver)
+    client = client_for(any_cluster)
     wanted, made = plan(client, [namespace("web"), secret], environ={"DB_PASSWORD": "hunter2"})
     with pytest.raises(PlanError) as caught:
         apply_plan(client, made, wanted, dataclasses.replace(FAST, environ={}), out=io.StringIO())
@@ -612,11 +616,11 @@ def test_secret_values_come_from_the_environment_and_are_never_reported(apiserve
         "Secret/web/db takes its values from the environment, but DB_PASSWORD is not set "
         "(hint: export the variable(s) before running kgit plan/apply)"
     )
-    assert apiserver.get("v1", "Namespace", "web") is None  # nothing applied
+    assert any_cluster.get("v1", "Namespace", "web") is None  # nothing applied
     out = io.StringIO()
     result = apply_plan(
         client, made, wanted, dataclasses.replace(FAST, environ={"DB_PASSWORD": "hunter2"}), out=out
     )
-    assert apiserver.get("v1", "Secret", "db", "web")["data"] == {"password": "aHVudGVyMg=="}
+    assert any_cluster.get("v1", "Secret", "db", "web")["data"] == {"password": "aHVudGVyMg=="}
     shown = out.getvalue() + repr(result.to_dict()) + made.to_json()
     assert "hunter2" not in shown and "aHVudGVyMg" not in shown

@@ -24,11 +24,11 @@ SECRET_VALUE = "hunter2-very-secret"
 
 
 @pytest.fixture
-def kgit(apiserver, tmp_path, capsys):
+def kgit(any_cluster, tmp_path, capsys):
     out_dir = tmp_path / "out"
 
     def run(*argv: str) -> tuple[int, str, str]:
-        common = ["-O", str(out_dir), "--kubeconfig", str(apiserver.kubeconfig)]
+        common = ["-O", str(out_dir), "--kubeconfig", str(any_cluster.kubeconfig)]
         code = main([*argv, *common])
         captured = capsys.readouterr()
         return code, captured.out, captured.err
@@ -37,7 +37,7 @@ def kgit(apiserver, tmp_path, capsys):
     return run
 
 
-def test_apply_yes_applies_then_reports_nothing_to_do(kgit, apiserver):
+def test_apply_yes_applies_then_reports_nothing_to_do(kgit, any_cluster):
     write_out(kgit.out_dir, web_app())
     code, out, _ = kgit("apply", "--yes")
     assert code == 0
@@ -53,7 +53,7 @@ def test_apply_yes_applies_then_reports_nothing_to_do(kgit, apiserver):
     assert out.splitlines()[-1] == "No changes. The cluster matches out/manifests (4 objects)."
 
 
-def test_apply_without_terminal_and_without_yes_refuses(kgit, apiserver):
+def test_apply_without_terminal_and_without_yes_refuses(kgit, any_cluster):
     write_out(kgit.out_dir, web_app())
     code, _, err = kgit("apply")
     assert code == 1
@@ -61,10 +61,10 @@ def test_apply_without_terminal_and_without_yes_refuses(kgit, apiserver):
         "error: refusing to apply without confirmation: not running in a terminal "
         "(hint: pass --yes to apply from a script or pipeline)\n"
     )
-    assert apiserver.get("v1", "Namespace", "web") is None
+    assert any_cluster.get("v1", "Namespace", "web") is None
 
 
-def test_saved_plan_is_applied_and_a_stale_one_refused(kgit, apiserver, tmp_path):
+def test_saved_plan_is_applied_and_a_stale_one_refused(kgit, any_cluster, tmp_path):
     write_out(kgit.out_dir, web_app())
     plan_file = tmp_path / "plan.json"
     assert kgit("plan", "--out", str(plan_file))[0] == 0
@@ -83,7 +83,7 @@ def test_saved_plan_is_applied_and_a_stale_one_refused(kgit, apiserver, tmp_path
         "error: the saved plan is stale: out/manifests changed since it was made "
         "(hint: run 'kgit plan' again)\n"
     )
-    assert apiserver.get("v1", "ConfigMap", "one", "web") is None
+    assert any_cluster.get("v1", "ConfigMap", "one", "web") is None
 
 
 def test_apply_json_output_is_one_document(kgit):
@@ -102,7 +102,7 @@ def test_apply_json_output_is_one_document(kgit):
 
 @pytest.mark.parametrize("output", ["text", "json", "markdown"])
 def test_secret_values_never_appear_in_output_logs_or_saved_plans(
-    kgit, apiserver, tmp_path, monkeypatch, caplog, output
+    kgit, any_cluster, tmp_path, monkeypatch, caplog, output
 ):
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("DB_PASSWORD", SECRET_VALUE)
@@ -115,7 +115,7 @@ def test_secret_values_never_appear_in_output_logs_or_saved_plans(
     shown.append(kgit("apply", "--yes", "-o", output))  # an update of the value
     shown.append(kgit("history", "-o", "json" if output == "json" else "text"))
     assert [code for code, _, _ in shown] == [0, 0, 0, 0]
-    live = apiserver.get("v1", "Secret", "db", "web")
+    live = any_cluster.get("v1", "Secret", "db", "web")
     assert base64.b64decode(live["data"]["password"]).decode() == SECRET_VALUE + "-rotated"
     everything = "".join(out + err for _, out, err in shown)
     everything += plan_file.read_text() + caplog.text
@@ -184,15 +184,15 @@ def _run_on_a_terminal(argv: list[str], answer: bytes) -> tuple[int, str, str]:
     ],
 )
 def test_apply_on_a_terminal_asks_and_applies_only_after_yes(
-    apiserver, tmp_path, answer, code, applied
+    any_cluster, tmp_path, answer, code, applied
 ):
     out_dir = tmp_path / "out"
     write_out(out_dir, web_app())
-    argv = ["apply", "-O", str(out_dir), "--kubeconfig", str(apiserver.kubeconfig)]
+    argv = ["apply", "-O", str(out_dir), "--kubeconfig", str(any_cluster.kubeconfig)]
     returncode, stdout, terminal = _run_on_a_terminal(argv, answer)
     assert returncode == code, terminal
     assert "Plan: 4 to create, 0 to update, 0 to replace, 0 to delete." in stdout
-    assert (apiserver.get("v1", "Namespace", "web") is not None) is applied
+    assert (any_cluster.get("v1", "Namespace", "web") is not None) is applied
     if applied:
         assert stdout.splitlines()[-1] == (
             "Apply complete: 4 created, 0 configured, 0 replaced, 0 deleted, 0 skipped."
@@ -202,11 +202,11 @@ def test_apply_on_a_terminal_asks_and_applies_only_after_yes(
 
 
 def test_bundled_cluster_compiled_applied_then_kgit_and_kubectl_see_no_change(
-    apiserver, repo_root, tmp_path, capsys
+    any_cluster, repo_root, tmp_path, capsys
 ):
     out_dir = tmp_path / "out"
     spec = ["-f", str(repo_root / "cluster.yaml"), "-O", str(out_dir)]
-    common = [*spec, "--kubeconfig", str(apiserver.kubeconfig)]
+    common = [*spec, "--kubeconfig", str(any_cluster.kubeconfig)]
     assert main(["compile", *spec]) == 0
     assert main(["apply", "--yes", *common]) == 0
     applied = capsys.readouterr().out.splitlines()[-1]
@@ -217,7 +217,9 @@ def test_bundled_cluster_compiled_applied_then_kgit_and_kubectl_see_no_change(
         .out.splitlines()[-1]
         .startswith("No changes. The cluster matches out/manifests (")
     )
-    kubectl = shutil.which("kubectl")
+    kubectl = str(any_cluster.bin_dir / "kubectl") if any_cluster.real else shutil.which("kubectl")
+    if any_cluster.real:
+        any_cluster.wait_for_rollouts()  # no status write between kubectl's read and dry run
     if kubectl is None:
         pytest.skip("kubectl not installed: kgit's own plan agreed, kubectl's diff not run")
     kubectl_diff = ["diff", "--server-side", "--field-manager=kgit", "-R", "-f"]
@@ -225,7 +227,7 @@ def test_bundled_cluster_compiled_applied_then_kgit_and_kubectl_see_no_change(
         [
             kubectl,
             "--kubeconfig",
-            str(apiserver.kubeconfig),
+            str(any_cluster.kubeconfig),
             *kubectl_diff,
             str(out_dir / "manifests"),
         ],

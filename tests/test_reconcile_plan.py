@@ -75,8 +75,8 @@ def changed_lines(diff: str) -> list[str]:
     ]
 
 
-def test_empty_cluster_plans_only_creates(apiserver, out, capsys):
-    code = main(plan_cli(apiserver, out, "--detailed-exitcode"))
+def test_empty_cluster_plans_only_creates(any_cluster, out, capsys):
+    code = main(plan_cli(any_cluster, out, "--detailed-exitcode"))
     text = capsys.readouterr().out
     assert code == 2
     headers = [line for line in text.splitlines() if line[:1] in "+~-" and line[1:2] == " "]
@@ -88,16 +88,17 @@ def test_empty_cluster_plans_only_creates(apiserver, out, capsys):
     assert text.rstrip().endswith("Plan: 3 to create, 0 to update, 0 to replace, 0 to delete.")
 
 
-def test_applied_cluster_has_no_changes_and_exits_zero(apiserver, out, capsys):
-    apply_out(apiserver.kubeconfig, out)
-    code = main(plan_cli(apiserver, out, "--detailed-exitcode"))
+def test_applied_cluster_has_no_changes_and_exits_zero(any_cluster, out, capsys):
+    apply_out(any_cluster.kubeconfig, out)
+    code = main(plan_cli(any_cluster, out, "--detailed-exitcode"))
     captured = capsys.readouterr()
     assert code == 0, captured.out
     assert "No changes. The cluster matches out/manifests (3 objects)." in captured.out
     # No server-defaulted field (protocol, strategy, clusterIP, cpu 0.5 -> 500m...) shows up.
-    plan = plan_of(apiserver, out)
+    plan = plan_of(any_cluster, out)
     assert {a.kind for a in plan.actions} == {ActionKind.NOOP}
-    assert not any("dryRun" in r.query for r in apiserver.requests)
+    if not any_cluster.real:  # the test server logs its requests
+        assert not any("dryRun" in r.query for r in any_cluster.requests)
 
 
 def compiled_bundled_cluster(repo_root: Path, out: Path) -> dict[str, str]:
@@ -111,8 +112,9 @@ def compiled_bundled_cluster(repo_root: Path, out: Path) -> dict[str, str]:
 
 def kubectl_diff(apiserver, out: Path):
     """`kubectl diff --server-side --field-manager=kgit -R -f out/manifests`: out/ carries the
-    ApplySet label, so kubectl sees exactly the objects kgit applies (None without kubectl)."""
-    kubectl = shutil.which("kubectl")
+    ApplySet label, so kubectl sees exactly the objects kgit applies (None without kubectl).
+    Against the real control plane, its own kubectl (v1.36)."""
+    kubectl = str(apiserver.bin_dir / "kubectl") if apiserver.real else shutil.which("kubectl")
     if kubectl is None:
         return None
     return subprocess.run(
@@ -148,21 +150,25 @@ def test_bundled_cluster_plans_creates_then_nothing_once_applied(apiserver, repo
         assert (result.returncode, result.stdout) == (0, ""), result.stderr
 
 
-def test_kubectl_diff_agrees_that_nothing_changed(apiserver, out, tmp_path):
-    apply_out(apiserver.kubeconfig, out)
-    result = kubectl_diff(apiserver, out)
+def test_kubectl_diff_agrees_that_nothing_changed(any_cluster, out, tmp_path):
+    apply_out(any_cluster.kubeconfig, out)
+    if any_cluster.real:
+        # kubectl diff reads the live object and then dry-runs: a status write by the
+        # deployment controller in between would show as a difference.
+        any_cluster.wait_for_rollouts()
+    result = kubectl_diff(any_cluster, out)
     if result is None:
         pytest.skip("kubectl not installed")
     assert (result.returncode, result.stdout) == (0, ""), result.stderr
-    assert plan_of(apiserver, out).has_changes() is False
+    assert plan_of(any_cluster, out).has_changes() is False
 
 
-def test_image_change_is_one_update_whose_diff_is_the_image(apiserver, out):
-    apply_out(apiserver.kubeconfig, out)
+def test_image_change_is_one_update_whose_diff_is_the_image(any_cluster, out):
+    apply_out(any_cluster.kubeconfig, out)
     write_out(
         out, [namespace("web"), deployment(image="nginx:1.15.0", cause="nginx 1.15.0"), service()]
     )
-    plan = plan_of(apiserver, out)
+    plan = plan_of(any_cluster, out)
     assert kinds(plan) == {
         "Namespace/web": "no-op",
         "Deployment.apps/web/nginx": "update",
@@ -194,9 +200,9 @@ def test_image_change_is_one_update_whose_diff_is_the_image(apiserver, out):
         ),
     ],
 )
-def test_out_of_band_edit_is_an_update_that_puts_it_back(apiserver, out, patch, expected):
-    apply_out(apiserver.kubeconfig, out)
-    client = connect(str(apiserver.kubeconfig))
+def test_out_of_band_edit_is_an_update_that_puts_it_back(any_cluster, out, patch, expected):
+    apply_out(any_cluster.kubeconfig, out)
+    client = connect(str(any_cluster.kubeconfig))
     resource = client.resource_for("apps/v1", "Deployment")
     # kubectl edit: an Update (merge patch) by another field manager.
     client.dynamic.patch(
@@ -208,21 +214,21 @@ def test_out_of_band_edit_is_an_update_that_puts_it_back(apiserver, out, patch, 
         field_manager="kubectl-edit",
     )
     client.close()
-    plan = plan_of(apiserver, out)
+    plan = plan_of(any_cluster, out)
     (update,) = [a for a in plan.actions if a.kind is ActionKind.UPDATE]
     assert str(update.ref) == "Deployment.apps/web/nginx"
     assert changed_lines(update.diff) == expected
 
 
-def test_removed_object_is_deleted_but_a_labelled_stranger_is_not(apiserver, out):
+def test_removed_object_is_deleted_but_a_labelled_stranger_is_not(any_cluster, out):
     write_out(out, [*BASE, configmap("settings")])
-    apply_out(apiserver.kubeconfig, out)
+    apply_out(any_cluster.kubeconfig, out)
     # Someone copies kgit's label onto their own object: it is not in the inventory.
     stranger = configmap("not-kgits")
     stranger["metadata"]["labels"] = {PART_OF_LABEL: set_id()}
-    apiserver.create(stranger, manager="someone")
+    any_cluster.create(stranger, manager="someone")
     write_out(out, BASE)
-    plan = plan_of(apiserver, out)
+    plan = plan_of(any_cluster, out)
     assert kinds(plan)["ConfigMap/web/settings"] == "delete"
     assert "ConfigMap/web/not-kgits" not in kinds(plan)
     assert plan.warnings == (
@@ -251,11 +257,11 @@ def job(command: str, replaceable: bool) -> dict:
     return body
 
 
-def test_immutable_change_to_a_replaceable_job_is_a_replace(apiserver, out):
+def test_immutable_change_to_a_replaceable_job_is_a_replace(any_cluster, out):
     write_out(out, [namespace("web"), job("one", replaceable=True)])
-    apply_out(apiserver.kubeconfig, out)
+    apply_out(any_cluster.kubeconfig, out)
     write_out(out, [namespace("web"), job("two", replaceable=True)])
-    plan = plan_of(apiserver, out)
+    plan = plan_of(any_cluster, out)
     assert kinds(plan)["Job.batch/web/admission-create"] == "replace"
     (replace,) = [a for a in plan.actions if a.kind is ActionKind.REPLACE]
     assert replace.reason == "spec.template is immutable"
@@ -263,19 +269,19 @@ def test_immutable_change_to_a_replaceable_job_is_a_replace(apiserver, out):
     assert plan.summary() == "Plan: 0 to create, 0 to update, 1 to replace, 0 to delete."
 
 
-def test_immutable_change_to_other_objects_is_an_error_naming_the_field(apiserver, out, capsys):
-    apply_out(apiserver.kubeconfig, out)
+def test_immutable_change_to_other_objects_is_an_error_naming_the_field(any_cluster, out, capsys):
+    apply_out(any_cluster.kubeconfig, out)
     changed = deployment()
     changed["spec"]["selector"]["matchLabels"]["tier"] = "front"
     changed["spec"]["template"]["metadata"]["labels"]["tier"] = "front"
     write_out(out, [namespace("web"), changed, service()])
     with pytest.raises(PlanError) as caught:
-        plan_of(apiserver, out)
+        plan_of(any_cluster, out)
     assert caught.value.message == (
         "Deployment.apps/web/nginx: spec.selector cannot be changed in place "
         "(the API server says it is immutable)"
     )
-    assert main(plan_cli(apiserver, out)) == 1
+    assert main(plan_cli(any_cluster, out)) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[-1] == (
         "error: Deployment.apps/web/nginx: spec.selector cannot be changed in place (the API "
@@ -285,18 +291,18 @@ def test_immutable_change_to_other_objects_is_an_error_naming_the_field(apiserve
     assert not any("Traceback" in line for line in err)
 
 
-def test_object_existing_without_the_label_is_adopted_not_created(apiserver, out):
-    apiserver.create(namespace("web"), manager="kubectl-create")
-    plan = plan_of(apiserver, out)
+def test_object_existing_without_the_label_is_adopted_not_created(any_cluster, out):
+    any_cluster.create(namespace("web"), manager="kubectl-create")
+    plan = plan_of(any_cluster, out)
     assert kinds(plan)["Namespace/web"] == "update"
     assert plan.warnings == (
         "Namespace/web exists without kgit's ApplySet label; kgit will adopt it",
     )
 
 
-def test_saved_plan_is_private_and_round_trips(apiserver, out, tmp_path, capsys):
+def test_saved_plan_is_private_and_round_trips(any_cluster, out, tmp_path, capsys):
     saved = tmp_path / "plan.json"
-    assert main(plan_cli(apiserver, out, "--out", str(saved))) == 0
+    assert main(plan_cli(any_cluster, out, "--out", str(saved))) == 0
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     plan = Plan.from_json(saved.read_text())
     assert plan.base.out_digest == read_desired(out).out_digest
@@ -346,7 +352,7 @@ def test_unchanged_thousand_objects_of_six_kinds_take_few_requests(apiserver, tm
     assert sum(n for (verb, _), n in counts.items() if verb == "list") >= 6
 
 
-def test_plan_json_is_written_to_stdout(apiserver, out, capsys):
-    assert main(plan_cli(apiserver, out, "-o", "json")) == 0
+def test_plan_json_is_written_to_stdout(any_cluster, out, capsys):
+    assert main(plan_cli(any_cluster, out, "-o", "json")) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["summary"] == {"create": 3, "update": 0, "replace": 0, "delete": 0, "no-op": 0}

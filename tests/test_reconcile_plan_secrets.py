@@ -43,11 +43,13 @@ def test_secret_is_filled_as_base64_data():
     assert "data" not in from_env_secret()
 
 
-def test_no_secret_value_in_any_output_or_saved_plan(apiserver, out, tmp_path, monkeypatch, capsys):
-    apply_out(apiserver.kubeconfig, out, {"DB_PASSWORD": PASSWORD})
-    plan = plan_of(apiserver, out, {"DB_PASSWORD": PASSWORD})
+def test_no_secret_value_in_any_output_or_saved_plan(
+    any_cluster, out, tmp_path, monkeypatch, capsys
+):
+    apply_out(any_cluster.kubeconfig, out, {"DB_PASSWORD": PASSWORD})
+    plan = plan_of(any_cluster, out, {"DB_PASSWORD": PASSWORD})
     assert plan.has_changes() is False  # the live value is compared, and it matches
-    plan = plan_of(apiserver, out, {"DB_PASSWORD": CHANGED})
+    plan = plan_of(any_cluster, out, {"DB_PASSWORD": CHANGED})
     (update,) = [a for a in plan.actions if a.kind is ActionKind.UPDATE]
     assert "-  password: (sensitive value, before)" in update.diff
     assert "+  password: (sensitive value, changed)" in update.diff
@@ -55,7 +57,7 @@ def test_no_secret_value_in_any_output_or_saved_plan(apiserver, out, tmp_path, m
     outputs.append(plan.to_json())
     monkeypatch.setenv("DB_PASSWORD", CHANGED)
     saved = tmp_path / "plan.json"
-    assert main(plan_cli(apiserver, out, "--out", str(saved))) == 0
+    assert main(plan_cli(any_cluster, out, "--out", str(saved))) == 0
     captured = capsys.readouterr()
     outputs += [saved.read_text(), captured.out, captured.err]
     for text in outputs:
@@ -64,8 +66,8 @@ def test_no_secret_value_in_any_output_or_saved_plan(apiserver, out, tmp_path, m
     assert "(sensitive value, changed)" in outputs[0]
 
 
-def test_missing_variable_fails_the_plan_command_with_one_sentence(apiserver, out, capsys):
-    assert main(plan_cli(apiserver, out)) == 1
+def test_missing_variable_fails_the_plan_command_with_one_sentence(any_cluster, out, capsys):
+    assert main(plan_cli(any_cluster, out)) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[-1] == (
         "error: Secret/web/db takes its values from the environment, but DB_PASSWORD is not "
@@ -73,8 +75,8 @@ def test_missing_variable_fails_the_plan_command_with_one_sentence(apiserver, ou
     )
 
 
-def test_create_of_a_secret_shows_keys_not_values(apiserver, out):
-    plan = plan_of(apiserver, out, {"DB_PASSWORD": PASSWORD})
+def test_create_of_a_secret_shows_keys_not_values(any_cluster, out):
+    plan = plan_of(any_cluster, out, {"DB_PASSWORD": PASSWORD})
     (create,) = [a for a in plan.actions if str(a.ref) == "Secret/web/db"]
     assert create.kind is ActionKind.CREATE
     assert create.after is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
 import secrets
 import signal
 import socket
@@ -48,6 +49,14 @@ RESET_SKIPS = frozenset({"events", "nodes", "namespaces", "leases@kube-node-leas
 
 
 PR_SET_PDEATHSIG = 1
+
+
+# Every HTTP(S) request a component makes to anything but 127.0.0.1 goes to a closed
+# loopback port: an aggregated APIService or a Service a test names must never send
+# the apiserver off the machine (it resolves service names with the host's DNS).
+LOOPBACK_ONLY = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+                 "NO_PROXY": "127.0.0.1,localhost", "https_proxy": "http://127.0.0.1:9",
+                 "http_proxy": "http://127.0.0.1:9", "no_proxy": "127.0.0.1,localhost"}
 
 
 class StartError(RuntimeError):
@@ -202,7 +211,7 @@ class RealCluster:
         for res in self.resources_cached():
             if (kind is not None and res.kind != kind) or "list" not in res.verbs:
                 continue
-            if kind is None and res.plural in RESET_SKIPS:
+            if kind is None and res.plural in ("events", "componentstatuses"):
                 continue
             path = res.path(namespace or "") if res.namespaced or not namespace else None
             if path is None:
@@ -215,6 +224,25 @@ class RealCluster:
                 item.setdefault("kind", res.kind)
                 out.append(item)
         return out
+
+    def wait_for_rollouts(self, timeout: float = 60.0) -> None:
+        """Until every Deployment's controller has caught up and its replicas are
+        available: after that no controller rewrites them, so two reads agree."""
+        deadline = time.monotonic() + timeout
+        while True:
+            _, listing = self.request("GET", "/apis/apps/v1/deployments")
+            pending = [d["metadata"]["name"] for d in listing.get("items", [])
+                       if (d.get("status") or {}).get("observedGeneration", 0)
+                       < d["metadata"].get("generation", 1)
+                       or (d.get("status") or {}).get("availableReplicas", 0)
+                       != d["spec"].get("replicas", 1)
+                       or (d.get("status") or {}).get("updatedReplicas", 0)
+                       != d["spec"].get("replicas", 1)]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"deployments not rolled out: {pending}")
+            time.sleep(0.1)
 
     # -- between tests ---------------------------------------------------------------
 
@@ -240,7 +268,7 @@ class RealCluster:
 
     def reset(self, timeout: float = 90.0) -> None:
         """Delete every namespace a test made and every object it left in the system
-        namespaces or at cluster scope; wait until the namespaces are gone."""
+        namespaces or at cluster scope; return once the namespaces are gone."""
         _, listing = self.request("GET", "/api/v1/namespaces")
         doomed = [n["metadata"]["name"] for n in listing.get("items", [])
                   if n["metadata"]["name"] not in SYSTEM_NAMESPACES]
@@ -251,25 +279,54 @@ class RealCluster:
                 self.request("DELETE", res.path(namespace, name),
                              {"propagationPolicy": "Background"})
         deadline = time.monotonic() + timeout
-        while doomed:
-            _, listing = self.request("GET", "/api/v1/namespaces")
-            names = {n["metadata"]["name"] for n in listing.get("items", [])}
-            doomed = [n for n in doomed if n in names]
-            if not doomed:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"namespaces still terminating after reset: {doomed}")
-            time.sleep(0.2)
+        if doomed:
+            namespaced = [r for r in self.resources()
+                          if r.namespaced and {"list", "deletecollection"} <= r.verbs]
+            for name in doomed:
+                self._finish_namespace(name, namespaced, deadline)
         if hasattr(self, "_resources"):
             del self._resources  # CRDs come and go
+
+    def _finish_namespace(self, name: str, resources: list[ApiResource],
+                          deadline: float) -> None:
+        """What the namespace controller does for a Terminating namespace, without the
+        5 s it waits before starting (namespaceDeletionGracePeriod, for HA etcd): delete
+        every object in it (pods at once), wait until none is left, then finalize. Being
+        Terminating, the namespace takes no new objects meanwhile (NamespaceLifecycle
+        admission), so nothing can be left behind."""
+        while True:
+            for res in resources:
+                self.request("DELETE", res.path(name),
+                             query={"gracePeriodSeconds": "0",
+                                    "propagationPolicy": "Background"})
+            left = []
+            for res in resources:
+                status, listing = self.request("GET", res.path(name))
+                if status == 200:
+                    left += [f"{res.plural}/{i['metadata']['name']}"
+                             for i in listing.get("items", [])]
+            if not left:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"namespace {name} still holds {left[:10]}")
+            time.sleep(0.1)
+        status, namespace = self.request("GET", f"/api/v1/namespaces/{name}")
+        if status == 404:
+            return
+        namespace.setdefault("spec", {})["finalizers"] = []
+        self.request("PUT", f"/api/v1/namespaces/{name}/finalize", namespace)
+        while self.request("GET", f"/api/v1/namespaces/{name}")[0] != 404:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"namespace {name} still terminating after reset")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         for component in reversed(self.components):
             with contextlib.suppress(ProcessLookupError):
                 component.process.terminate()
         for component in reversed(self.components):
-            try:
-                component.process.wait(timeout=15)
+            try:  # nothing here needs a graceful end: its data is thrown away
+                component.process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 component.process.kill()
                 component.process.wait(timeout=5)
@@ -286,13 +343,15 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _spawn(name: str, argv: list[str], workdir: Path) -> Component:
+def _spawn(name: str, argv: list[str], workdir: Path,
+           environ: dict[str, str] | None = None) -> Component:
     log = workdir / f"{name}.log"
     with log.open("wb") as out:
         # A session of its own: a Ctrl-C at the terminal reaches pytest, which stops
         # the components in order, not the components directly.
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, cwd=workdir,
+                                   env={**os.environ, **(environ or {})},
                                    start_new_session=True, preexec_fn=_die_with_parent)
     return Component(name, process, log)
 
@@ -385,7 +444,11 @@ def start(bin_dir: Path, workdir: Path, *, startup_timeout: float = 120.0) -> Re
             "--service-account-signing-key-file", str(pki.sa_key),
             "--service-cluster-ip-range", SERVICE_CIDR,
             "--allow-privileged=true", "--profiling=false", "--v=1",
-        ], workdir))
+            # KWOK's pods serve nothing, so an admission webhook (ingress-nginx's) could
+            # never answer: webhook configurations are stored but not called.
+            "--disable-admission-plugins",
+            "ValidatingAdmissionWebhook,MutatingAdmissionWebhook",
+        ], workdir, LOOPBACK_ONLY))
         cluster = RealCluster(url, write_kubeconfig(workdir / "kubeconfig", url, pki.ca_cert,
                                                     tokens["admin"], "kgit-admin"),
                               bin_dir, pki.ca_cert, tokens["admin"], components)
@@ -411,7 +474,7 @@ def start(bin_dir: Path, workdir: Path, *, startup_timeout: float = 120.0) -> Re
             # the garbage collector and namespace controller on a test's time scale
             "--concurrent-gc-syncs", "5", "--concurrent-namespace-syncs", "5",
             "--profiling=false", "--v=1",
-        ], workdir))
+        ], workdir, LOOPBACK_ONLY))
         scheduler_config = write_kubeconfig(workdir / "scheduler.kubeconfig", url,
                                             pki.ca_cert, tokens["kube-scheduler"], "scheduler")
         components.append(_spawn("kube-scheduler", [
@@ -421,7 +484,7 @@ def start(bin_dir: Path, workdir: Path, *, startup_timeout: float = 120.0) -> Re
             "--authorization-kubeconfig", str(scheduler_config),
             "--bind-address", "127.0.0.1", "--secure-port", str(free_port()),
             "--leader-elect=false", "--profiling=false", "--v=1",
-        ], workdir))
+        ], workdir, LOOPBACK_ONLY))
 
         for index in range(NODES):
             status, body = cluster.request("POST", "/api/v1/nodes",
@@ -434,7 +497,7 @@ def start(bin_dir: Path, workdir: Path, *, startup_timeout: float = 120.0) -> Re
             str(bin_dir / "kwok"), "--config", str(KWOK_CONFIG),
             "--kubeconfig", str(kwok_config), "--manage-all-nodes=true",
             "--cidr", "10.244.0.1/16", "--server-address", "",
-        ], workdir))
+        ], workdir, LOOPBACK_ONLY))
 
         def controllers_up() -> bool:
             # kube-controller-manager's service-account controller and KWOK's leases.
