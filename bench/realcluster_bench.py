@@ -28,8 +28,9 @@ def bin_dir() -> Path:
 
 
 def _kgit(kubeconfig: Path, repo: Path, *args: str) -> tuple[float, float, int]:
-    return run_once([*KGIT, *args, "-f", str(repo / "cluster.yaml"),
-                     "--kubeconfig", str(kubeconfig)])
+    return run_once(
+        [*KGIT, *args, "-f", str(repo / "cluster.yaml"), "--kubeconfig", str(kubeconfig)]
+    )
 
 
 def _kubectl(cluster: RealCluster, kubeconfig: Path, *args: str) -> tuple[float, float, int]:
@@ -42,36 +43,67 @@ def _record(samples: Samples, run: tuple[float, float, int]) -> None:
     samples.peak_mb.append(peak)
 
 
-def _rounds(cluster: RealCluster, kubeconfig: Path, repo: Path, rounds: int,
-            label: str) -> list[str]:
+def _rounds(
+    cluster: RealCluster, kubeconfig: Path, repo: Path, rounds: int, label: str
+) -> list[str]:
     lines = []
-    kube_apply, kgit_apply = Samples("kubectl apply --server-side"), Samples(
-        "kgit apply --yes --no-wait")
+    kube_apply, kgit_apply = (
+        Samples("kubectl apply --server-side"),
+        Samples("kgit apply --yes --no-wait"),
+    )
     for _ in range(rounds):
         cluster.reset(timeout=600)
-        _record(kube_apply, _kubectl(cluster, kubeconfig, "apply", "--server-side",
-                                     "--field-manager=kgit", *kubectl_manifest_args(repo)))
+        _record(
+            kube_apply,
+            _kubectl(
+                cluster,
+                kubeconfig,
+                "apply",
+                "--server-side",
+                "--field-manager=kgit",
+                *kubectl_manifest_args(repo),
+            ),
+        )
         cluster.reset(timeout=600)
         _record(kgit_apply, _kgit(kubeconfig, repo, "apply", "--yes", "--no-wait"))
-    lines += [kgit_apply.describe(), kube_apply.describe(),
-              f"ratio kubectl/kgit (apply, {label}): {ratio(kube_apply, kgit_apply):.1f}x"]
-    kgit_plan, kube_diff = Samples("kgit plan (unchanged)"), Samples(
-        "kubectl diff --server-side (unchanged)")
+    lines += [
+        kgit_apply.describe(),
+        kube_apply.describe(),
+        f"ratio kubectl/kgit (apply, {label}): {ratio(kube_apply, kgit_apply):.1f}x",
+    ]
+    kgit_plan, kube_diff = (
+        Samples("kgit plan (unchanged)"),
+        Samples("kubectl diff --server-side (unchanged)"),
+    )
     for _ in range(rounds):
         _record(kgit_plan, _kgit(kubeconfig, repo, "plan", "--detailed-exitcode"))
-        _record(kube_diff, _kubectl(cluster, kubeconfig, "diff", "--server-side",
-                                    "--field-manager=kgit", "--force-conflicts",
-                                    *kubectl_manifest_args(repo)))
-    lines += [kgit_plan.describe(), kube_diff.describe(),
-              f"ratio kubectl/kgit (plan, {label}): {ratio(kube_diff, kgit_plan):.1f}x"]
+        _record(
+            kube_diff,
+            _kubectl(
+                cluster,
+                kubeconfig,
+                "diff",
+                "--server-side",
+                "--field-manager=kgit",
+                "--force-conflicts",
+                *kubectl_manifest_args(repo),
+            ),
+        )
+    lines += [
+        kgit_plan.describe(),
+        kube_diff.describe(),
+        f"ratio kubectl/kgit (plan, {label}): {ratio(kube_diff, kgit_plan):.1f}x",
+    ]
     return lines
 
 
 def bench_real(work: Path, objects: int, rounds: int, delays: tuple[float, ...]) -> list[str]:
     repo = compiled_repo(work, objects, "real-repo")
     cluster = start(bin_dir(), work / "realcluster", startup_timeout=180)
-    lines = [f"## Real control plane (v1.36.3, KWOK nodes): {objects} objects, "
-             f"load average at start {os.getloadavg()[0]:.1f}"]
+    lines = [
+        f"## Real control plane (v1.36.3, KWOK nodes): {objects} objects, "
+        f"load average at start {os.getloadavg()[0]:.1f}"
+    ]
     try:
         for delay in delays:
             if not delay:
@@ -81,11 +113,16 @@ def bench_real(work: Path, objects: int, rounds: int, delays: tuple[float, ...])
             port = int(cluster.url.rsplit(":", 1)[1])
             with DelayProxy(port, delay) as proxy:
                 kubeconfig = write_kubeconfig(
-                    work / f"delayed-{delay}", f"https://127.0.0.1:{proxy.port}", cluster.ca,
-                    cluster.token, "kgit-admin")
+                    work / f"delayed-{delay}",
+                    f"https://127.0.0.1:{proxy.port}",
+                    cluster.ca,
+                    cluster.token,
+                    "kgit-admin",
+                )
                 lines.append(f"### through a {delay * 1000:.0f} ms each-way delay proxy")
-                lines += _rounds(cluster, kubeconfig, repo, rounds,
-                                 f"{delay * 1000:.0f} ms each way")
+                lines += _rounds(
+                    cluster, kubeconfig, repo, rounds, f"{delay * 1000:.0f} ms each way"
+                )
     finally:
         cluster.stop()
     return lines

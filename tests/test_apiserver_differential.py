@@ -88,19 +88,26 @@ ports: [{{name: http, port: 80, protocol: TCP}}]
 
 
 def configmap(name: str, **data: str) -> str:
-    return json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
-                       "metadata": {"name": name, "namespace": NS}, "data": data})
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": NS},
+            "data": data,
+        }
+    )
 
 
 def changed(kind: str) -> str:
     """BASE with one immutable field changed in the object of ``kind``."""
     docs = BASE.split("---\n")
     edits = {
-        "Job": ("image: \"busybox:1.36\", command", "image: \"busybox:1.37\", command"),
-        "Deployment": ("selector: {matchLabels: {app: web}}\n  template:\n"
-                       "    metadata: {labels: {app: web}}",
-                       "selector: {matchLabels: {app: web2}}\n  template:\n"
-                       "    metadata: {labels: {app: web2}}"),
+        "Job": ('image: "busybox:1.36", command', 'image: "busybox:1.37", command'),
+        "Deployment": (
+            "selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}",
+            "selector: {matchLabels: {app: web2}}\n  template:\n"
+            "    metadata: {labels: {app: web2}}",
+        ),
         "Service": ("clusterIP: 10.96.7.7", "clusterIP: 10.96.8.8"),
     }
     old, new = edits[kind]
@@ -122,37 +129,87 @@ def steps() -> list[Step]:
     return [
         Step("create-namespace", ("create", "namespace", NS)),
         Step("apply", ("apply", "-f", "-"), BASE),
-        *[Step(f"defaults-{kind}", (*get, kind, name), json_out=True)
-          for kind, name in (("deployment", "web"), ("daemonset", "agent"), ("job", "once"),
-                             ("service", "web"), ("endpointslice", "manual"),
-                             ("configmap", "settings"))],
-        Step("ssa-team-a", ("apply", "--server-side", "--field-manager=team-a", "-f", "-"),
-             configmap("shared", color="red", size="2")),
-        Step("ssa-team-b-conflicts", ("apply", "--server-side", "--field-manager=team-b",
-                                      "-f", "-"), configmap("shared", color="green")),
-        Step("ssa-team-b-forced", ("apply", "--server-side", "--field-manager=team-b",
-                                   "--force-conflicts", "-f", "-"),
-             configmap("shared", color="green")),
+        *[
+            Step(f"defaults-{kind}", (*get, kind, name), json_out=True)
+            for kind, name in (
+                ("deployment", "web"),
+                ("daemonset", "agent"),
+                ("job", "once"),
+                ("service", "web"),
+                ("endpointslice", "manual"),
+                ("configmap", "settings"),
+            )
+        ],
+        Step(
+            "ssa-team-a",
+            ("apply", "--server-side", "--field-manager=team-a", "-f", "-"),
+            configmap("shared", color="red", size="2"),
+        ),
+        Step(
+            "ssa-team-b-conflicts",
+            ("apply", "--server-side", "--field-manager=team-b", "-f", "-"),
+            configmap("shared", color="green"),
+        ),
+        Step(
+            "ssa-team-b-forced",
+            ("apply", "--server-side", "--field-manager=team-b", "--force-conflicts", "-f", "-"),
+            configmap("shared", color="green"),
+        ),
         Step("ssa-owners", (*get, "configmap", "shared"), json_out=True),
-        Step("dry-run-server", ("apply", "--server-side", "--field-manager=team-a",
-                                "--force-conflicts", "--dry-run=server", "-o", "json", "-f", "-"),
-             configmap("shared", color="red", size="3"), json_out=True),
+        Step(
+            "dry-run-server",
+            (
+                "apply",
+                "--server-side",
+                "--field-manager=team-a",
+                "--force-conflicts",
+                "--dry-run=server",
+                "-o",
+                "json",
+                "-f",
+                "-",
+            ),
+            configmap("shared", color="red", size="3"),
+            json_out=True,
+        ),
         Step("dry-run-left-it", (*get, "configmap", "shared"), json_out=True),
-        *[Step(f"immutable-{kind}", ("apply", "-f", "-"), changed(kind))
-          for kind in ("Job", "Deployment", "Service")],
-        *[Step(f"selector-{label}", ("get", "configmap", "-n", NS, "-l", selector, "-o", "name"))
-          for label, selector in (("equal", "app=web"), ("not-equal", "app!=web"),
-                                  ("in", "app in (web,db)"), ("notin", "app notin (web)"),
-                                  ("exists", "tier"), ("not-exists", "!tier"),
-                                  ("and", "app=web,tier in (front,back)"))],
+        *[
+            Step(f"immutable-{kind}", ("apply", "-f", "-"), changed(kind))
+            for kind in ("Job", "Deployment", "Service")
+        ],
+        *[
+            Step(f"selector-{label}", ("get", "configmap", "-n", NS, "-l", selector, "-o", "name"))
+            for label, selector in (
+                ("equal", "app=web"),
+                ("not-equal", "app!=web"),
+                ("in", "app in (web,db)"),
+                ("notin", "app notin (web)"),
+                ("exists", "tier"),
+                ("not-exists", "!tier"),
+                ("and", "app=web,tier in (front,back)"),
+            )
+        ],
         Step("create-existing", ("create", "-f", "-"), configmap("settings", color="blue")),
-        Step("create-configmap-protobuf", ("create", "configmap", "made", "-n", NS,
-                                           "--from-literal=key=value")),
+        Step(
+            "create-configmap-protobuf",
+            ("create", "configmap", "made", "-n", NS, "--from-literal=key=value"),
+        ),
         Step("created-configmap", (*get, "configmap", "made"), json_out=True),
         Step("delete-wait", ("delete", "configmap", "settings", "-n", NS, "--wait")),
         Step("deleted-is-gone", ("get", "configmap", "settings", "-n", NS)),
-        Step("delete-foreground", ("delete", "deployment", "web", "-n", NS,
-                                   "--cascade=foreground", "--wait", "--timeout=60s")),
+        Step(
+            "delete-foreground",
+            (
+                "delete",
+                "deployment",
+                "web",
+                "-n",
+                NS,
+                "--cascade=foreground",
+                "--wait",
+                "--timeout=60s",
+            ),
+        ),
         Step("delete-namespace", ("delete", "namespace", NS, "--wait", "--timeout=90s")),
     ]
 
@@ -160,14 +217,23 @@ def steps() -> list[Step]:
 # What the test server does differently on purpose: (pattern, replacement, reason),
 # applied to both servers' output before comparing (docs/testing-apiserver.md).
 DELIBERATE: list[tuple[re.Pattern[str], str, str]] = [
-    (re.compile(r"Invalid value: \{.*\}: "), "Invalid value: <object>: ",
-     "an immutable object-valued field (a Job's spec.template) is quoted as upstream's "
-     "internal Go struct; the test server quotes its JSON, same path and reason"),
-    (re.compile(r"^configmap/kube-root-ca\.crt\n", re.M), "",
-     "no root-ca-cert-publisher: the test server does not put kube-root-ca.crt in "
-     "every namespace (kgit neither reads nor writes it)"),
-    (re.compile(r"^I\d{4} .*very short watch.*\n?", re.M), "",
-     "the test server's watches end at once (clients re-list); kubectl logs that"),
+    (
+        re.compile(r"Invalid value: \{.*\}: "),
+        "Invalid value: <object>: ",
+        "an immutable object-valued field (a Job's spec.template) is quoted as upstream's "
+        "internal Go struct; the test server quotes its JSON, same path and reason",
+    ),
+    (
+        re.compile(r"^configmap/kube-root-ca\.crt\n", re.M),
+        "",
+        "no root-ca-cert-publisher: the test server does not put kube-root-ca.crt in "
+        "every namespace (kgit neither reads nor writes it)",
+    ),
+    (
+        re.compile(r"^I\d{4} .*very short watch.*\n?", re.M),
+        "",
+        "the test server's watches end at once (clients re-list); kubectl logs that",
+    ),
 ]
 
 VOLATILE_META = ("uid", "resourceVersion", "creationTimestamp", "selfLink")
@@ -194,8 +260,11 @@ def normalise(obj: Any) -> Any:
         (meta.get("annotations") or {}).pop(key, None)
     if meta.get("annotations") == {}:
         del meta["annotations"]
-    managed = [{k: v for k, v in m.items() if k != "time"}
-               for m in meta.get("managedFields") or [] if OUR_MANAGERS.match(m["manager"])]
+    managed = [
+        {k: v for k, v in m.items() if k != "time"}
+        for m in meta.get("managedFields") or []
+        if OUR_MANAGERS.match(m["manager"])
+    ]
     if managed:
         meta["managedFields"] = managed
     else:
@@ -216,9 +285,22 @@ def run_scenario(kubectl: Path, kubeconfig: Path, cache: Path) -> dict[str, Outc
     outcomes: dict[str, Outcome] = {}
     for step in steps():
         done = subprocess.run(
-            [str(kubectl), "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache),
-             "--request-timeout", "30s", *step.args],
-            input=step.stdin, capture_output=True, text=True, timeout=120, check=False)
+            [
+                str(kubectl),
+                "--kubeconfig",
+                str(kubeconfig),
+                "--cache-dir",
+                str(cache),
+                "--request-timeout",
+                "30s",
+                *step.args,
+            ],
+            input=step.stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         out: Any = done.stdout
         if step.json_out and done.returncode == 0:
             out = normalise(json.loads(done.stdout))
@@ -245,7 +327,8 @@ def differences(test: dict[str, Outcome], real: dict[str, Outcome]) -> list[str]
 
 
 def test_kubectl_scenario_agrees_with_a_real_apiserver(
-        real_cluster: RealCluster, apiserver: ApiServer, tmp_path: Path) -> None:
+    real_cluster: RealCluster, apiserver: ApiServer, tmp_path: Path
+) -> None:
     kubectl = real_cluster.bin_dir / "kubectl"
     real = run_scenario(kubectl, real_cluster.kubeconfig, tmp_path / "real-cache")
     assert apiserver.kubeconfig is not None

@@ -58,7 +58,8 @@ def test_web_app_rolls_out_on_real_controllers(real_cluster: RealCluster) -> Non
 
 @pytest.mark.parametrize("how", ["crashloop", "never-ready"])
 def test_rollout_that_never_becomes_ready_stops_before_prune(
-        real_cluster: RealCluster, how: str) -> None:
+    real_cluster: RealCluster, how: str
+) -> None:
     client = client_for(real_cluster)
     converge(client, [namespace("web"), deployment("nginx"), configmap("old")])
     with pytest.raises(ApplyError) as caught:
@@ -67,7 +68,8 @@ def test_rollout_that_never_becomes_ready_stops_before_prune(
     assert text.startswith("1 object not ready (timeout 5s):\n  Deployment.apps/web/nginx: ")
     assert real_cluster.get("v1", "ConfigMap", "old", "web") is not None  # not pruned
     entries = history.read_history(
-        real_cluster.get("v1", "ConfigMap", f"kgit-{CLUSTER}", "kube-system"))
+        real_cluster.get("v1", "ConfigMap", f"kgit-{CLUSTER}", "kube-system")
+    )
     assert entries[-1].result.startswith("failed: 1 object not ready")
 
 
@@ -84,27 +86,46 @@ def wait_for(what: str, found: Any, timeout: float = 30.0) -> Any:
 # kgit's applyset.kubernetes.io/part-of included, onto the objects they create. When the
 # set's kinds include Endpoints or EndpointSlice (the bundled cluster's do), `kgit plan`
 # warns about each such object as a stranger carrying kgit's label.
-@pytest.mark.xfail(strict=True, reason="kgit plan warns about Endpoints/EndpointSlices that "
-                   "the cluster's controllers made from a kgit Service (issue 14, item 5); "
-                   "the fix is in compiler/reconcile/observe.py")
-def test_plan_after_apply_warns_about_nothing_on_a_real_cluster(
-        real_cluster: RealCluster) -> None:
-    manual_endpoints = {"apiVersion": "v1", "kind": "Endpoints",
-                        "metadata": {"name": "external", "namespace": "web"},
-                        "subsets": [{"addresses": [{"ip": "10.1.2.3"}],
-                                     "ports": [{"port": 80, "protocol": "TCP"}]}]}
-    manual_slice = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                    "metadata": {"name": "external", "namespace": "web",
-                                 "labels": {"kubernetes.io/service-name": "external"}},
-                    "addressType": "IPv4", "endpoints": [{"addresses": ["10.1.2.3"]}],
-                    "ports": [{"name": "", "port": 80, "protocol": "TCP"}]}
-    objects = [namespace("web"), deployment("nginx"), service("nginx"), manual_endpoints,
-               manual_slice]
+@pytest.mark.xfail(
+    strict=True,
+    reason="kgit plan warns about Endpoints/EndpointSlices that "
+    "the cluster's controllers made from a kgit Service (issue 14, item 5); "
+    "the fix is in compiler/reconcile/observe.py",
+)
+def test_plan_after_apply_warns_about_nothing_on_a_real_cluster(real_cluster: RealCluster) -> None:
+    manual_endpoints = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": "external", "namespace": "web"},
+        "subsets": [
+            {"addresses": [{"ip": "10.1.2.3"}], "ports": [{"port": 80, "protocol": "TCP"}]}
+        ],
+    }
+    manual_slice = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "external",
+            "namespace": "web",
+            "labels": {"kubernetes.io/service-name": "external"},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.1.2.3"]}],
+        "ports": [{"name": "", "port": 80, "protocol": "TCP"}],
+    }
+    objects = [
+        namespace("web"),
+        deployment("nginx"),
+        service("nginx"),
+        manual_endpoints,
+        manual_slice,
+    ]
     client = client_for(real_cluster)
     converge(client, objects)
     # The controllers' copies exist, with kgit's label on them.
-    copied = wait_for("the controllers' Endpoints", lambda: real_cluster.get(
-        "v1", "Endpoints", "nginx", "web"))
+    copied = wait_for(
+        "the controllers' Endpoints", lambda: real_cluster.get("v1", "Endpoints", "nginx", "web")
+    )
     assert "applyset.kubernetes.io/part-of" in copied["metadata"].get("labels", {})
     _, again = plan(client, objects)
     assert not again.has_changes()

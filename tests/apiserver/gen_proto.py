@@ -27,27 +27,44 @@ OUT = Path(__file__).with_name("proto_v1_36.json")
 REALCLUSTER = Path(__file__).resolve().parent.parent / "realcluster"
 # Kinds a kubectl generator or a typed client may POST/PUT as protobuf.
 ROOTS = [
-    "k8s.io.api.core.v1.ConfigMap", "k8s.io.api.core.v1.Secret",
-    "k8s.io.api.core.v1.Namespace", "k8s.io.api.core.v1.ServiceAccount",
-    "k8s.io.api.core.v1.Service", "k8s.io.api.core.v1.ResourceQuota",
+    "k8s.io.api.core.v1.ConfigMap",
+    "k8s.io.api.core.v1.Secret",
+    "k8s.io.api.core.v1.Namespace",
+    "k8s.io.api.core.v1.ServiceAccount",
+    "k8s.io.api.core.v1.Service",
+    "k8s.io.api.core.v1.ResourceQuota",
     "k8s.io.api.core.v1.Pod",
-    "k8s.io.api.apps.v1.Deployment", "k8s.io.api.batch.v1.Job", "k8s.io.api.batch.v1.CronJob",
-    "k8s.io.api.rbac.v1.Role", "k8s.io.api.rbac.v1.ClusterRole",
-    "k8s.io.api.rbac.v1.RoleBinding", "k8s.io.api.rbac.v1.ClusterRoleBinding",
-    "k8s.io.api.scheduling.v1.PriorityClass", "k8s.io.api.policy.v1.PodDisruptionBudget",
-    "k8s.io.api.policy.v1.Eviction", "k8s.io.api.networking.v1.Ingress",
+    "k8s.io.api.apps.v1.Deployment",
+    "k8s.io.api.batch.v1.Job",
+    "k8s.io.api.batch.v1.CronJob",
+    "k8s.io.api.rbac.v1.Role",
+    "k8s.io.api.rbac.v1.ClusterRole",
+    "k8s.io.api.rbac.v1.RoleBinding",
+    "k8s.io.api.rbac.v1.ClusterRoleBinding",
+    "k8s.io.api.scheduling.v1.PriorityClass",
+    "k8s.io.api.policy.v1.PodDisruptionBudget",
+    "k8s.io.api.policy.v1.Eviction",
+    "k8s.io.api.networking.v1.Ingress",
     "k8s.io.api.authentication.v1.TokenRequest",
 ]
 SCALARS = {"string", "bytes", "bool", "int32", "int64", "double", "float", "uint32", "uint64"}
-FIELD = re.compile(r"^\s*(optional|repeated)?\s*(map<\s*(\w+)\s*,\s*([\w.]+)\s*>|[\w.]+)\s+"
-                   r"(\w+)\s*=\s*(\d+)\s*;")
+FIELD = re.compile(
+    r"^\s*(optional|repeated)?\s*(map<\s*(\w+)\s*,\s*([\w.]+)\s*>|[\w.]+)\s+"
+    r"(\w+)\s*=\s*(\d+)\s*;"
+)
 
 
 def module_dir(module: str) -> Path:
     """The module's directory in the Go module cache, at tests/realcluster's version."""
     env = {**os.environ, "GOFLAGS": "-mod=mod"}
-    found = subprocess.run(["go", "list", "-m", "-f", "{{.Dir}}", module], cwd=REALCLUSTER,
-                           env=env, capture_output=True, text=True, check=True)
+    found = subprocess.run(
+        ["go", "list", "-m", "-f", "{{.Dir}}", module],
+        cwd=REALCLUSTER,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return Path(found.stdout.strip())
 
 
@@ -74,8 +91,11 @@ def parse(path: Path) -> dict[str, dict[str, Any]]:
             if key:
                 field = {"name": name, "map": [key, qualify(value, package)]}
             else:
-                field = {"name": name, "type": qualify(type_, package),
-                         "repeated": label == "repeated"}
+                field = {
+                    "name": name,
+                    "type": qualify(type_, package),
+                    "repeated": label == "repeated",
+                }
             field["optional"] = optional
             current[number] = field
             comment = []

@@ -68,12 +68,12 @@ def _fields(data: bytes) -> list[tuple[int, int, Any]]:
         if wire == 0:
             value, pos = _varint(data, pos)
         elif wire == 1:
-            value, pos = data[pos:pos + 8], pos + 8
+            value, pos = data[pos : pos + 8], pos + 8
         elif wire == 2:
             size, pos = _varint(data, pos)
-            value, pos = data[pos:pos + size], pos + size
+            value, pos = data[pos : pos + size], pos + size
         elif wire == 5:
-            value, pos = data[pos:pos + 4], pos + 4
+            value, pos = data[pos : pos + 4], pos + 4
         else:
             raise ProtobufError(f"unsupported wire type {wire}")
         if pos > len(data):
@@ -124,8 +124,9 @@ def _special(name: str, data: bytes) -> tuple[bool, Any]:
         seconds, nanos = _signed(raw.get(1, 0), 64), _signed(raw.get(2, 0), 32)
         if (seconds == ZERO_TIME and not nanos) or not raw:
             return True, None
-        when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds,
-                                                           microseconds=nanos // 1000)
+        when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=seconds, microseconds=nanos // 1000
+        )
         if name.endswith("MicroTime"):
             return True, when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return True, when.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -175,8 +176,10 @@ def decode_message(name: str, data: bytes) -> Any:
             map_key = _scalar(field["map"][0], 0, entry.get(1, b""))
             entry_value = entry.get(2, b"" if value_type in ("string", "bytes") else 0)
             out.setdefault(key, {})[map_key] = (
-                _scalar(value_type, 2, entry_value) if value_type in _SCALARS
-                else decode_message(value_type, entry_value))
+                _scalar(value_type, 2, entry_value)
+                if value_type in _SCALARS
+                else decode_message(value_type, entry_value)
+            )
             continue
         type_ = field["type"]
         if type_ in _SCALARS:
@@ -197,8 +200,9 @@ def decode_message(name: str, data: bytes) -> Any:
     return out
 
 
-_SCALARS = frozenset({"string", "bytes", "bool", "int32", "int64", "double", "float",
-                      "uint32", "uint64"})
+_SCALARS = frozenset(
+    {"string", "bytes", "bool", "int32", "int64", "double", "float", "uint32", "uint64"}
+)
 
 
 def package_of(api_version: str) -> str:
@@ -212,7 +216,7 @@ def decode(body: bytes) -> dict[str, Any]:
     """A protobuf request body as the object's JSON form (apiVersion and kind first)."""
     if not body.startswith(MAGIC):
         raise ProtobufError("missing the k8s protobuf magic prefix")
-    envelope = {n: v for n, _, v in _fields(body[len(MAGIC):])}
+    envelope = {n: v for n, _, v in _fields(body[len(MAGIC) :])}
     type_meta = {n: bytes(v).decode() for n, _, v in _fields(envelope.get(1, b""))}
     api_version, kind = type_meta.get(1, ""), type_meta.get(2, "")
     if not kind:

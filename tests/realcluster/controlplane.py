@@ -41,11 +41,23 @@ SERVICE_CIDR = "10.96.0.0/16"
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 # What reset never deletes: objects controllers keep rewriting (events, node
 # heartbeats) and kinds a test cannot create through kgit.
-RESET_SKIPS = frozenset({"events", "nodes", "namespaces", "leases@kube-node-lease",
-                         "componentstatuses", "bindings", "tokenreviews",
-                         "selfsubjectreviews", "selfsubjectaccessreviews",
-                         "selfsubjectrulesreviews", "subjectaccessreviews",
-                         "localsubjectaccessreviews", "certificatesigningrequests"})
+RESET_SKIPS = frozenset(
+    {
+        "events",
+        "nodes",
+        "namespaces",
+        "leases@kube-node-lease",
+        "componentstatuses",
+        "bindings",
+        "tokenreviews",
+        "selfsubjectreviews",
+        "selfsubjectaccessreviews",
+        "selfsubjectrulesreviews",
+        "subjectaccessreviews",
+        "localsubjectaccessreviews",
+        "certificatesigningrequests",
+    }
+)
 
 
 PR_SET_PDEATHSIG = 1
@@ -54,9 +66,14 @@ PR_SET_PDEATHSIG = 1
 # Every HTTP(S) request a component makes to anything but 127.0.0.1 goes to a closed
 # loopback port: an aggregated APIService or a Service a test names must never send
 # the apiserver off the machine (it resolves service names with the host's DNS).
-LOOPBACK_ONLY = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-                 "NO_PROXY": "127.0.0.1,localhost", "https_proxy": "http://127.0.0.1:9",
-                 "http_proxy": "http://127.0.0.1:9", "no_proxy": "127.0.0.1,localhost"}
+LOOPBACK_ONLY = {
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "NO_PROXY": "127.0.0.1,localhost",
+    "https_proxy": "http://127.0.0.1:9",
+    "http_proxy": "http://127.0.0.1:9",
+    "no_proxy": "127.0.0.1,localhost",
+}
 
 
 class StartError(RuntimeError):
@@ -84,12 +101,16 @@ class Component:
 
 def write_kubeconfig(path: Path, url: str, ca: Path, token: str, user: str) -> Path:
     config = {
-        "apiVersion": "v1", "kind": "Config", "preferences": {},
-        "clusters": [{"name": "real", "cluster": {"server": url,
-                                                  "certificate-authority": str(ca)}}],
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": [
+            {"name": "real", "cluster": {"server": url, "certificate-authority": str(ca)}}
+        ],
         "users": [{"name": user, "user": {"token": token}}],
-        "contexts": [{"name": "real", "context": {"cluster": "real", "user": user,
-                                                  "namespace": "default"}}],
+        "contexts": [
+            {"name": "real", "context": {"cluster": "real", "user": user, "namespace": "default"}}
+        ],
         "current-context": "real",
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -132,17 +153,23 @@ class RealCluster:
 
     # -- raw requests --------------------------------------------------------------
 
-    def request(self, method: str, path: str, body: Obj | None = None,
-                content_type: str = "application/json",
-                query: dict[str, str] | None = None) -> tuple[int, Obj]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Obj | None = None,
+        content_type: str = "application/json",
+        query: dict[str, str] | None = None,
+    ) -> tuple[int, Obj]:
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
             data = json.dumps(body).encode()
         target = self.url + path + (f"?{urlencode(query)}" if query else "")
-        response = self._http.request(method, target, body=data, headers=headers,
-                                      timeout=30.0, retries=False)
+        response = self._http.request(
+            method, target, body=data, headers=headers, timeout=30.0, retries=False
+        )
         try:
             payload = json.loads(response.data) if response.data else {}
         except ValueError:
@@ -155,8 +182,9 @@ class RealCluster:
         found: list[ApiResource] = []
         versions = ["v1"]
         _, groups = self.request("GET", "/apis")
-        versions += [v["groupVersion"] for g in groups.get("groups", [])
-                     for v in g["versions"][:1]]  # the preferred version alone
+        versions += [
+            v["groupVersion"] for g in groups.get("groups", []) for v in g["versions"][:1]
+        ]  # the preferred version alone
         for gv in versions:
             status, listing = self.request("GET", "/api/v1" if gv == "v1" else f"/apis/{gv}")
             if status != 200:
@@ -164,8 +192,15 @@ class RealCluster:
             for item in listing.get("resources", []):
                 if "/" in item["name"]:
                     continue
-                found.append(ApiResource(gv, item["name"], item["kind"], item["namespaced"],
-                                         frozenset(item.get("verbs", []))))
+                found.append(
+                    ApiResource(
+                        gv,
+                        item["name"],
+                        item["kind"],
+                        item["namespaced"],
+                        frozenset(item.get("verbs", [])),
+                    )
+                )
         return found
 
     def resource_for(self, api_version: str, kind: str) -> ApiResource | None:
@@ -177,8 +212,13 @@ class RealCluster:
         status, listing = self.request("GET", prefix)
         for item in listing.get("resources", []) if status == 200 else []:
             if item["kind"] == kind and "/" not in item["name"]:
-                return ApiResource(api_version, item["name"], kind, item["namespaced"],
-                                   frozenset(item.get("verbs", [])))
+                return ApiResource(
+                    api_version,
+                    item["name"],
+                    kind,
+                    item["namespaced"],
+                    frozenset(item.get("verbs", [])),
+                )
         return None
 
     def resources_cached(self) -> list[ApiResource]:
@@ -200,8 +240,9 @@ class RealCluster:
         if res is None:
             raise KeyError(f"no resource for {obj['apiVersion']} {obj['kind']}")
         namespace = obj["metadata"].get("namespace", "")
-        status, created = self.request("POST", res.path(namespace),
-                                       obj, query={"fieldManager": manager})
+        status, created = self.request(
+            "POST", res.path(namespace), obj, query={"fieldManager": manager}
+        )
         if status not in (200, 201):
             raise RuntimeError(f"create {obj['kind']} {obj['metadata']['name']}: {created}")
         return created
@@ -231,13 +272,15 @@ class RealCluster:
         deadline = time.monotonic() + timeout
         while True:
             _, listing = self.request("GET", "/apis/apps/v1/deployments")
-            pending = [d["metadata"]["name"] for d in listing.get("items", [])
-                       if (d.get("status") or {}).get("observedGeneration", 0)
-                       < d["metadata"].get("generation", 1)
-                       or (d.get("status") or {}).get("availableReplicas", 0)
-                       != d["spec"].get("replicas", 1)
-                       or (d.get("status") or {}).get("updatedReplicas", 0)
-                       != d["spec"].get("replicas", 1)]
+            pending = [
+                d["metadata"]["name"]
+                for d in listing.get("items", [])
+                if (d.get("status") or {}).get("observedGeneration", 0)
+                < d["metadata"].get("generation", 1)
+                or (d.get("status") or {}).get("availableReplicas", 0)
+                != d["spec"].get("replicas", 1)
+                or (d.get("status") or {}).get("updatedReplicas", 0) != d["spec"].get("replicas", 1)
+            ]
             if not pending:
                 return
             if time.monotonic() > deadline:
@@ -270,25 +313,31 @@ class RealCluster:
         """Delete every namespace a test made and every object it left in the system
         namespaces or at cluster scope; return once the namespaces are gone."""
         _, listing = self.request("GET", "/api/v1/namespaces")
-        doomed = [n["metadata"]["name"] for n in listing.get("items", [])
-                  if n["metadata"]["name"] not in SYSTEM_NAMESPACES]
+        doomed = [
+            n["metadata"]["name"]
+            for n in listing.get("items", [])
+            if n["metadata"]["name"] not in SYSTEM_NAMESPACES
+        ]
         for name in doomed:
             self.request("DELETE", f"/api/v1/namespaces/{name}")
         for res, namespace, name in list(self._live_keys()):
             if (res.path(), namespace, name) not in self._baseline:
-                self.request("DELETE", res.path(namespace, name),
-                             {"propagationPolicy": "Background"})
+                self.request(
+                    "DELETE", res.path(namespace, name), {"propagationPolicy": "Background"}
+                )
         deadline = time.monotonic() + timeout
         if doomed:
-            namespaced = [r for r in self.resources()
-                          if r.namespaced and {"list", "deletecollection"} <= r.verbs]
+            namespaced = [
+                r
+                for r in self.resources()
+                if r.namespaced and {"list", "deletecollection"} <= r.verbs
+            ]
             for name in doomed:
                 self._finish_namespace(name, namespaced, deadline)
         if hasattr(self, "_resources"):
             del self._resources  # CRDs come and go
 
-    def _finish_namespace(self, name: str, resources: list[ApiResource],
-                          deadline: float) -> None:
+    def _finish_namespace(self, name: str, resources: list[ApiResource], deadline: float) -> None:
         """What the namespace controller does for a Terminating namespace, without the
         5 s it waits before starting (namespaceDeletionGracePeriod, for HA etcd): delete
         every object in it (pods at once), wait until none is left, then finalize. Being
@@ -296,15 +345,18 @@ class RealCluster:
         admission), so nothing can be left behind."""
         while True:
             for res in resources:
-                self.request("DELETE", res.path(name),
-                             query={"gracePeriodSeconds": "0",
-                                    "propagationPolicy": "Background"})
+                self.request(
+                    "DELETE",
+                    res.path(name),
+                    query={"gracePeriodSeconds": "0", "propagationPolicy": "Background"},
+                )
             left = []
             for res in resources:
                 status, listing = self.request("GET", res.path(name))
                 if status == 200:
-                    left += [f"{res.plural}/{i['metadata']['name']}"
-                             for i in listing.get("items", [])]
+                    left += [
+                        f"{res.plural}/{i['metadata']['name']}" for i in listing.get("items", [])
+                    ]
             if not left:
                 break
             if time.monotonic() > deadline:
@@ -343,16 +395,23 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _spawn(name: str, argv: list[str], workdir: Path,
-           environ: dict[str, str] | None = None) -> Component:
+def _spawn(
+    name: str, argv: list[str], workdir: Path, environ: dict[str, str] | None = None
+) -> Component:
     log = workdir / f"{name}.log"
     with log.open("wb") as out:
         # A session of its own: a Ctrl-C at the terminal reaches pytest, which stops
         # the components in order, not the components directly.
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, cwd=workdir,
-                                   env={**os.environ, **(environ or {})},
-                                   start_new_session=True, preexec_fn=_die_with_parent)
+        process = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            env={**os.environ, **(environ or {})},
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
     return Component(name, process, log)
 
 
@@ -361,8 +420,10 @@ def _wait(what: str, probe: Any, components: list[Component], timeout: float) ->
     while True:
         for component in components:
             if component.process.poll() is not None:
-                raise StartError(f"{component.name} exited with {component.process.returncode}"
-                                 f" while waiting for {what}:\n{component.tail()}")
+                raise StartError(
+                    f"{component.name} exited with {component.process.returncode}"
+                    f" while waiting for {what}:\n{component.tail()}"
+                )
         with contextlib.suppress(OSError, urllib3.exceptions.HTTPError):
             if probe():
                 return
@@ -375,22 +436,46 @@ def _wait(what: str, probe: Any, components: list[Component], timeout: float) ->
 def _node(name: str, address: str) -> Obj:
     resources = {"cpu": "64", "memory": "256Gi", "pods": "1000"}
     return {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name,
-                     "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                                "kubernetes.io/arch": "amd64", "type": "kwok"},
-                     "annotations": {"kwok.x-k8s.io/node": "fake",
-                                     "node.alpha.kubernetes.io/ttl": "0"}},
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+            },
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+        },
         "status": {
-            "capacity": resources, "allocatable": resources, "phase": "Running",
-            "addresses": [{"type": "InternalIP", "address": address},
-                          {"type": "Hostname", "address": name}],
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                            "message": "kwok node"}],
-            "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux",
-                         "kubeletVersion": "fake", "containerRuntimeVersion": "fake",
-                         "kernelVersion": "fake", "kubeProxyVersion": "fake",
-                         "bootID": "", "machineID": "", "osImage": "", "systemUUID": ""},
+            "capacity": resources,
+            "allocatable": resources,
+            "phase": "Running",
+            "addresses": [
+                {"type": "InternalIP", "address": address},
+                {"type": "Hostname", "address": name},
+            ],
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kwok node",
+                }
+            ],
+            "nodeInfo": {
+                "architecture": "amd64",
+                "operatingSystem": "linux",
+                "kubeletVersion": "fake",
+                "containerRuntimeVersion": "fake",
+                "kernelVersion": "fake",
+                "kubeProxyVersion": "fake",
+                "bootID": "",
+                "machineID": "",
+                "osImage": "",
+                "systemUUID": "",
+            },
         },
     }
 
@@ -399,14 +484,21 @@ def start(bin_dir: Path, workdir: Path, *, startup_timeout: float = 120.0) -> Re
     """Start the control plane in ``workdir`` (which holds its data, keys and logs)."""
     workdir.mkdir(parents=True, exist_ok=True)
     pki: Pki = write_pki(workdir / "pki")
-    tokens = {user: secrets.token_hex(16) for user in
-              ("admin", "kube-controller-manager", "kube-scheduler", "kwok")}
+    tokens = {
+        user: secrets.token_hex(16)
+        for user in ("admin", "kube-controller-manager", "kube-scheduler", "kwok")
+    }
     groups = {"admin": "system:masters", "kwok": "system:masters"}
-    users = {"admin": "kgit-admin", "kube-controller-manager": "system:kube-controller-manager",
-             "kube-scheduler": "system:kube-scheduler", "kwok": "kwok"}
+    users = {
+        "admin": "kgit-admin",
+        "kube-controller-manager": "system:kube-controller-manager",
+        "kube-scheduler": "system:kube-scheduler",
+        "kwok": "kwok",
+    }
     token_file = workdir / "tokens.csv"
-    token_file.write_text("".join(
-        f'{tokens[u]},{users[u]},{u},"{groups.get(u, "")}"\n' for u in tokens))
+    token_file.write_text(
+        "".join(f'{tokens[u]},{users[u]},{u},"{groups.get(u, "")}"\n' for u in tokens)
+    )
     token_file.chmod(0o600)
 
     etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
@@ -414,44 +506,91 @@ def start(bin_dir: Path, workdir: Path, *, startup_timeout: float = 120.0) -> Re
     components: list[Component] = []
     cluster: RealCluster | None = None
     try:
-        components.append(_spawn("etcd", [
-            str(bin_dir / "etcd"), "--name", "kgit-test",
-            "--data-dir", str(workdir / "etcd"),
-            "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
-            "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
-            "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-            "--initial-cluster", f"kgit-test=http://127.0.0.1:{peer_port}",
-            # a test cluster's data need not survive a power cut
-            "--unsafe-no-fsync", "--log-level", "warn",
-        ], workdir))
-        components.append(_spawn("kube-apiserver", [
-            str(bin_dir / "kube-apiserver"),
-            "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
-            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
-            "--secure-port", str(api_port),
-            "--tls-cert-file", str(pki.serving_cert),
-            "--tls-private-key-file", str(pki.serving_key),
-            "--token-auth-file", str(token_file),
-            # lets the apiserver publish extension-apiserver-authentication, which the
-            # controller manager and scheduler read to authenticate their own clients
-            "--client-ca-file", str(pki.ca_cert),
-            # the endpoint reconciler refuses a loopback address for Service/kubernetes
-            "--endpoint-reconciler-type", "none",
-            "--authorization-mode", "RBAC",
-            "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
-            "--service-account-key-file", str(pki.sa_pub),
-            "--service-account-signing-key-file", str(pki.sa_key),
-            "--service-cluster-ip-range", SERVICE_CIDR,
-            "--allow-privileged=true", "--profiling=false", "--v=1",
-            # KWOK's pods serve nothing, so an admission webhook (ingress-nginx's) could
-            # never answer: webhook configurations are stored but not called.
-            "--disable-admission-plugins",
-            "ValidatingAdmissionWebhook,MutatingAdmissionWebhook",
-        ], workdir, LOOPBACK_ONLY))
-        cluster = RealCluster(url, write_kubeconfig(workdir / "kubeconfig", url, pki.ca_cert,
-                                                    tokens["admin"], "kgit-admin"),
-                              bin_dir, pki.ca_cert, tokens["admin"], components)
+        components.append(
+            _spawn(
+                "etcd",
+                [
+                    str(bin_dir / "etcd"),
+                    "--name",
+                    "kgit-test",
+                    "--data-dir",
+                    str(workdir / "etcd"),
+                    "--listen-client-urls",
+                    f"http://127.0.0.1:{etcd_port}",
+                    "--advertise-client-urls",
+                    f"http://127.0.0.1:{etcd_port}",
+                    "--listen-peer-urls",
+                    f"http://127.0.0.1:{peer_port}",
+                    "--initial-advertise-peer-urls",
+                    f"http://127.0.0.1:{peer_port}",
+                    "--initial-cluster",
+                    f"kgit-test=http://127.0.0.1:{peer_port}",
+                    # a test cluster's data need not survive a power cut
+                    "--unsafe-no-fsync",
+                    "--log-level",
+                    "warn",
+                ],
+                workdir,
+            )
+        )
+        components.append(
+            _spawn(
+                "kube-apiserver",
+                [
+                    str(bin_dir / "kube-apiserver"),
+                    "--etcd-servers",
+                    f"http://127.0.0.1:{etcd_port}",
+                    "--bind-address",
+                    "127.0.0.1",
+                    "--advertise-address",
+                    "127.0.0.1",
+                    "--secure-port",
+                    str(api_port),
+                    "--tls-cert-file",
+                    str(pki.serving_cert),
+                    "--tls-private-key-file",
+                    str(pki.serving_key),
+                    "--token-auth-file",
+                    str(token_file),
+                    # lets the apiserver publish extension-apiserver-authentication, which the
+                    # controller manager and scheduler read to authenticate their own clients
+                    "--client-ca-file",
+                    str(pki.ca_cert),
+                    # the endpoint reconciler refuses a loopback address for Service/kubernetes
+                    "--endpoint-reconciler-type",
+                    "none",
+                    "--authorization-mode",
+                    "RBAC",
+                    "--service-account-issuer",
+                    "https://kubernetes.default.svc.cluster.local",
+                    "--service-account-key-file",
+                    str(pki.sa_pub),
+                    "--service-account-signing-key-file",
+                    str(pki.sa_key),
+                    "--service-cluster-ip-range",
+                    SERVICE_CIDR,
+                    "--allow-privileged=true",
+                    "--profiling=false",
+                    "--v=1",
+                    # KWOK's pods serve nothing, so an admission webhook (ingress-nginx's) could
+                    # never answer: webhook configurations are stored but not called.
+                    "--disable-admission-plugins",
+                    "ValidatingAdmissionWebhook,MutatingAdmissionWebhook",
+                ],
+                workdir,
+                LOOPBACK_ONLY,
+            )
+        )
+        cluster = RealCluster(
+            url,
+            write_kubeconfig(
+                workdir / "kubeconfig", url, pki.ca_cert, tokens["admin"], "kgit-admin"
+            ),
+            bin_dir,
+            pki.ca_cert,
+            tokens["admin"],
+            components,
+        )
 
         def ready() -> bool:
             status, _ = cluster.request("GET", "/readyz")
@@ -459,51 +598,110 @@ def start(bin_dir: Path, workdir: Path, *, startup_timeout: float = 120.0) -> Re
 
         _wait("kube-apiserver /readyz", ready, components, startup_timeout)
 
-        kcm_config = write_kubeconfig(workdir / "kcm.kubeconfig", url, pki.ca_cert,
-                                      tokens["kube-controller-manager"], "kcm")
-        components.append(_spawn("kube-controller-manager", [
-            str(bin_dir / "kube-controller-manager"),
-            "--kubeconfig", str(kcm_config),
-            "--authentication-kubeconfig", str(kcm_config),
-            "--authorization-kubeconfig", str(kcm_config),
-            "--bind-address", "127.0.0.1", "--secure-port", str(free_port()),
-            "--leader-elect=false", "--use-service-account-credentials=true",
-            "--service-account-private-key-file", str(pki.sa_key),
-            "--root-ca-file", str(pki.ca_cert),
-            "--service-cluster-ip-range", SERVICE_CIDR,
-            # the garbage collector and namespace controller on a test's time scale
-            "--concurrent-gc-syncs", "5", "--concurrent-namespace-syncs", "5",
-            "--profiling=false", "--v=1",
-        ], workdir, LOOPBACK_ONLY))
-        scheduler_config = write_kubeconfig(workdir / "scheduler.kubeconfig", url,
-                                            pki.ca_cert, tokens["kube-scheduler"], "scheduler")
-        components.append(_spawn("kube-scheduler", [
-            str(bin_dir / "kube-scheduler"),
-            "--kubeconfig", str(scheduler_config),
-            "--authentication-kubeconfig", str(scheduler_config),
-            "--authorization-kubeconfig", str(scheduler_config),
-            "--bind-address", "127.0.0.1", "--secure-port", str(free_port()),
-            "--leader-elect=false", "--profiling=false", "--v=1",
-        ], workdir, LOOPBACK_ONLY))
+        kcm_config = write_kubeconfig(
+            workdir / "kcm.kubeconfig", url, pki.ca_cert, tokens["kube-controller-manager"], "kcm"
+        )
+        components.append(
+            _spawn(
+                "kube-controller-manager",
+                [
+                    str(bin_dir / "kube-controller-manager"),
+                    "--kubeconfig",
+                    str(kcm_config),
+                    "--authentication-kubeconfig",
+                    str(kcm_config),
+                    "--authorization-kubeconfig",
+                    str(kcm_config),
+                    "--bind-address",
+                    "127.0.0.1",
+                    "--secure-port",
+                    str(free_port()),
+                    "--leader-elect=false",
+                    "--use-service-account-credentials=true",
+                    "--service-account-private-key-file",
+                    str(pki.sa_key),
+                    "--root-ca-file",
+                    str(pki.ca_cert),
+                    "--service-cluster-ip-range",
+                    SERVICE_CIDR,
+                    # the garbage collector and namespace controller on a test's time scale
+                    "--concurrent-gc-syncs",
+                    "5",
+                    "--concurrent-namespace-syncs",
+                    "5",
+                    "--profiling=false",
+                    "--v=1",
+                ],
+                workdir,
+                LOOPBACK_ONLY,
+            )
+        )
+        scheduler_config = write_kubeconfig(
+            workdir / "scheduler.kubeconfig",
+            url,
+            pki.ca_cert,
+            tokens["kube-scheduler"],
+            "scheduler",
+        )
+        components.append(
+            _spawn(
+                "kube-scheduler",
+                [
+                    str(bin_dir / "kube-scheduler"),
+                    "--kubeconfig",
+                    str(scheduler_config),
+                    "--authentication-kubeconfig",
+                    str(scheduler_config),
+                    "--authorization-kubeconfig",
+                    str(scheduler_config),
+                    "--bind-address",
+                    "127.0.0.1",
+                    "--secure-port",
+                    str(free_port()),
+                    "--leader-elect=false",
+                    "--profiling=false",
+                    "--v=1",
+                ],
+                workdir,
+                LOOPBACK_ONLY,
+            )
+        )
 
         for index in range(NODES):
-            status, body = cluster.request("POST", "/api/v1/nodes",
-                                           _node(f"kwok-node-{index}", f"10.250.0.{index + 1}"))
+            status, body = cluster.request(
+                "POST", "/api/v1/nodes", _node(f"kwok-node-{index}", f"10.250.0.{index + 1}")
+            )
             if status != 201:
                 raise StartError(f"registering node {index}: {status} {body}")
-        kwok_config = write_kubeconfig(workdir / "kwok.kubeconfig", url, pki.ca_cert,
-                                       tokens["kwok"], "kwok")
-        components.append(_spawn("kwok", [
-            str(bin_dir / "kwok"), "--config", str(KWOK_CONFIG),
-            "--kubeconfig", str(kwok_config), "--manage-all-nodes=true",
-            "--cidr", "10.244.0.1/16", "--server-address", "",
-        ], workdir, LOOPBACK_ONLY))
+        kwok_config = write_kubeconfig(
+            workdir / "kwok.kubeconfig", url, pki.ca_cert, tokens["kwok"], "kwok"
+        )
+        components.append(
+            _spawn(
+                "kwok",
+                [
+                    str(bin_dir / "kwok"),
+                    "--config",
+                    str(KWOK_CONFIG),
+                    "--kubeconfig",
+                    str(kwok_config),
+                    "--manage-all-nodes=true",
+                    "--cidr",
+                    "10.244.0.1/16",
+                    "--server-address",
+                    "",
+                ],
+                workdir,
+                LOOPBACK_ONLY,
+            )
+        )
 
         def controllers_up() -> bool:
             # kube-controller-manager's service-account controller and KWOK's leases.
             sa, _ = cluster.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")
             leases, body = cluster.request(
-                "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases")
+                "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
+            )
             return sa == 200 and leases == 200 and len(body.get("items", [])) >= NODES
 
         _wait("kube-controller-manager and KWOK", controllers_up, components, startup_timeout)

@@ -35,11 +35,14 @@ NO_GO = 3  # build.sh's exit status when it would have to build and Go is absent
 
 def build_binaries() -> Path:
     """The directory of built binaries (built now when not cached)."""
-    result = subprocess.run(["bash", str(BUILD)], env=BUILD_ENVIRONMENT, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        ["bash", str(BUILD)], env=BUILD_ENVIRONMENT, capture_output=True, text=True, check=False
+    )
     if result.returncode == NO_GO:
-        pytest.skip("Go is not installed: the real control plane (tests/realcluster) is "
-                    "built from Go modules")
+        pytest.skip(
+            "Go is not installed: the real control plane (tests/realcluster) is "
+            "built from Go modules"
+        )
     if result.returncode != 0:
         pytest.fail(f"building the real control plane failed:\n{result.stderr[-4000:]}")
     return Path(result.stdout.strip().splitlines()[-1])
