@@ -191,13 +191,9 @@ def test_in_a_pod_without_kubeconfig_the_service_account_is_used(service_account
 
     _token, ca = service_account
     api, creds = load_credentials()
-    assert creds == Credentials(
-        "in-cluster", "https://[fd00::1]:443", "in-cluster service account"
-    )
+    assert creds == Credentials("in-cluster", "https://[fd00::1]:443", "in-cluster service account")
     settings = api.configuration.auth_settings().values()
-    assert [s["value"] for s in settings if s["key"] == "authorization"] == [
-        "bearer sa-token-123"
-    ]
+    assert [s["value"] for s in settings if s["key"] == "authorization"] == ["bearer sa-token-123"]
     assert api.configuration.ssl_ca_cert == str(ca)
     api.close()
 

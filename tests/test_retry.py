@@ -43,9 +43,7 @@ def failing(*errors: BaseException):
 
 def run(call, policy: RetryPolicy = POLICY) -> tuple[str, list[float]]:
     clock = Clock()
-    result = call_with_retry(
-        call, policy=policy, sleep=clock.sleep, clock=lambda: clock.now
-    )
+    result = call_with_retry(call, policy=policy, sleep=clock.sleep, clock=lambda: clock.now)
     return result, clock.sleeps
 
 

@@ -153,4 +153,3 @@ def read_inventory(parent: Mapping[str, Any] | None) -> set[ObjectRef]:
             f"the ApplySet parent {ObjectRef.of(dict(parent))} has an unreadable "
             f"{INVENTORY_KEY}; kgit will not prune from it"
         ) from None
-

@@ -85,9 +85,7 @@ def format_history(entries: Sequence[HistoryEntry], output: str = "text") -> str
     if not newest_first:
         return "No applies recorded on this cluster yet.\n"
     rows = [("TIME", "REVISION", "RESULT", "USER", "SUMMARY")]
-    rows += [
-        (e.time, (e.revision or "-")[:12], e.result, e.user, e.summary) for e in newest_first
-    ]
+    rows += [(e.time, (e.revision or "-")[:12], e.result, e.user, e.summary) for e in newest_first]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [
         "  ".join([*(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])), row[4]]).rstrip()

@@ -128,4 +128,3 @@ def call_with_retry(
             if clock() + delay - started > policy.total_timeout:
                 raise
             sleep(delay)
-

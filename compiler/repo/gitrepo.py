@@ -225,9 +225,7 @@ def commit_paths(repository: Repository, paths: Iterable[str], message: str) -> 
         except GitCommandError as exc:
             raise _git_failure("git add", exc) from None
         try:
-            repo.git.commit(
-                "--only", "--quiet", "--cleanup=strip", "-F", handle.name, "--", *paths
-            )
+            repo.git.commit("--only", "--quiet", "--cleanup=strip", "-F", handle.name, "--", *paths)
         except GitCommandError as exc:
             raise _git_failure("git commit", exc) from None
     finally:

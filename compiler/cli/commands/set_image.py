@@ -69,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
     assignments = [parse_assignment(text) for text in args.assignments]
     new_text, edits = edit_spec(where.tree, where.options(), assignments, args.namespace)
     if all(edit.before == edit.after for edit in edits):
-        print("nothing to change: " + ", ".join(f"{e.app}/{e.container} is already {e.after}"
-                                                for e in edits))
+        print(
+            "nothing to change: "
+            + ", ".join(f"{e.app}/{e.container} is already {e.after}" for e in edits)
+        )
         return exitcodes.SUCCESS
     if (args.message is not None or args.force) and not args.commit:
         warn("-m/--message and --force only take effect with --commit")
@@ -101,8 +103,10 @@ def run(args: argparse.Namespace) -> int:
         _write_atomically(spec_path, old_bytes)  # spec and out/ change together or not at all
         raise
     for edit in edits:
-        print(f"{edit.location}: {edit.namespace}/{edit.app}/{edit.container}: "
-              f"{edit.before} -> {edit.after}")
+        print(
+            f"{edit.location}: {edit.namespace}/{edit.app}/{edit.container}: "
+            f"{edit.before} -> {edit.after}"
+        )
     print(f"compiled {where.display} -> {where.out_dir}")
     if workspace is not None:
         from compiler.repo.commit import commit_output
@@ -113,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         if result.sha is None:
             print("nothing to commit")
         else:
-            print(f"committed {result.sha[:12]}: {change_cause(message)} "
-                  f"({len(result.paths)} files)")
+            print(
+                f"committed {result.sha[:12]}: {change_cause(message)} ({len(result.paths)} files)"
+            )
     return exitcodes.SUCCESS

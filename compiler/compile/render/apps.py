@@ -227,8 +227,7 @@ def render_external_service(cluster: Cluster, service: ExternalService) -> list[
                 ),
                 "addressType": family,
                 "endpoints": [
-                    {"addresses": [address], "conditions": {"ready": True}}
-                    for address in addresses
+                    {"addresses": [address], "conditions": {"ready": True}} for address in addresses
                 ],
                 "ports": endpoint_ports,
             }

@@ -75,4 +75,3 @@ def image_reference_problem(reference: str) -> str | None:
                 "separated by '.', '_', '__' or '-'"
             )
     return None
-

@@ -343,4 +343,3 @@ def located_problem(doc: Document, found: Finding) -> Problem:
     # ``of`` falls back to the nearest enclosing value (a missing key has no position).
     location = doc.positions.of(found.anchor, key=found.key)
     return Problem(location, found.message, found.hint)
-
