@@ -29,12 +29,14 @@ def frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType({k: value[k] for k in sorted(value or {})})
 
 
-def _spec_path(*parts: str | int) -> str:
-    """'spec.apps[0].image' from ('spec', 'apps', 0, 'image')."""
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
+def entry_source(collection: str, *names: str) -> str:
+    """The stable identity of a list entry of the spec: 'apps/web/nginx', 'nodes/k8s-master'.
+
+    It names the entry by what makes it unique (namespace and name), never by its index:
+    the index moves when an entry before it is removed, inserted or reordered, and every
+    object stamped with it would then change in out/ although nothing about it did.
+    """
+    return "/".join((collection, *names))
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class Node:
     labels: Mapping[str, str]
     taints: tuple[Taint, ...]
     is_init: bool  # the first control-plane node runs `kubeadm init`; all others join
-    source: str  # JSON path in cluster.yaml, e.g. spec.nodes[0]
+    source: str  # stable identity in cluster.yaml, e.g. nodes/k8s-master (see entry_source)
 
 
 @dataclass(frozen=True)
@@ -320,7 +322,7 @@ def _nodes(raw: list[Mapping[str, Any]], default_os: OsFamily) -> tuple[Node, ..
                 Taint(t["key"], t.get("value"), t["effect"]) for t in n.get("taints") or []
             ),
             is_init=i == first_cp,
-            source=_spec_path("spec", "nodes", i),
+            source=entry_source("nodes", n["name"]),
         )
         for i, n in enumerate(raw)
     )
@@ -382,7 +384,7 @@ def _container_port(raw: int | Mapping[str, Any]) -> ContainerPort:
     )
 
 
-def _app(raw: Mapping[str, Any], index: int) -> App:
+def _app(raw: Mapping[str, Any]) -> App:
     ingress = raw.get("ingress")
     return App(
         name=raw["name"],
@@ -417,7 +419,7 @@ def _app(raw: Mapping[str, Any], index: int) -> App:
         ),
         overlays=tuple(raw.get("overlays") or []),
         service_type=raw.get("serviceType", "ClusterIP"),
-        source=_spec_path("spec", "apps", index),
+        source=entry_source("apps", raw.get("namespace", "default"), raw["name"]),
     )
 
 
@@ -433,24 +435,24 @@ def _service_port(raw: int | Mapping[str, Any]) -> ServicePort:
     )
 
 
-def _external_service(raw: Mapping[str, Any], index: int) -> ExternalService:
+def _external_service(raw: Mapping[str, Any]) -> ExternalService:
     return ExternalService(
         name=raw["name"],
         namespace=raw.get("namespace", "default"),
         ports=tuple(_service_port(p) for p in raw.get("ports") or []),
         addresses=tuple(raw.get("addresses") or []),
         external_name=raw.get("externalName"),
-        source=_spec_path("spec", "externalServices", index),
+        source=entry_source("externalServices", raw.get("namespace", "default"), raw["name"]),
     )
 
 
-def _secret(raw: Mapping[str, Any], index: int) -> SecretRef:
+def _secret(raw: Mapping[str, Any]) -> SecretRef:
     return SecretRef(
         name=raw["name"],
         namespace=raw.get("namespace", "default"),
         type=raw.get("type", "Opaque"),
         from_env=frozen_map(raw["fromEnv"]),
-        source=_spec_path("spec", "secrets", index),
+        source=entry_source("secrets", raw.get("namespace", "default"), raw["name"]),
     )
 
 
@@ -469,9 +471,7 @@ def build_cluster(spec: Mapping[str, Any], spec_file: str = "cluster.yaml") -> C
         network=_network(body.get("network") or {}),
         nodes=nodes,
         ingress_nginx=_ingress_nginx((body.get("ingress") or {}).get("nginx")),
-        apps=tuple(_app(a, i) for i, a in enumerate(body.get("apps") or [])),
-        external_services=tuple(
-            _external_service(s, i) for i, s in enumerate(body.get("externalServices") or [])
-        ),
-        secrets=tuple(_secret(s, i) for i, s in enumerate(body.get("secrets") or [])),
+        apps=tuple(_app(a) for a in body.get("apps") or []),
+        external_services=tuple(_external_service(s) for s in body.get("externalServices") or []),
+        secrets=tuple(_secret(s) for s in body.get("secrets") or []),
     )
