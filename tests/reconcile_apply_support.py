@@ -10,11 +10,12 @@ from typing import Any
 
 import yaml
 
+from compiler.core.identity import ObjectId
 from compiler.reconcile.apply import ApplyOptions, ApplyResult, apply_plan
 from compiler.reconcile.applyset import applyset_id, parent_ref, read_inventory
 from compiler.reconcile.connect import ClusterClient, connect
 from compiler.reconcile.desired import Desired, desired_from_files
-from compiler.reconcile.model import ObjectRef, Plan
+from compiler.reconcile.model import Plan
 from compiler.reconcile.plan import PlanOptions, make_plan
 from compiler.reconcile.retry import RetryPolicy, no_jitter
 
@@ -122,22 +123,22 @@ def converge(
     return apply_plan(client, made, wanted, options, out=io.StringIO(), **kw)
 
 
-def members(server: Any) -> set[ObjectRef]:
+def members(server: Any) -> set[ObjectId]:
     """Live objects carrying this cluster's part-of label (the parent excluded)."""
     found = set()
     for obj in server.objects():
         labels = obj["metadata"].get("labels") or {}
         if labels.get("applyset.kubernetes.io/part-of") == SET_ID:
-            found.add(ObjectRef.of(obj))
+            found.add(ObjectId.of(obj))
     return found
 
 
-def inventory(server: Any) -> set[ObjectRef]:
+def inventory(server: Any) -> set[ObjectId]:
     return read_inventory(server.get("v1", "ConfigMap", f"kgit-{CLUSTER}", "kube-system"))
 
 
-def refs(objects: list[Body]) -> set[ObjectRef]:
-    return {ObjectRef.of(o) for o in objects}
+def refs(objects: list[Body]) -> set[ObjectId]:
+    return {ObjectId.of(o) for o in objects}
 
 
 def changed(objects: list[Body], index: int, **spec_changes: Any) -> list[Body]:

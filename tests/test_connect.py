@@ -11,8 +11,8 @@ import pytest
 
 from compiler.cli.app import main
 from compiler.core.errors import ClusterError
+from compiler.core.identity import ObjectId
 from compiler.reconcile.connect import connect
-from compiler.reconcile.model import ObjectRef
 from compiler.reconcile.retry import RetryPolicy
 from tests.apiserver.kubeconfig import write_kubeconfig
 from tests.reconcile_helpers import deployment, namespace, write_out
@@ -135,7 +135,7 @@ def test_unknown_kind_is_a_clear_error(apiserver):
 
 def test_get_of_a_missing_object_is_none(apiserver):
     client = connect(str(apiserver.kubeconfig))
-    assert client.get(ObjectRef("v1", "ConfigMap", "default", "absent")) is None
+    assert client.get(ObjectId("v1", "ConfigMap", "default", "absent")) is None
     client.close()
 
 

@@ -12,11 +12,12 @@ import subprocess
 import pytest
 
 from compiler.core.errors import KgitError, PlanError
+from compiler.core.identity import ObjectId
 from compiler.reconcile import history
 from compiler.reconcile.apply import ApplyError, Outcome, apply_plan
 from compiler.reconcile.calls import ApplyCluster
 from compiler.reconcile.lock import force_unlock
-from compiler.reconcile.model import ActionKind, ObjectRef
+from compiler.reconcile.model import ActionKind
 from compiler.reconcile.normalize import fingerprint
 from compiler.reconcile.retry import RetryPolicy, no_jitter
 from tests.reconcile_apply_support import (
@@ -200,7 +201,7 @@ def test_mass_prune_allowed_with_the_flag_and_namespace_protected(apiserver):
         "Service/web/nginx deleted",
     ]
     assert apiserver.get("v1", "Namespace", "web") is not None
-    assert inventory(apiserver) == {ObjectRef("v1", "Namespace", "", "web")}
+    assert inventory(apiserver) == {ObjectId("v1", "Namespace", "", "web")}
 
 
 def _applied_then_planned_to_scale_to_five(client):

@@ -188,9 +188,9 @@ def test_saved_plan_is_stale_when_an_object_it_updates_was_deleted(apiserver):
 
 
 def _ref(name: str):
-    from compiler.reconcile.model import ObjectRef
+    from compiler.core.identity import ObjectId
 
-    return ObjectRef("v1", "ConfigMap", "web", name)
+    return ObjectId("v1", "ConfigMap", "web", name)
 
 
 # -- waiting: one LIST per kind per poll -------------------------------------------------

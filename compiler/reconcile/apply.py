@@ -47,13 +47,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
 from compiler.core.errors import KgitError, PlanError
+from compiler.core.identity import ObjectId
 from compiler.core.ownership import cluster_applyset_id
 from compiler.reconcile import applyset, history, normalize, order
 from compiler.reconcile.backends import webhook_backends
 from compiler.reconcile.calls import ApplyCluster
 from compiler.reconcile.desired import Desired, with_secret_values
 from compiler.reconcile.lock import LeaseLock, LockOptions, default_identity, lease_lock
-from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, ObjectRef, Plan
+from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, Plan
 from compiler.reconcile.prune import PruneDecision, PruneOptions, decide_prune, refusal
 from compiler.reconcile.retry import RetryPolicy
 from compiler.reconcile.wait import WaitOptions, wait_for
@@ -96,7 +97,7 @@ class Outcome(StrEnum):
 class Change:
     """What happened to one object: ``Deployment.apps/web/nginx configured``."""
 
-    subject: ObjectRef
+    subject: ObjectId
     action: Outcome
     detail: str = ""
 
@@ -174,13 +175,13 @@ def check_base(plan: Plan, desired: Desired, context: str, server: str) -> None:
 
 def bodies_to_apply(
     plan: Plan, desired: Desired, set_id: str, environ: Mapping[str, str] | None
-) -> dict[ObjectRef, Body]:
+) -> dict[ObjectId, Body]:
     """Desired bodies of the plan's create/update/replace actions, labelled and filled.
 
     From-env Secrets get their values here, so a missing variable fails before any write.
     """
-    by_ref = {ObjectRef.of(body): body for body in desired.objects}
-    bodies: dict[ObjectRef, Body] = {}
+    by_ref = {ObjectId.of(body): body for body in desired.objects}
+    bodies: dict[ObjectId, Body] = {}
     for action in plan.actions:
         if action.kind not in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE):
             continue
@@ -208,7 +209,7 @@ class _Run:
     out: TextIO
     set_id: str
     changes: list[Change] = field(default_factory=list)
-    ready: set[ObjectRef] = field(default_factory=set)  # waited on already in this run
+    ready: set[ObjectId] = field(default_factory=set)  # waited on already in this run
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, outcome: Outcome) -> int:
@@ -238,7 +239,7 @@ class _Run:
         from compiler.reconcile.connect import UnservedKind
         from compiler.reconcile.observe import find_existing, read_objects
 
-        creates: list[ObjectRef] = []
+        creates: list[ObjectId] = []
         others: list[Action] = []
         for action in self.plan.actions:
             if action.kind is ActionKind.NOOP:
@@ -280,19 +281,19 @@ class _Run:
 
     # -- the ApplySet parent ----------------------------------------------------------
 
-    def write_parent(self, members: set[ObjectRef], old: set[ObjectRef]) -> None:
+    def write_parent(self, members: set[ObjectId], old: set[ObjectId]) -> None:
         """Parent listing ``members``; group-kinds/namespaces of ``old`` are kept too."""
         body = applyset.parent_manifest(
             self.desired.cluster_name,
             members,
-            extra_group_kinds={applyset.group_kind(r) for r in old},
+            extra_group_kinds={r.group_kind for r in old},
             extra_namespaces={r.namespace for r in old if r.namespace},
         )
         self.cluster.apply(body)
 
     # -- stages -----------------------------------------------------------------------
 
-    def apply_one(self, ref: ObjectRef, kind: ActionKind, body: Body) -> Change:
+    def apply_one(self, ref: ObjectId, kind: ActionKind, body: Body) -> Change:
         try:
             if kind is ActionKind.REPLACE:
                 self.replace(ref, body)
@@ -302,7 +303,7 @@ class _Run:
         except KgitError as error:
             return Change(ref, Outcome.FAILED, str(error))
 
-    def replace(self, ref: ObjectRef, body: Body) -> None:
+    def replace(self, ref: ObjectId, body: Body) -> None:
         live = self.cluster.get(ref)
         if live is not None:
             uid = live["metadata"].get("uid")
@@ -310,7 +311,7 @@ class _Run:
             self.wait_gone(ref, uid)
         self.cluster.apply(body)
 
-    def wait_gone(self, ref: ObjectRef, uid: str | None) -> None:
+    def wait_gone(self, ref: ObjectId, uid: str | None) -> None:
         deadline = time.monotonic() + self.options.timeout
         while True:
             live = self.cluster.get(ref)
@@ -325,7 +326,7 @@ class _Run:
             time.sleep(min(self.options.poll_interval, 0.2))
 
     def run_stage(
-        self, pool: ThreadPoolExecutor, work: Sequence[tuple[ObjectRef, ActionKind, Body]]
+        self, pool: ThreadPoolExecutor, work: Sequence[tuple[ObjectId, ActionKind, Body]]
     ) -> list[Change]:
         for ref, _, _ in work:
             self.cluster.resolve(ref)
@@ -334,7 +335,7 @@ class _Run:
             self.record(change)
         return changes
 
-    def wait(self, refs: Sequence[ObjectRef], why: str) -> None:
+    def wait(self, refs: Sequence[ObjectId], why: str) -> None:
         refs = [r for r in refs if r not in self.ready]
         if not refs:
             return
@@ -349,7 +350,7 @@ class _Run:
 
     # -- pruning ----------------------------------------------------------------------
 
-    def prune_one(self, ref: ObjectRef, inventory: set[ObjectRef]) -> Change:
+    def prune_one(self, ref: ObjectId, inventory: set[ObjectId]) -> Change:
         try:
             live = self.cluster.get(ref)
             if live is None:
@@ -373,8 +374,8 @@ def _moved(action: Action, live: Body) -> bool:
 
 
 def _stage_work(
-    plan: Plan, bodies: Mapping[ObjectRef, Body]
-) -> list[tuple[order.Stage, list[tuple[ObjectRef, ActionKind, Body]]]]:
+    plan: Plan, bodies: Mapping[ObjectId, Body]
+) -> list[tuple[order.Stage, list[tuple[ObjectId, ActionKind, Body]]]]:
     kinds = {a.ref: a.kind for a in plan.actions}
     return [
         (stage, [(ref, kinds[ref], bodies[ref]) for ref in refs])
@@ -481,7 +482,7 @@ def _apply_locked(
     run: _Run,
     pool: ThreadPoolExecutor,
     lock: LeaseLock,
-    bodies: Mapping[ObjectRef, Body],
+    bodies: Mapping[ObjectId, Body],
     identity: str,
 ) -> ApplyResult:
     """Everything after the checks, under the lock: parent, stages, wait, prune, history."""
@@ -522,10 +523,10 @@ def _apply_locked(
 
 
 def _apply_stages(
-    run: _Run, pool: ThreadPoolExecutor, lock: LeaseLock, bodies: Mapping[ObjectRef, Body]
-) -> list[ObjectRef]:
+    run: _Run, pool: ThreadPoolExecutor, lock: LeaseLock, bodies: Mapping[ObjectId, Body]
+) -> list[ObjectId]:
     """Apply stage by stage, with the CRD and workload gates; the refs applied."""
-    applied: list[ObjectRef] = []
+    applied: list[ObjectId] = []
     for stage, work in _stage_work(run.plan, bodies):
         lock.check()
         if stage is order.Stage.ADMISSION:
@@ -548,10 +549,10 @@ def _apply_stages(
 
 
 def _prune(
-    run: _Run, pool: ThreadPoolExecutor, prune: PruneDecision, inventory: set[ObjectRef]
-) -> set[ObjectRef]:
+    run: _Run, pool: ThreadPoolExecutor, prune: PruneDecision, inventory: set[ObjectId]
+) -> set[ObjectId]:
     """Delete in reverse order; the inventory members that stay (skipped or failed)."""
-    kept: set[ObjectRef] = set(prune.skipped)
+    kept: set[ObjectId] = set(prune.skipped)
     for ref in prune.skipped:
         run.record(Change(ref, Outcome.SKIPPED, "protected kind: use --prune-protected"))
     for batch in order.delete_batches(prune.delete):
@@ -566,7 +567,7 @@ def _prune(
 
 
 def _decide_prune(
-    plan: Plan, inventory: set[ObjectRef], desired: Desired, options: ApplyOptions
+    plan: Plan, inventory: set[ObjectId], desired: Desired, options: ApplyOptions
 ) -> PruneDecision:
     candidates = [a.ref for a in plan.actions if a.kind is ActionKind.DELETE]
     return decide_prune(
@@ -577,7 +578,7 @@ def _decide_prune(
     )
 
 
-def _guarded_wait(run: _Run, refs: Sequence[ObjectRef], why: str) -> None:
+def _guarded_wait(run: _Run, refs: Sequence[ObjectId], why: str) -> None:
     try:
         run.wait(refs, why)
     except KgitError as error:

@@ -33,7 +33,8 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniq
 from kubernetes.dynamic.resource import Resource
 
 from compiler.core.errors import ClusterError
-from compiler.reconcile.model import DEFAULT_PARALLELISM, ObjectRef
+from compiler.core.identity import ObjectId
+from compiler.reconcile.model import DEFAULT_PARALLELISM
 from compiler.reconcile.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
 
 T = TypeVar("T")
@@ -340,7 +341,7 @@ class ClusterClient:
 
     # -- requests -------------------------------------------------------------------------
 
-    def _target(self, ref: ObjectRef) -> tuple[Resource, str]:
+    def _target(self, ref: ObjectId) -> tuple[Resource, str]:
         """The served resource of one object, and how errors name it."""
         resource = self.resource_for(ref.api_version, ref.kind)
         return resource, self.describe(ref.api_version, ref.kind, ref.namespace, ref.name)
@@ -354,7 +355,7 @@ class ClusterClient:
                 return None
             raise
 
-    def get(self, ref: ObjectRef) -> dict[str, Any] | None:
+    def get(self, ref: ObjectId) -> dict[str, Any] | None:
         """The live object, or None when it does not exist."""
         resource, what = self._target(ref)
         return self._unless_missing(
@@ -434,7 +435,7 @@ class ClusterClient:
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create an object (POST); returns the server's object."""
-        ref = ObjectRef.of(body)
+        ref = ObjectId.of(body)
         resource, what = self._target(ref)
         return self.guard(
             "create",
@@ -450,7 +451,7 @@ class ClusterClient:
 
     def replace(self, body: dict[str, Any]) -> dict[str, Any]:
         """Replace an object (PUT; its resourceVersion makes it conditional)."""
-        ref = ObjectRef.of(body)
+        ref = ObjectId.of(body)
         resource, what = self._target(ref)
         return self.guard(
             "update",
@@ -474,7 +475,7 @@ class ClusterClient:
         force: bool = True,
     ) -> dict[str, Any]:
         """Server-side apply of one object (optionally dry-run); returns the server's object."""
-        ref = ObjectRef.of(body)
+        ref = ObjectId.of(body)
         resource, what = self._target(ref)
         return self.guard(
             "apply (dry run)" if dry_run else "apply",
@@ -494,7 +495,7 @@ class ClusterClient:
 
     def delete(
         self,
-        ref: ObjectRef,
+        ref: ObjectId,
         *,
         propagation_policy: str = "Background",
         preconditions: dict[str, str] | None = None,

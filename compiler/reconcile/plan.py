@@ -21,20 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.core.errors import ClusterError, PlanError
+from compiler.core.identity import ObjectId
 from compiler.core.masking import mask_pair
 from compiler.core.objdiff import yaml_diff
 from compiler.reconcile import normalize
-from compiler.reconcile.applyset import member_key, with_member_labels
+from compiler.reconcile.applyset import with_member_labels
 from compiler.reconcile.connect import FIELD_MANAGER, ApiRejected, ClusterClient
 from compiler.reconcile.desired import Desired, with_secret_values
-from compiler.reconcile.model import (
-    DEFAULT_PARALLELISM,
-    Action,
-    ActionKind,
-    ObjectRef,
-    Plan,
-    PlanBase,
-)
+from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, Plan, PlanBase
 from compiler.reconcile.observe import Observed, find_existing, observe
 from compiler.reconcile.order import apply_key
 
@@ -88,14 +82,14 @@ class _Planner:
         self.client = client
         self.observed = observed
         self.new_namespaces = {
-            ObjectRef.of(b).name
+            ObjectId.of(b).name
             for b in desired.objects
             if b.get("kind") == "Namespace"
             and b.get("apiVersion") == "v1"
-            and member_key(ObjectRef.of(b)) not in observed.members
+            and ObjectId.of(b) not in observed.members
         }
 
-    def _cannot_exist_yet(self, ref: ObjectRef) -> bool:
+    def _cannot_exist_yet(self, ref: ObjectId) -> bool:
         """True when the object's namespace or kind is created by this very plan."""
         if ref.namespace and ref.namespace in self.new_namespaces:
             return True
@@ -108,7 +102,7 @@ class _Planner:
         return self.client.apply(body, dry_run=True, field_manager=FIELD_MANAGER, force=True)
 
     def create(self, body: dict[str, Any], filled: dict[str, Any]) -> Action:
-        ref = ObjectRef.of(body)
+        ref = ObjectId.of(body)
         if not self._cannot_exist_yet(ref):
             self._dry_run(filled)  # the server validates the object now, not mid-apply
         _, after, diff = _shown(None, normalize.for_display(filled), str(ref))
@@ -118,7 +112,7 @@ class _Planner:
         self, body: dict[str, Any], filled: dict[str, Any], live: dict[str, Any], reason: str
     ) -> Action:
         """An object whose live state drifted (``reason``): the server's dry run decides."""
-        ref = ObjectRef.of(body)
+        ref = ObjectId.of(body)
         seen = _seen(live)
         try:
             result = self._dry_run(filled)
@@ -155,12 +149,12 @@ class _Planner:
 
     def find_unlabelled(
         self, desired: Desired, pool: ThreadPoolExecutor
-    ) -> dict[ObjectRef, dict[str, Any]]:
+    ) -> dict[ObjectId, dict[str, Any]]:
         """Objects the plan would create that exist without kgit's label (to adopt).
         Only objects not among the members, in namespaces and of kinds that exist, are
         looked for: a GET each, or one LIST per kind and namespace holding many of them."""
-        refs = [ObjectRef.of(body) for body in desired.objects]
-        new = [ref for ref in refs if member_key(ref) not in self.observed.members]
+        refs = [ObjectId.of(body) for body in desired.objects]
+        new = [ref for ref in refs if ref not in self.observed.members]
         # Namespaces first: one that exists without the label is adopted, not new, and
         # objects in it may exist too; nothing can exist in one that is really new.
         namespaces = [r for r in new if (r.api_version, r.kind) == ("v1", "Namespace")]
@@ -170,7 +164,7 @@ class _Planner:
         return {**found, **find_existing(self.client, others, pool.map)}
 
     def delete(self, live: dict[str, Any]) -> Action:
-        ref = ObjectRef.of(live)
+        ref = ObjectId.of(live)
         before, _, diff = _shown(normalize.for_display(live), None, str(ref))
         return Action(
             ActionKind.DELETE,
@@ -187,7 +181,7 @@ class _Planner:
 class _Wanted:
     """One object of out/ as the plan sees it, before deciding what to do with it."""
 
-    ref: ObjectRef
+    ref: ObjectId
     body: dict[str, Any]  # with the ApplySet label
     filled: dict[str, Any]  # and with Secret values from the environment
     live: dict[str, Any] | None  # a member, or an unlabelled object to adopt
@@ -208,12 +202,12 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
     warnings: list[str] = []
     wanted: set[str] = set()
 
-    unlabelled: dict[ObjectRef, dict[str, Any]] = {}
+    unlabelled: dict[ObjectId, dict[str, Any]] = {}
 
     def wanted_state(original: dict[str, Any]) -> _Wanted:
         body = with_member_labels(original, observed.set_id)
-        ref = ObjectRef.of(body)
-        live = observed.members.get(member_key(ref))
+        ref = ObjectId.of(body)
+        live = observed.members.get(ref)
         adopted = None
         if live is None:
             live = unlabelled.get(ref)
@@ -248,14 +242,14 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
             else:
                 action = next(planned)
             actions.append(action)
-            wanted.add(member_key(action.ref))
+            wanted.add(action.ref)
             if wanted_one.adopted:
                 warnings.append(wanted_one.adopted)
     if options.prune:
         for key, live in sorted(observed.members.items()):
             if key in wanted:
                 continue
-            ref = ObjectRef.of(live)
+            ref = ObjectId.of(live)
             if observed.in_inventory(ref):
                 actions.append(planner.delete(live))
             else:
