@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -13,11 +14,11 @@ import yaml
 from compiler.core.identity import ObjectId
 from compiler.reconcile.apply import ApplyOptions, ApplyResult, apply_plan
 from compiler.reconcile.applyset import applyset_id, parent_ref, read_inventory
-from compiler.reconcile.connect import ClusterClient, connect
+from compiler.reconcile.client import ClientOptions, ClusterClient, connect
+from compiler.reconcile.client.retry import RetryPolicy, no_jitter
 from compiler.reconcile.desired import Desired, desired_from_files
 from compiler.reconcile.model import Plan
 from compiler.reconcile.plan import PlanOptions, make_plan
-from compiler.reconcile.retry import RetryPolicy, no_jitter
 
 CLUSTER = "lab"
 SET_ID = applyset_id(parent_ref(CLUSTER))
@@ -105,9 +106,13 @@ def web_app() -> list[Body]:
     return [namespace("web"), deployment("nginx"), service("nginx"), ingress("nginx")]
 
 
+def with_retry(client: ClusterClient, retry: RetryPolicy) -> ClusterClient:
+    """The same connection (discovery included) with another retry policy."""
+    return dataclasses.replace(client, options=dataclasses.replace(client.options, retry=retry))
+
+
 def client_for(server: Any) -> ClusterClient:
-    client = connect(str(server.kubeconfig))
-    client.retry = FAST_RETRY
+    client = connect(str(server.kubeconfig), options=ClientOptions(retry=FAST_RETRY))
     return client
 
 

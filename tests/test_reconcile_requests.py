@@ -11,9 +11,9 @@ import threading
 import pytest
 
 from compiler.core.errors import PlanError
-from compiler.reconcile import connect as connect_module
 from compiler.reconcile.apply import ApplyError, apply_plan, plan_and_apply
-from compiler.reconcile.connect import connect
+from compiler.reconcile.client import ClientOptions, connect
+from compiler.reconcile.client import client as connect_module
 from compiler.reconcile.observe import GET_LIMIT
 from compiler.reconcile.plan import PlanOptions
 from tests.reconcile_apply_support import (
@@ -213,7 +213,7 @@ def test_waiting_for_many_rollouts_lists_them_instead_of_getting_each(apiserver)
 
 
 def test_connection_pool_holds_a_connection_per_worker(apiserver):
-    client = connect(str(apiserver.kubeconfig), parallelism=32)
+    client = connect(str(apiserver.kubeconfig), options=ClientOptions(parallelism=32))
     pool = client.api_client.rest_client.pool_manager
     assert pool.connection_pool_kw["maxsize"] >= 32
     client.close()

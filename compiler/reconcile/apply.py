@@ -30,7 +30,7 @@ check could not stop either). Steps, in order:
 7. Prune, in reverse order, re-checking both proofs on each live object.
 8. Shrink the parent's inventory to what remains; record the apply in the history.
 
-Every request is retried on transient failures (compiler.reconcile.retry); server-side
+Every request is retried on transient failures (compiler.reconcile.client); server-side
 apply is idempotent, so re-running an interrupted apply converges.
 """
 
@@ -56,11 +56,10 @@ from compiler.reconcile.desired import Desired, with_secret_values
 from compiler.reconcile.lock import LeaseLock, LockOptions, default_identity, lease_lock
 from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, Plan
 from compiler.reconcile.prune import PruneDecision, PruneOptions, decide_prune, refusal
-from compiler.reconcile.retry import RetryPolicy
 from compiler.reconcile.wait import WaitOptions, wait_for
 
 if TYPE_CHECKING:
-    from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.client import ClusterClient
     from compiler.reconcile.plan import PlanOptions
 
 Body = dict[str, Any]
@@ -78,7 +77,6 @@ class ApplyOptions:
     lock_renew_interval: float | None = None  # None: a third of lease_duration
     allow_mass_prune: bool = False
     prune_protected: bool = False
-    retry: RetryPolicy | None = None  # None: the client's own policy
     identity: str | None = None  # lock holder; default "user@host pid N commit C"
     environ: Mapping[str, str] | None = None  # for from-env Secrets; default os.environ
     progress: bool | None = None  # progress bar while waiting: None = on a terminal
@@ -236,7 +234,7 @@ class _Run:
         the plan adopts). Objects it creates must still be absent: observe.find_existing,
         except those in a namespace the plan creates, which cannot exist while their
         namespace does not (and the namespace is checked)."""
-        from compiler.reconcile.connect import UnservedKind
+        from compiler.reconcile.client import UnservedKind
         from compiler.reconcile.observe import find_existing, read_objects
 
         creates: list[ObjectId] = []
@@ -455,8 +453,6 @@ def _ignore(_change: Change) -> None:
 
 
 def _apply_cluster(client: ClusterClient, options: ApplyOptions, set_id: str) -> ApplyCluster:
-    if options.retry is not None:
-        client.retry = options.retry
     return ApplyCluster(client, set_id)
 
 

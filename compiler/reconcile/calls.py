@@ -1,6 +1,6 @@
 """The requests of an apply that the cluster client does not make itself.
 
-``ApplyCluster`` wraps the run's ``ClusterClient`` (compiler.reconcile.connect, whose
+``ApplyCluster`` wraps the run's ``ClusterClient`` (compiler.reconcile.client, whose
 ``guard`` retries transient failures) and adds Lease reads/writes for the lock and Event
 lists for the wait report. It satisfies ``lock.LeaseApi`` and ``wait.WaitClient``.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from compiler.core.identity import ObjectId
 
 if TYPE_CHECKING:
-    from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.client import ClusterClient
 
 Body = dict[str, Any]
 LEASE_API_VERSION = "coordination.k8s.io/v1"

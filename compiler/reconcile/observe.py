@@ -23,7 +23,7 @@ from compiler.reconcile.applyset import (
     parent_ref,
     read_inventory,
 )
-from compiler.reconcile.connect import ClusterClient, UnservedKind
+from compiler.reconcile.client import ClusterClient, UnservedKind
 
 Body = dict[str, Any]
 # Up to this many objects of one kind in one place, a GET each is cheaper than one LIST

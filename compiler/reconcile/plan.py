@@ -26,7 +26,7 @@ from compiler.core.masking import mask_pair
 from compiler.core.objdiff import yaml_diff
 from compiler.reconcile import normalize
 from compiler.reconcile.applyset import with_member_labels
-from compiler.reconcile.connect import FIELD_MANAGER, ApiRejected, ClusterClient
+from compiler.reconcile.client import FIELD_MANAGER, ApiRejected, ClusterClient
 from compiler.reconcile.desired import Desired, with_secret_values
 from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, Plan, PlanBase
 from compiler.reconcile.observe import Observed, find_existing, observe

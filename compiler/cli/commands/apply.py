@@ -28,7 +28,7 @@ from compiler.reconcile.model import DEFAULT_PARALLELISM
 
 if TYPE_CHECKING:
     from compiler.reconcile.apply import ApplyOptions, ApplyResult, Change
-    from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.client import ClusterClient
     from compiler.reconcile.desired import Desired
     from compiler.reconcile.model import Plan
     from compiler.reconcile.plan import PlanOptions
@@ -252,7 +252,7 @@ def execute(
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import ClientOptions, connect
     from compiler.reconcile.desired import read_desired
 
     if args.plan_file is None:
@@ -263,7 +263,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         saved = load_plan(Path(args.plan_file))
         desired = read_desired(locate_spec(args).out_dir)
-        client = connect(args.kubeconfig, args.context, parallelism=args.parallelism)
+        client = connect(
+            args.kubeconfig, args.context, options=ClientOptions(parallelism=args.parallelism)
+        )
         options = None
     try:
         return execute(client, desired, args, saved=saved, plan_options=options)

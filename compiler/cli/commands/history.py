@@ -35,7 +35,7 @@ def cluster_name(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from compiler.reconcile import applyset, history
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import connect
 
     name = cluster_name(args)
     client = connect(args.kubeconfig, args.context)

@@ -28,7 +28,7 @@ from compiler.core import exitcodes
 from compiler.core.errors import KgitError, OutputError
 
 if TYPE_CHECKING:
-    from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.client import ClusterClient
     from compiler.reconcile.desired import Desired
     from compiler.reconcile.model import Plan
     from compiler.reconcile.plan import PlanOptions
@@ -103,7 +103,7 @@ def plan_inputs(
     """Read out/ and connect; ``args`` needs file, out_dir, kubeconfig, context.
 
     ``kgit apply`` plans with these itself, under its lock."""
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import ClientOptions, connect
     from compiler.reconcile.desired import read_desired
     from compiler.reconcile.model import DEFAULT_PARALLELISM
     from compiler.reconcile.plan import PlanOptions
@@ -112,7 +112,9 @@ def plan_inputs(
     desired = read_desired(where.out_dir, files)
     workers = parallelism or DEFAULT_PARALLELISM
     client = connect(
-        getattr(args, "kubeconfig", None), getattr(args, "context", None), parallelism=workers
+        getattr(args, "kubeconfig", None),
+        getattr(args, "context", None),
+        options=ClientOptions(parallelism=workers),
     )
     options = PlanOptions(git_revision=git_revision(where.out_dir), parallelism=workers)
     return client, desired, options

@@ -91,7 +91,7 @@ def _write_restore(root: Path, wanted: dict[str, tuple[bytes, int] | None]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import ClientOptions, connect
     from compiler.reconcile.desired import desired_from_files, read_cluster_name
     from compiler.reconcile.plan import PlanOptions
     from compiler.repo.gitrepo import (
@@ -128,7 +128,9 @@ def run(args: argparse.Namespace) -> int:
             hint="commit or discard them first",
         )
 
-    client = connect(args.kubeconfig, args.context, parallelism=args.parallelism)
+    client = connect(
+        args.kubeconfig, args.context, options=ClientOptions(parallelism=args.parallelism)
+    )
     try:
         print(f"Rolling back to out/ of {args.revision} ({short}).", file=sys.stderr)
         options = PlanOptions(git_revision=commit.hexsha, parallelism=args.parallelism)
