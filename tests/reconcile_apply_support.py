@@ -12,13 +12,14 @@ from typing import Any
 import yaml
 
 from compiler.core.identity import ObjectId
-from compiler.reconcile.apply import ApplyOptions, ApplyResult, apply_plan
+from compiler.reconcile.apply import ApplyOptions, apply_plan
 from compiler.reconcile.applyset import applyset_id, parent_ref, read_inventory
 from compiler.reconcile.client import ClientOptions, ClusterClient, connect
 from compiler.reconcile.client.retry import RetryPolicy, no_jitter
 from compiler.reconcile.desired import Desired, desired_from_files
 from compiler.reconcile.model import Plan
 from compiler.reconcile.plan import PlanOptions, make_plan
+from compiler.reconcile.results import ApplyResult
 
 CLUSTER = "lab"
 SET_ID = applyset_id(parent_ref(CLUSTER))

@@ -14,12 +14,13 @@ import pytest
 from compiler.core.errors import KgitError, PlanError
 from compiler.core.identity import ObjectId
 from compiler.reconcile import history
-from compiler.reconcile.apply import ApplyError, Outcome, apply_plan
+from compiler.reconcile.apply import apply_plan
 from compiler.reconcile.calls import ApplyCluster
 from compiler.reconcile.client.retry import RetryPolicy, no_jitter
 from compiler.reconcile.lock import force_unlock
 from compiler.reconcile.model import ActionKind
 from compiler.reconcile.normalize import fingerprint
+from compiler.reconcile.results import ApplyError, Outcome
 from tests.reconcile_apply_support import (
     CLUSTER,
     FAST,

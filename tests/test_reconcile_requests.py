@@ -11,11 +11,12 @@ import threading
 import pytest
 
 from compiler.core.errors import PlanError
-from compiler.reconcile.apply import ApplyError, apply_plan, plan_and_apply
+from compiler.reconcile.apply import apply_plan, plan_and_apply
 from compiler.reconcile.client import ClientOptions, connect
 from compiler.reconcile.client import client as connect_module
 from compiler.reconcile.observe import GET_LIMIT
 from compiler.reconcile.plan import PlanOptions
+from compiler.reconcile.results import ApplyError
 from tests.reconcile_apply_support import (
     FAST,
     client_for,

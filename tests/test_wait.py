@@ -325,7 +325,7 @@ def test_wait_on_the_test_api_server_reports_a_failed_job_with_its_event(apiserv
             }
         },
     }
-    from compiler.reconcile.apply import ApplyError
+    from compiler.reconcile.results import ApplyError
 
     with pytest.raises(ApplyError) as caught:
         converge(client_for(apiserver), [namespace("web"), job], FAST)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -79,22 +78,9 @@ def out_is_fresh(args: Any, previous: Mapping[str, bytes] | None = None) -> str 
 
 def git_revision(out_dir: Path) -> str | None:
     """The commit of out/ when out/ is committed and clean; None otherwise (or no Git)."""
-    try:
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
-            cwd=out_dir,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        if status.stdout.strip():
-            return None
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=out_dir, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head.stdout.strip() or None
+    from compiler.repo.gitrepo import committed_revision
+
+    return committed_revision(out_dir)
 
 
 def plan_inputs(
