@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from compiler.core.errors import PlanError
-from compiler.reconcile.model import ObjectRef
+from compiler.core.identity import ObjectId
 from compiler.reconcile.prune import PruneOptions, decide_prune, refusal
 
-NS = ObjectRef("v1", "Namespace", "", "web")
-PVC = ObjectRef("v1", "PersistentVolumeClaim", "web", "data")
-CM = ObjectRef("v1", "ConfigMap", "web", "settings")
-DEPLOY = ObjectRef("apps/v1", "Deployment", "web", "nginx")
+NS = ObjectId("v1", "Namespace", "", "web")
+PVC = ObjectId("v1", "PersistentVolumeClaim", "web", "data")
+CM = ObjectId("v1", "ConfigMap", "web", "settings")
+DEPLOY = ObjectId("apps/v1", "Deployment", "web", "nginx")
 
 
 def test_small_prune_deletes_and_protects_namespaces_and_pvcs():
@@ -39,7 +39,7 @@ def test_protected_kinds_are_deleted_with_prune_protected():
     ],
 )
 def test_more_than_half_of_the_inventory_is_refused(deleted, inventory, refused):
-    candidates = [ObjectRef("v1", "ConfigMap", "web", f"c{i}") for i in range(deleted)]
+    candidates = [ObjectId("v1", "ConfigMap", "web", f"c{i}") for i in range(deleted)]
     if refused:
         with pytest.raises(PlanError):
             decide_prune(candidates, inventory_size=inventory, desired_count=inventory - deleted)

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from compiler.core.errors import KgitError
-from compiler.reconcile.retry import status_of
+from compiler.reconcile.client.retry import status_of
 
 Body = dict[str, Any]
 LOCK_NAMESPACE = "kube-system"

@@ -231,3 +231,33 @@ def commit_paths(repository: Repository, paths: Iterable[str], message: str) -> 
     finally:
         os.unlink(handle.name)
     return repo.head.commit.hexsha
+
+
+def files_under(commit: git.Commit | None, prefix: str) -> dict[str, tuple[bytes, int]]:
+    """Repository-relative path -> (content, mode) of the blobs under ``prefix`` at
+    ``commit`` (a file, a folder, or "" for the whole tree); empty when it is not there."""
+    if commit is None:
+        return {}
+    try:
+        folder = commit.tree / prefix if prefix else commit.tree
+    except KeyError:
+        return {}
+    if isinstance(folder, git.Blob):
+        return {folder.path: (folder.data_stream.read(), folder.mode)}
+    return {
+        item.path: (item.data_stream.read(), item.mode)
+        for item in folder.traverse()
+        if isinstance(item, git.Blob)
+    }
+
+
+def committed_revision(folder: Path) -> str | None:
+    """The HEAD commit when everything under ``folder`` is committed (no change, nothing
+    untracked); None otherwise, or when ``folder`` is not in a Git work tree."""
+    try:
+        repo = git.Repo(folder, search_parent_directories=True)
+        if repo.bare or repo.is_dirty(untracked_files=True, path=str(folder)):
+            return None
+        return repo.head.commit.hexsha
+    except (InvalidGitRepositoryError, NoSuchPathError, GitCommandError, ValueError):
+        return None  # no Git, or no commit yet

@@ -26,10 +26,33 @@ from typing import Any
 from compiler.compile.load import Positions, load_documents_text, read_tree_text
 from compiler.compile.overlay.jsonpatch import OPERATIONS, JsonPatchError, apply_patch
 from compiler.compile.overlay.strategic_merge import PatchError, check_directives, merge_object
-from compiler.compile.resources import CLUSTER_SCOPED_KINDS
 from compiler.core.errors import Problem, SpecError
 from compiler.core.plaindata import clone
 from compiler.core.sources import SourceTree
+
+# kustomize's rule: a namespace given to Resources goes onto namespaced kinds only.
+# Compile has no API server to ask, so the cluster-scoped kinds kgit and its add-ons
+# emit are listed here, as kustomize lists them in its builtin schema.
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "IngressClass",
+        "PriorityClass",
+        "StorageClass",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "PodSecurityPolicy",
+        "APIService",
+        "RuntimeClass",
+        "CSIDriver",
+    }
+)
+
 
 __all__ = [
     "JsonPatch",

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
+from compiler.reconcile.client.errors import ClusterUnreachable
+
 T = TypeVar("T")
 RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -61,8 +63,6 @@ def is_connection_error(error: BaseException) -> bool:
     (or the cluster client's ClusterUnreachable, which stands for them)."""
     if isinstance(error, ConnectionError | TimeoutError):
         return True
-    from compiler.reconcile.connect import ClusterUnreachable
-
     if isinstance(error, ClusterUnreachable):
         return True
     try:
