@@ -27,8 +27,9 @@ demo: $(VENV)/.installed-kgit
 
 test: $(VENV)/.installed-test
 	@command -v kubectl >/dev/null || echo "note: kubectl not found; tests that use it will be skipped"
+	@command -v go >/dev/null || echo "note: go not found; the actionlint test will be skipped"
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2
+	KGIT_ACTIONLINT="$$(bash tools/actionlint.sh)" $(BIN)/python -m pytest -n 2
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
