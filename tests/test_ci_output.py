@@ -7,6 +7,7 @@ executable with stdout and stderr on pipes (no terminal) and time each line as i
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import threading
@@ -74,3 +75,20 @@ def test_stdout_is_line_buffered_when_it_is_a_pipe():
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout == "True True\n"
+
+
+def test_a_long_wait_through_a_pipe_is_never_silent_for_more_than_15s(apiserver, tmp_path):
+    apiserver.controllers.set("Deployment", "never")
+    out_dir = tmp_path / "out"
+    write_out(out_dir, [namespace("web"), deployment("api")])
+    argv = ["apply", "--yes", "--timeout", "17s", "-O", str(out_dir)]
+
+    code, lines = run_timed([*argv, "--kubeconfig", str(apiserver.kubeconfig)])
+
+    assert code == 1, lines
+    start = _at(lines, "Waiting for 1 object(s) to be ready...")
+    during = [t for t, _ in lines if t >= start]
+    assert max(b - a for a, b in itertools.pairwise(during)) <= 16, lines
+    texts = [text for _, text in lines]
+    assert "Deployment.apps/web/api pending: 0 of 2 updated replicas are available" in texts
+    assert any(text.startswith("Still waiting: 0/1 ready, 1") for text in texts), texts

@@ -44,6 +44,9 @@ COMMANDS: dict[str, CommandInfo] = {
     ),
     "plan": CommandInfo("plan", "show what apply would change on the live cluster"),
     "apply": CommandInfo("apply", "apply a saved plan, or plan and apply"),
+    "status": CommandInfo(
+        "status", "sync and health of every object kgit manages (exit 2/3: out of sync/not ready)"
+    ),
     "history": CommandInfo("history", "list the revisions applied to the cluster"),
     "rollback": CommandInfo("rollback", "re-apply out/ as it was at an earlier Git revision"),
     "force-unlock": CommandInfo(
@@ -75,7 +78,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="kgit",
         description="Declarative GitOps for kubeadm clusters: cluster.yaml -> out/ -> cluster.",
         epilog="Exit codes: 0 success, 1 error, 2 changes present (with --detailed-exitcode "
-        "or --exit-code). Run 'kgit COMMAND --help' for a command's options.",
+        "or --exit-code, and from status), 3 not ready (status). "
+        "Run 'kgit COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"kgit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")

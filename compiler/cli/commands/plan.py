@@ -45,10 +45,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="also save the plan as JSON (no Secret values; mode 0600) for `kgit apply FILE`",
     )
+    add_adopt_option(parser)
     parser.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 2 when the plan has changes (0: none, 1: error)",
+    )
+
+
+def add_adopt_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--adopt",
+        action="store_true",
+        help="take over objects that exist without kgit's ApplySet label (refused otherwise)",
     )
 
 
@@ -91,10 +100,13 @@ def plan_inputs(
     ``kgit apply`` plans with these itself, under its lock."""
     from compiler.reconcile.client import ClientOptions, connect
     from compiler.reconcile.desired import read_desired
+    from compiler.reconcile.endpoints import server_mismatch
     from compiler.reconcile.model import DEFAULT_PARALLELISM
     from compiler.reconcile.plan import PlanOptions
 
     where = locate_spec(args)
+    if files is None:
+        files = emit.read_out(where.out_dir)
     desired = read_desired(where.out_dir, files)
     workers = parallelism or DEFAULT_PARALLELISM
     client = connect(
@@ -102,7 +114,14 @@ def plan_inputs(
         getattr(args, "context", None),
         options=ClientOptions(parallelism=workers),
     )
-    options = PlanOptions(git_revision=git_revision(where.out_dir), parallelism=workers)
+    mismatch = server_mismatch(client.server, files)
+    if mismatch:
+        warn(mismatch)
+    options = PlanOptions(
+        git_revision=git_revision(where.out_dir),
+        parallelism=workers,
+        adopt=bool(getattr(args, "adopt", False)),
+    )
     return client, desired, options
 
 

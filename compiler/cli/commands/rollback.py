@@ -116,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         print(f"Rolling back to out/ of {args.revision} ({short}).", file=sys.stderr)
-        options = PlanOptions(git_revision=commit.hexsha, parallelism=args.parallelism)
+        options = PlanOptions(
+            git_revision=commit.hexsha, parallelism=args.parallelism, adopt=args.adopt
+        )
         code = execute(client, desired, args, plan_options=options)
     finally:
         client.close()
