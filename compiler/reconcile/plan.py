@@ -15,6 +15,7 @@ Values of Secrets are filled from the environment for the dry-run only: every ``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Any
 from compiler.core.errors import ClusterError, PlanError
 from compiler.core.identity import ObjectId
 from compiler.core.masking import mask_pair
-from compiler.core.objdiff import yaml_diff
+from compiler.core.objdiff import field_changes, yaml_diff
 from compiler.core.ownership import PARENT_API_VERSION, PARENT_KIND, PARENT_NAMESPACE
 from compiler.reconcile import normalize
 from compiler.reconcile.applyset import ID_LABEL, PART_OF_LABEL, with_member_labels
@@ -68,6 +69,39 @@ def _immutable_field(exc: ApiRejected) -> str | None:
     if any(word in exc.server_message for word in _IMMUTABLE_WORDS):
         return "a field"
     return None
+
+
+# Annotations kgit writes by itself: they change with the fields a person changed, so a
+# headline names them only when nothing else differs.
+_OWN_ANNOTATIONS = ("annotations.kubernetes.io/change-cause", "annotations.kgit.dev/source")
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, dict | list):
+        return "{...}" if isinstance(value, dict) else "[...]"
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def headline(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str | None:
+    """What an update changes, for the plan's one-line header: the first field that
+    really differs (masked values), e.g. ``spec.replicas: 7 -> 3``; kgit's own
+    annotations only when nothing else differs; None when nothing does."""
+    changes = field_changes(before or {}, after or {})
+    if not changes:
+        return None
+    own = [c for c in changes if c.path.endswith(_OWN_ANNOTATIONS)]
+    first = next((c for c in changes if c not in own), changes[0])
+    if first.before is None:
+        text = f"{first.path} added"
+    elif first.after is None:
+        text = f"{first.path} removed"
+    else:
+        text = f"{first.path}: {_short(first.before)} -> {_short(first.after)}"
+    others = len(changes) - 1
+    return text + (f", and {others} more field{'s' if others != 1 else ''}" if others else "")
 
 
 def _replaceable(body: Mapping[str, Any]) -> bool:
@@ -173,7 +207,9 @@ class Planner:
                 "",
                 **seen,
             )
-        return Action(ActionKind.UPDATE, ref, reason, diff, before, after, **seen)
+        return Action(
+            ActionKind.UPDATE, ref, headline(before, after) or reason, diff, before, after, **seen
+        )
 
     def find_unlabelled(self, pool: ThreadPoolExecutor) -> dict[ObjectId, dict[str, Any]]:
         """Objects the plan would create that exist without kgit's label (to adopt).
