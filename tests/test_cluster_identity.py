@@ -90,3 +90,37 @@ def test_plan_warns_when_the_server_is_not_the_specs_control_plane(
     main(["plan", *spec, "--kubeconfig", str(apiserver.kubeconfig)])
     err = capsys.readouterr().err
     assert f"warning: the API server {apiserver.url} matches no control-plane address" in err
+
+
+def test_the_applyset_records_its_spec_and_refuses_another_repositorys_spec(
+    apiserver, tmp_path, capsys
+):
+    import git
+
+    objects = [namespace("web"), configmap("settings")]
+    roots = {}
+    for name, url in (("a", "git@github.com:acme/clusters.git"), ("b", "https://x/fork.git")):
+        root = tmp_path / name
+        write_out(root / "out", objects, cluster="lab")  # the same cluster name in both
+        git.Repo.init(root).create_remote("origin", url)
+        roots[name] = root
+    kube = ["--kubeconfig", str(apiserver.kubeconfig)]
+
+    def cli(name: str) -> list[str]:
+        return ["-f", str(roots[name] / "cluster.yaml"), "-O", str(roots[name] / "out"), *kube]
+
+    assert _run(capsys, "apply", "--yes", *cli("a"))[0] == 0
+    parent = apiserver.get("v1", "ConfigMap", "kgit-lab", "kube-system")
+    annotations = parent["metadata"]["annotations"]
+    assert annotations["kgit.dev/cluster"] == "lab"
+    assert annotations["kgit.dev/repository"] == "github.com/acme/clusters#cluster.yaml"
+
+    for command in (["plan"], ["apply", "--yes", "--adopt"]):
+        code, _, err = _run(capsys, *command, *cli("b"))
+        assert code == 1
+        assert err.splitlines()[-1].startswith(
+            "error: cluster 'lab' on this API server is managed from "
+            "github.com/acme/clusters#cluster.yaml, not from x/fork#cluster.yaml; refusing "
+            "to plan or apply another spec's cluster"
+        )
+    assert _run(capsys, "plan", "--detailed-exitcode", *cli("a"))[0] == 0  # its own: fine

@@ -27,7 +27,12 @@ from compiler.core.masking import mask_pair
 from compiler.core.objdiff import field_changes, yaml_diff
 from compiler.core.ownership import PARENT_API_VERSION, PARENT_KIND, PARENT_NAMESPACE
 from compiler.reconcile import normalize
-from compiler.reconcile.applyset import ID_LABEL, PART_OF_LABEL, with_member_labels
+from compiler.reconcile.applyset import (
+    ID_LABEL,
+    PART_OF_LABEL,
+    check_repository,
+    with_member_labels,
+)
 from compiler.reconcile.client import FIELD_MANAGER, ApiRejected, ClusterClient
 from compiler.reconcile.desired import Desired, with_secret_values
 from compiler.reconcile.health import unhealthy
@@ -49,6 +54,7 @@ class PlanOptions:
     # Off by default: one wrong KUBECONFIG must not make kgit adopt another cluster's
     # objects (and later prune them); `--adopt` says it is meant.
     adopt: bool = False
+    repository: str | None = None  # where the spec lives (applyset.check_repository)
 
 
 def _seen(live: dict[str, Any]) -> dict[str, str | None]:
@@ -353,6 +359,7 @@ class Planner:
         return actions, warnings
 
     def plan(self) -> Plan:
+        check_repository(self.observed.parent, self.desired.cluster_name, self.options.repository)
         with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
             actions, adopted = self.desired_actions(pool)
         warnings = self.check_adoption(adopted)

@@ -124,9 +124,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_options(args: argparse.Namespace) -> ApplyOptions:
+    from compiler.cli.commands.plan import spec_repository
     from compiler.reconcile.apply import ApplyOptions
 
     return ApplyOptions(
+        repository=spec_repository(args),
         parallelism=args.parallelism,
         wait=args.wait,
         timeout=args.timeout,

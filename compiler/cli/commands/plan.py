@@ -85,6 +85,15 @@ def out_is_fresh(args: Any, previous: Mapping[str, bytes] | None = None) -> str 
     return None
 
 
+def spec_repository(args: Any) -> str | None:
+    """Where the spec lives (repository and path), recorded on the cluster's ApplySet
+    parent so that another repository's spec is refused; None without a Git origin."""
+    from compiler.repo.gitrepo import repository_identity
+
+    where = locate_spec(args)
+    return repository_identity(where.tree.root / where.spec_relpath)
+
+
 def git_revision(out_dir: Path) -> str | None:
     """The commit of out/ when out/ is committed and clean; None otherwise (or no Git)."""
     from compiler.repo.gitrepo import committed_revision
@@ -121,6 +130,7 @@ def plan_inputs(
         git_revision=git_revision(where.out_dir),
         parallelism=workers,
         adopt=bool(getattr(args, "adopt", False)),
+        repository=spec_repository(args),
     )
     return client, desired, options
 

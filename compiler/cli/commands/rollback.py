@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from compiler.cli.commands.apply import add_apply_options, execute
 from compiler.cli.commands.common import locate_spec
+from compiler.cli.commands.plan import spec_repository
 from compiler.compile import emit
 from compiler.core import exitcodes
 from compiler.core.errors import GitError, PlanError
@@ -117,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         print(f"Rolling back to out/ of {args.revision} ({short}).", file=sys.stderr)
         options = PlanOptions(
-            git_revision=commit.hexsha, parallelism=args.parallelism, adopt=args.adopt
+            git_revision=commit.hexsha,
+            parallelism=args.parallelism,
+            adopt=args.adopt,
+            repository=spec_repository(args),
         )
         code = execute(client, desired, args, plan_options=options)
     finally:
