@@ -9,10 +9,10 @@ from pathlib import Path
 import git
 import pytest
 
-from compiler.cli import main
-from compiler.errors import KgitError
-from compiler.pipeline import compile_tree
-from compiler.sources import DirectoryTree
+from compiler.cli.app import main
+from compiler.compile.pipeline import compile_tree
+from compiler.core.errors import KgitError
+from compiler.core.sources import DirectoryTree
 
 REPO = Path(__file__).resolve().parent.parent
 

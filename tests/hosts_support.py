@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from compiler.model import Cluster
-from compiler.pipeline import CompileOptions, load_and_validate
-from compiler.sources import MemoryTree
+from compiler.compile.model import Cluster
+from compiler.compile.pipeline import CompileOptions, load_and_validate
+from compiler.core.sources import MemoryTree
 
 TOKEN = "abcdef.0123456789abcdef"
 CA_HASH = "sha256:" + "ab" * 32

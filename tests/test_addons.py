@@ -8,12 +8,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.addons import baseline_text, load_base, parse_manifest
-from compiler.errors import KgitError, SpecError, StageError
-from compiler.pipeline import CompileOptions, compile_tree, load_and_validate, render_resources
-from compiler.sources import DirectoryTree, MemoryTree
-from compiler.vendor import LockEntry, dump_lock
-from compiler.warnings import INGRESS_NGINX_RETIRED, spec_warnings
+from compiler.compile.addons import baseline_text, load_base, parse_manifest
+from compiler.compile.pipeline import (
+    CompileOptions,
+    compile_tree,
+    load_and_validate,
+    render_resources,
+)
+from compiler.compile.warnings import INGRESS_NGINX_RETIRED, spec_warnings
+from compiler.core.errors import KgitError, SpecError, StageError
+from compiler.core.sources import DirectoryTree, MemoryTree
+from compiler.repo.vendor import LockEntry, dump_lock
 from tests.test_addons_support import MINIMAL_SPEC, make_cluster
 
 FLANNEL_PATH = "vendor/kube-flannel-v0.28.9.yml"
@@ -192,7 +197,7 @@ def test_ingress_nginx_retirement_is_a_warning_only_when_it_is_used():
 
 
 def test_kgit_validate_prints_the_retirement_warning_and_succeeds(tmp_path: Path, capsys):
-    from compiler.cli import main
+    from compiler.cli.app import main
 
     spec = yaml.safe_load(yaml.safe_dump(MINIMAL_SPEC))
     spec["spec"]["ingress"] = {"nginx": {}}

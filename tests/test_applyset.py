@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler import __version__, yamlout
-from compiler.errors import PlanError
+from compiler import __version__
+from compiler.core import yamlout
+from compiler.core.errors import PlanError
 from compiler.reconcile.applyset import (
     ID_LABEL,
     PART_OF_LABEL,

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.model import Cluster, build_cluster
-from compiler.pipeline import CompileOptions, compile_tree
-from compiler.render.apps import (
+from compiler.compile.model import Cluster, build_cluster
+from compiler.compile.pipeline import CompileOptions, compile_tree
+from compiler.compile.render.apps import (
     render_app,
     render_external_service,
     render_namespaces,
     render_secret,
 )
-from compiler.sources import DirectoryTree
+from compiler.core.sources import DirectoryTree
 
 
 def make_cluster(
@@ -298,8 +298,8 @@ def test_legacy_endpoints_only_before_1_33(version, has_endpoints):
 
 
 def test_external_name_with_an_ip_address_is_refused_clearly():
-    from compiler.errors import SpecError
-    from compiler.sources import MemoryTree
+    from compiler.core.errors import SpecError
+    from compiler.core.sources import MemoryTree
 
     spec = (
         "apiVersion: kgit.dev/v1alpha1\nkind: Cluster\nmetadata: {name: lab}\nspec:\n"

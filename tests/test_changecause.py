@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.pipeline import Compiled, CompileOptions, compile_tree
-from compiler.sources import MemoryTree
+from compiler.compile.pipeline import Compiled, CompileOptions, compile_tree
+from compiler.core.sources import MemoryTree
 
 CAUSE = "kubernetes.io/change-cause"
 

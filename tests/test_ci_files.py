@@ -19,7 +19,7 @@ import pytest
 import yaml
 from markdown_it import MarkdownIt
 
-from compiler.cli import build_parser
+from compiler.cli.app import build_parser
 from tests.git_support import commit_all, copy_example, init_repo, kgit, require_bundled_compile
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
-from compiler.errors import ClusterError
+from compiler.cli.app import main
+from compiler.core.errors import ClusterError
 from compiler.reconcile.connect import connect
 from compiler.reconcile.model import ObjectRef
 from compiler.reconcile.retry import RetryPolicy
@@ -155,7 +155,8 @@ def test_list_follows_continue_tokens(apiserver):
 def test_plan_command_module_does_not_import_the_kubernetes_client():
     # The client is imported only when plan runs, never for --help or the compile path.
     code = (
-        "import sys, compiler.cli, compiler.commands.plan; compiler.cli.build_parser('plan'); "
+        "import sys, compiler.cli.app, compiler.cli.commands.plan; "
+        "compiler.cli.app.build_parser('plan'); "
         "print('kubernetes' in sys.modules)"
     )
     result = subprocess.run(

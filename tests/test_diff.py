@@ -10,7 +10,7 @@ import git
 import pytest
 import yaml
 
-from compiler.cli import main
+from compiler.cli.app import main
 from tests.git_support import (
     commit_all,
     copy_example,

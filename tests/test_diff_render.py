@@ -8,9 +8,9 @@ import json
 import pytest
 from markdown_it import MarkdownIt
 
-from compiler.changes import compare_outputs, image_changes
-from compiler.commit import default_message
-from compiler.diff_render import render_json, render_markdown, render_text
+from compiler.repo.changes import compare_outputs, image_changes
+from compiler.repo.commit import default_message
+from compiler.views.diff import render_json, render_markdown, render_text
 
 SECRET_BEFORE = b"""---
 apiVersion: v1

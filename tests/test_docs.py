@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import COMMANDS, build_parser
+from compiler.cli.app import COMMANDS, build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler import emit
-from compiler.emit import HostFile
-from compiler.errors import OutputError
-from compiler.resources import Resource, ResourceSet
+from compiler.compile import emit
+from compiler.compile.emit import HostFile
+from compiler.compile.resources import Resource, ResourceSet
+from compiler.core.errors import OutputError
 
 
 def sample_files() -> dict[str, bytes]:

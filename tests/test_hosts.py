@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from compiler.render.hosts import render_hosts
+from compiler.compile.render.hosts import render_hosts
 from tests.hosts_support import cluster_of, find_tool, spec
 
 MIRRORS = [

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler.pipeline import CompileOptions, load_and_validate
-from compiler.render.hosts import render_hosts
-from compiler.sources import DirectoryTree
+from compiler.compile.pipeline import CompileOptions, load_and_validate
+from compiler.compile.render.hosts import render_hosts
+from compiler.core.sources import DirectoryTree
 
 GOLDEN = Path(__file__).parent / "golden"
 

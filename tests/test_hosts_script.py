@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.render.hosts import render_hosts
+from compiler.compile.render.hosts import render_hosts
 from tests.hosts_support import (
     CA_HASH,
     CERT_KEY,

@@ -13,10 +13,10 @@ import re
 import pytest
 import yaml
 
-from compiler.render.hosts import render_hosts
-from compiler.render.kubeadm import kubeadm_documents
-from compiler.versions import KubeVersion, pause_image_warning
-from compiler.warnings import spec_warnings
+from compiler.compile.render.hosts import render_hosts
+from compiler.compile.render.kubeadm import kubeadm_documents
+from compiler.compile.warnings import spec_warnings
+from compiler.core.versions import KubeVersion, pause_image_warning
 from tests.hosts_support import cluster_of, spec
 
 FULL = {

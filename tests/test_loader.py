@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
-from compiler.errors import SpecError
-from compiler.loader import load_documents_text, load_tree_document, parse_text
-from compiler.sources import DirectoryTree, MemoryTree
+from compiler.cli.app import main
+from compiler.compile.load import load_documents_text, load_tree_document, parse_text
+from compiler.core.errors import SpecError
+from compiler.core.sources import DirectoryTree, MemoryTree
 
 BAD_FILES = [
     pytest.param(b"", ["cluster.yaml:1:1: the file is empty"], id="empty-file"),

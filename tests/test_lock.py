@@ -222,7 +222,7 @@ def test_apply_stops_before_its_next_stage_once_renewal_finds_the_lock_taken(
 
 
 def test_force_unlock_command_needs_yes_without_a_terminal(apiserver, tmp_path, capsys):
-    from compiler.cli import main
+    from compiler.cli.app import main
     from tests.reconcile_apply_support import write_out
 
     write_out(tmp_path / "out", web_app())

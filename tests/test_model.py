@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler.loader import load_document_text
-from compiler.model import build_cluster
-from compiler.sources import MemoryTree
-from compiler.validate import validate_document
+from compiler.compile.load import load_document_text
+from compiler.compile.model import build_cluster
+from compiler.compile.validate import validate_document
+from compiler.core.sources import MemoryTree
 
 MINIMAL = """\
 apiVersion: kgit.dev/v1alpha1

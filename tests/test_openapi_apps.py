@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.pipeline import CompileOptions, compile_tree
-from compiler.sources import DirectoryTree, MemoryTree
+from compiler.compile.pipeline import CompileOptions, compile_tree
+from compiler.core.sources import DirectoryTree, MemoryTree
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 

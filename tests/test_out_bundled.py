@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.cli import main
+from compiler.cli.app import main
 from tests.test_addons_support import schema_version
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.errors import SpecError
-from compiler.overlay import apply_overlay, load_overlay, parse_overlay
-from compiler.overlay.jsonpatch import JsonPatchError, apply_patch, parse_pointer
-from compiler.pipeline import CompileOptions, compile_tree
-from compiler.sources import DirectoryTree, MemoryTree
+from compiler.compile.overlay import apply_overlay, load_overlay, parse_overlay
+from compiler.compile.overlay.jsonpatch import JsonPatchError, apply_patch, parse_pointer
+from compiler.compile.pipeline import CompileOptions, compile_tree
+from compiler.core.errors import SpecError
+from compiler.core.sources import DirectoryTree, MemoryTree
 
 KUBECTL = shutil.which("kubectl")
 
@@ -321,8 +321,8 @@ def test_json_patch_errors(operation, message):
 def test_bundled_nginx_overlay_matches_kubectl_kustomize(repo_root: Path, tmp_path: Path):
     """overlays/nginx.yaml on the objects kgit renders for the nginx app, by kgit and by
     kustomize (resources + patches translated one to one)."""
-    from compiler.model import build_cluster
-    from compiler.render.apps import render_app
+    from compiler.compile.model import build_cluster
+    from compiler.compile.render.apps import render_app
 
     spec = yaml.safe_load((repo_root / "cluster.yaml").read_text())
     cluster = build_cluster(spec)

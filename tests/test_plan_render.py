@@ -7,9 +7,9 @@ import json
 import pytest
 from markdown_it import MarkdownIt
 
-from compiler.objdiff import yaml_diff
+from compiler.core.objdiff import yaml_diff
 from compiler.reconcile.model import Action, ActionKind, ObjectRef, Plan, PlanBase
-from compiler.reconcile.render import format_plan
+from compiler.views.plan import format_plan
 
 BASE = PlanBase("d1g3st", "abc123", "lab-admin", "https://192.168.10.10:6443", "applyset-x-v1")
 WEB = ObjectRef("apps/v1", "Deployment", "web", "nginx")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.errors import PlanError
+from compiler.core.errors import PlanError
 from compiler.reconcile.model import ObjectRef
 from compiler.reconcile.prune import PruneOptions, decide_prune, refusal
 

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from compiler.errors import KgitError, PlanError
+from compiler.core.errors import KgitError, PlanError
 from compiler.reconcile import history
 from compiler.reconcile.apply import ApplyError, Outcome, apply_plan
 from compiler.reconcile.calls import ApplyCluster

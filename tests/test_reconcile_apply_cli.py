@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
-from compiler.commands.apply import CONFIRM_QUESTION
+from compiler.cli.app import main
+from compiler.cli.commands.apply import CONFIRM_QUESTION
 from tests.reconcile_apply_support import configmap, namespace, web_app, write_out
 from tests.reconcile_helpers import from_env_secret
 

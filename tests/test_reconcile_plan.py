@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from compiler import emit
-from compiler.cli import main
-from compiler.errors import PlanError
-from compiler.pipeline import compile_tree
+from compiler.cli.app import main
+from compiler.compile import emit
+from compiler.compile.pipeline import compile_tree
+from compiler.core.errors import PlanError
+from compiler.core.sources import DirectoryTree
 from compiler.reconcile.applyset import PART_OF_LABEL
 from compiler.reconcile.connect import connect
 from compiler.reconcile.desired import read_desired, secret_env_vars
 from compiler.reconcile.model import ActionKind, Plan
 from compiler.reconcile.plan import make_plan
-from compiler.sources import DirectoryTree
 from tests.reconcile_helpers import (
     apply_in_process,
     apply_out,

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from compiler.errors import PlanError
+from compiler.core.errors import PlanError
 from compiler.reconcile import connect as connect_module
 from compiler.reconcile.apply import ApplyError, apply_plan, plan_and_apply
 from compiler.reconcile.connect import connect

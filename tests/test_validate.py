@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
+from compiler.cli.app import main
 
 MINIMAL = """\
 apiVersion: kgit.dev/v1alpha1

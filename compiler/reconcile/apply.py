@@ -46,8 +46,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from compiler.errors import KgitError, PlanError
-from compiler.ownership import cluster_applyset_id
+from compiler.core.errors import KgitError, PlanError
+from compiler.core.ownership import cluster_applyset_id
 from compiler.reconcile import applyset, history, normalize, order
 from compiler.reconcile.backends import webhook_backends
 from compiler.reconcile.calls import ApplyCluster

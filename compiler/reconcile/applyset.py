@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from compiler import __version__
-from compiler.errors import PlanError
-from compiler.ownership import (
+from compiler.core.errors import PlanError
+from compiler.core.ownership import (
     PARENT_API_VERSION,
     PARENT_KIND,
     PARENT_NAMESPACE,

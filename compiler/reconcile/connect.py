@@ -32,7 +32,7 @@ from kubernetes.dynamic.discovery import LazyDiscoverer
 from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
 from kubernetes.dynamic.resource import Resource
 
-from compiler.errors import ClusterError
+from compiler.core.errors import ClusterError
 from compiler.reconcile.model import DEFAULT_PARALLELISM, ObjectRef
 from compiler.reconcile.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import yaml
 
-from compiler import emit
-from compiler.errors import PlanError
-from compiler.loader import load_all_trusted
-from compiler.plaindata import clone
+from compiler.compile import emit
+from compiler.compile.load import load_all_trusted
+from compiler.core.errors import PlanError
+from compiler.core.plaindata import clone
 from compiler.reconcile.model import ObjectRef
 
 MANIFESTS_PREFIX = "manifests/"

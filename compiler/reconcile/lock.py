@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from compiler.errors import KgitError
+from compiler.core.errors import KgitError
 from compiler.reconcile.retry import status_of
 
 Body = dict[str, Any]

@@ -2,7 +2,7 @@
 
 Terraform's model: ``apply`` consumes a ``Plan`` and refuses one whose base is stale; only
 ``Plan.has_changes()`` decides exit code 2; rendering a plan is someone else's job
-(``compiler.reconcile.render``). Plans are JSON-serialisable and never hold Secret values.
+(``compiler.views.plan``). Plans are JSON-serialisable and never hold Secret values.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from compiler.plaindata import clone
+from compiler.core.plaindata import clone
 
 # Fields the field manager never records (identity; managedFields docs: "the fields
 # apiVersion, kind, metadata.name and metadata.namespace are not tracked").

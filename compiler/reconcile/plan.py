@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.errors import ClusterError, PlanError
-from compiler.masking import mask_pair
-from compiler.objdiff import yaml_diff
+from compiler.core.errors import ClusterError, PlanError
+from compiler.core.masking import mask_pair
+from compiler.core.objdiff import yaml_diff
 from compiler.reconcile import normalize
 from compiler.reconcile.applyset import member_key, with_member_labels
 from compiler.reconcile.connect import FIELD_MANAGER, ApiRejected, ClusterClient

@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.errors import PlanError
+from compiler.core.errors import PlanError
 from compiler.reconcile.applyset import PART_OF_LABEL, member_key
 from compiler.reconcile.model import ObjectRef
 

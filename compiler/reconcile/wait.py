@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, TextIO
 
-from compiler.errors import KgitError
+from compiler.core.errors import KgitError
 from compiler.reconcile.model import ObjectRef
 
 Body = dict[str, Any]

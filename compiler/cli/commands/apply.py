@@ -1,0 +1,271 @@
+"""kgit apply: apply a saved plan (refusing a stale one), or lock, plan and apply after a 'yes'.
+
+Per-object results go to stdout as each stage ends (``Deployment.apps/web/nginx
+configured``), then a summary; waiting progress and lock messages go to stderr. Without a
+terminal kgit never prompts: it refuses unless ``--yes`` is given. ``kgit rollback`` shares
+the options and the confirm-and-apply step defined here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from compiler.cli.commands.common import (
+    add_cluster_options,
+    add_out_option,
+    add_output_format,
+    add_spec_option,
+    locate_spec,
+)
+from compiler.core import exitcodes
+from compiler.core.errors import KgitError, PlanError
+from compiler.reconcile.model import DEFAULT_PARALLELISM
+
+if TYPE_CHECKING:
+    from compiler.reconcile.apply import ApplyOptions, ApplyResult, Change
+    from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.desired import Desired
+    from compiler.reconcile.model import Plan
+    from compiler.reconcile.plan import PlanOptions
+
+CONFIRM_QUESTION = "Apply these changes? Only 'yes' will be accepted: "
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in '90', '90s', '5m', '1h30m', '250ms' (Go/kubectl duration style)."""
+    value = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", value):
+        return float(value)
+    if not value or _DURATION.sub("", value):
+        raise argparse.ArgumentTypeError(
+            f"invalid duration {text!r}: use a number of seconds or e.g. 30s, 5m, 1h30m"
+        )
+    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(value))
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
+def add_apply_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by apply and rollback."""
+    add_spec_option(parser)
+    add_out_option(parser)
+    add_cluster_options(parser)
+    add_output_format(parser)
+    parser.add_argument(
+        "--yes", action="store_true", help="apply without asking (needed without a terminal)"
+    )
+    parser.add_argument(
+        "--parallelism",
+        type=_positive,
+        default=DEFAULT_PARALLELISM,
+        metavar="N",
+        help=f"objects applied at once within a stage (default: {DEFAULT_PARALLELISM})",
+    )
+    parser.add_argument(
+        "--wait",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="wait for rollouts, Jobs and CRDs to be ready (default: --wait)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=parse_duration,
+        default=300.0,
+        metavar="DURATION",
+        help="how long each wait may take (default: 5m)",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=parse_duration,
+        default=60.0,
+        metavar="DURATION",
+        help="how long to wait for another apply's lock (default: 60s)",
+    )
+    parser.add_argument(
+        "--allow-mass-prune",
+        action="store_true",
+        help="allow deleting everything, or more than half of what kgit manages",
+    )
+    parser.add_argument(
+        "--prune-protected",
+        action="store_true",
+        help="allow deleting Namespaces and PersistentVolumeClaims that left out/",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "plan_file",
+        nargs="?",
+        default=None,
+        metavar="PLAN_FILE",
+        help="a plan saved by `kgit plan --out FILE`; applied exactly, or refused if stale",
+    )
+    add_apply_options(parser)
+
+
+def apply_options(args: argparse.Namespace) -> ApplyOptions:
+    from compiler.reconcile.apply import ApplyOptions
+
+    return ApplyOptions(
+        parallelism=args.parallelism,
+        wait=args.wait,
+        timeout=args.timeout,
+        lock_timeout=args.lock_timeout,
+        allow_mass_prune=args.allow_mass_prune,
+        prune_protected=args.prune_protected,
+    )
+
+
+def confirm(
+    args: argparse.Namespace, question: str = CONFIRM_QUESTION, action: str = "apply"
+) -> None:
+    """Return when the user typed 'yes' (or passed --yes); raise otherwise."""
+    if args.yes:
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise KgitError(
+            f"refusing to {action} without confirmation: not running in a terminal",
+            hint=f"pass --yes to {action} from a script or pipeline",
+        )
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    try:
+        answer = input()
+    except EOFError:
+        answer = ""
+    if answer.strip() != "yes":
+        raise KgitError(f"{action} cancelled: nothing was changed")
+
+
+def load_plan(path: Path) -> Plan:
+    from compiler.reconcile.model import Plan
+
+    try:
+        return Plan.from_json(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PlanError(f"cannot read the plan {path}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError):
+        raise PlanError(f"{path} is not a plan saved by `kgit plan --out`") from None
+
+
+def _result_markdown(result: ApplyResult) -> str:
+    lines = ["## Apply result", "", "| object | result |", "|---|---|"]
+    lines += [
+        f"| `{c.subject}` | {c.action.value} {c.detail} |".replace("  |", " |")
+        for c in result.changes
+    ]
+    return "\n".join([*lines, "", result.summary(), ""])
+
+
+def _show(plan: Plan, output: str) -> None:
+    from compiler.views.plan import format_plan
+
+    if output == "text":
+        sys.stdout.write(format_plan(plan, "text"))
+    elif output == "markdown":
+        sys.stdout.write(format_plan(plan, "markdown") + "\n")
+    sys.stdout.flush()
+
+
+def execute(
+    client: ClusterClient,
+    desired: Desired,
+    args: argparse.Namespace,
+    *,
+    saved: Plan | None = None,
+    plan_options: PlanOptions | None = None,
+) -> int:
+    """Apply a ``saved`` plan as it is, or (without one) take the lock, plan with
+    ``plan_options``, show the plan, confirm and apply; print results; the exit code."""
+    from compiler.reconcile.apply import ApplyError, apply_plan, plan_and_apply
+    from compiler.reconcile.plan import PlanOptions
+    from compiler.views.plan import format_plan
+
+    output = args.output
+
+    def report(change: Change) -> None:
+        if output == "text":
+            print(change, flush=True)
+
+    made: list[Plan] = []  # the plan made under the lock, once shown
+
+    def decide(plan: Plan) -> bool:
+        made.append(plan)
+        _show(plan, output)
+        confirm(args)
+        return True
+
+    error: ApplyError | None = None
+    result: ApplyResult | None = None
+    try:
+        if saved is None:
+            plan, result = plan_and_apply(
+                client,
+                desired,
+                plan_options or PlanOptions(),
+                apply_options(args),
+                decide=decide,
+                report=report,
+            )
+            if not made:  # no changes: decide() was not asked
+                _show(plan, output)
+                made.append(plan)
+        elif saved.has_changes():
+            result = apply_plan(client, saved, desired, apply_options(args), report=report)
+    except ApplyError as exc:  # only ever raised after decide()
+        error, result = exc, exc.result
+    plan = saved if saved is not None else made[-1]
+    if output == "json":
+        data: dict[str, Any] = {
+            "plan": json.loads(format_plan(plan, "json")),
+            "result": result.to_dict() if result is not None else None,
+        }
+        if error is not None:
+            data["error"] = str(error)
+        print(json.dumps(data, indent=2, sort_keys=True))
+    elif result is None:
+        if saved is not None:
+            print("No changes. The cluster matches the plan; nothing to do.")
+    elif output == "markdown":
+        sys.stdout.write(_result_markdown(result))
+    else:
+        print(result.summary())
+    if error is not None:
+        raise error
+    return exitcodes.SUCCESS
+
+
+def run(args: argparse.Namespace) -> int:
+    from compiler.reconcile.connect import connect
+    from compiler.reconcile.desired import read_desired
+
+    if args.plan_file is None:
+        from compiler.cli.commands.plan import plan_inputs
+
+        client, desired, options = plan_inputs(args, parallelism=args.parallelism)
+        saved = None
+    else:
+        saved = load_plan(Path(args.plan_file))
+        desired = read_desired(locate_spec(args).out_dir)
+        client = connect(args.kubeconfig, args.context, parallelism=args.parallelism)
+        options = None
+    try:
+        return execute(client, desired, args, saved=saved, plan_options=options)
+    finally:
+        client.close()

@@ -1,0 +1,167 @@
+"""kgit plan: show what apply would change on the live cluster (create/update/replace/delete).
+
+The reconcile modules (and so the ``kubernetes`` package) are imported inside the functions
+that need them, so that ``kgit --help`` and the compile commands never load the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from compiler.cli.commands.common import (
+    add_cluster_options,
+    add_out_option,
+    add_output_format,
+    add_spec_option,
+    locate_spec,
+    warn,
+)
+from compiler.compile import emit
+from compiler.compile.pipeline import compile_tree, unchanged_since_compile
+from compiler.core import exitcodes
+from compiler.core.errors import KgitError, OutputError
+
+if TYPE_CHECKING:
+    from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.desired import Desired
+    from compiler.reconcile.model import Plan
+    from compiler.reconcile.plan import PlanOptions
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_spec_option(parser)
+    add_out_option(parser)
+    add_cluster_options(parser)
+    add_output_format(parser)
+    parser.add_argument(
+        "--out",
+        dest="plan_file",
+        default=None,
+        metavar="FILE",
+        help="also save the plan as JSON (no Secret values; mode 0600) for `kgit apply FILE`",
+    )
+    parser.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when the plan has changes (0: none, 1: error)",
+    )
+
+
+def out_is_fresh(args: Any, previous: Mapping[str, bytes] | None = None) -> str | None:
+    """Why `kgit compile --check` would fail, or None; compiles in memory only.
+
+    ``previous`` is out/ as emit.read_out gave it to the caller, when it has it."""
+    where = locate_spec(args)
+    if previous is None:
+        previous = emit.read_out(where.out_dir)
+    if unchanged_since_compile(where.tree, previous) and not emit.compare_exec_bits(
+        previous, where.out_dir
+    ):
+        return None
+    try:
+        compiled = compile_tree(where.tree, where.options(previous=previous))
+    except KgitError as exc:
+        return f"{where.display} does not compile ({str(exc).splitlines()[0]})"
+    stale = emit.stale_files(compiled.files, previous, where.out_dir)
+    if stale:
+        return (
+            f"{where.out_dir} is stale ({len(stale)} file(s) differ from a fresh compile of "
+            f"{where.display}, e.g. {stale[0]}); the plan shows out/ as it is: run `kgit compile`"
+        )
+    return None
+
+
+def git_revision(out_dir: Path) -> str | None:
+    """The commit of out/ when out/ is committed and clean; None otherwise (or no Git)."""
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."],
+            cwd=out_dir,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        if status.stdout.strip():
+            return None
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=out_dir, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() or None
+
+
+def plan_inputs(
+    args: Any, *, parallelism: int | None = None, files: Mapping[str, bytes] | None = None
+) -> tuple[ClusterClient, Desired, PlanOptions]:
+    """Read out/ and connect; ``args`` needs file, out_dir, kubeconfig, context.
+
+    ``kgit apply`` plans with these itself, under its lock."""
+    from compiler.reconcile.connect import connect
+    from compiler.reconcile.desired import read_desired
+    from compiler.reconcile.model import DEFAULT_PARALLELISM
+    from compiler.reconcile.plan import PlanOptions
+
+    where = locate_spec(args)
+    desired = read_desired(where.out_dir, files)
+    workers = parallelism or DEFAULT_PARALLELISM
+    client = connect(
+        getattr(args, "kubeconfig", None), getattr(args, "context", None), parallelism=workers
+    )
+    options = PlanOptions(git_revision=git_revision(where.out_dir), parallelism=workers)
+    return client, desired, options
+
+
+def plan_for_out(
+    args: Any, files: Mapping[str, bytes] | None = None
+) -> tuple[ClusterClient, Desired, Plan]:
+    """Read out/ (unless given), connect, and plan; ``args`` needs file, out_dir,
+    kubeconfig, context."""
+    from compiler.reconcile.plan import make_plan
+
+    client, desired, options = plan_inputs(args, files=files)
+    try:
+        return client, desired, make_plan(client, desired, options)
+    except BaseException:
+        client.close()
+        raise
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    """Write the plan JSON readable by its owner only (it names live objects and versions)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(plan.to_json())
+    except OSError as exc:
+        raise OutputError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from compiler.views.plan import format_plan
+
+    files = emit.read_out(locate_spec(args).out_dir)  # read once for both
+    stale = out_is_fresh(args, files)
+    if stale:
+        warn(stale)
+    client, _desired, plan = plan_for_out(args, files)
+    try:
+        sys.stdout.write(format_plan(plan, args.output))
+    finally:
+        client.close()
+    if args.plan_file:
+        save_plan(plan, Path(args.plan_file))
+        print(
+            f"Saved the plan to {args.plan_file}; apply it with `kgit apply {args.plan_file}`.",
+            file=sys.stderr,
+        )
+    if args.detailed_exitcode and plan.has_changes():
+        return exitcodes.CHANGES_PRESENT
+    return exitcodes.SUCCESS

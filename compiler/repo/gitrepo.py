@@ -1,0 +1,235 @@
+"""The Git edge of kgit: open a repository, read a revision's files, commit chosen paths.
+
+Everything Git-specific lives here, behind small functions over plain values, so the rest
+of kgit never touches GitPython. ``GitTree`` lets the pipeline compile straight from a
+revision's objects (``kgit diff``) without checking anything out. Every failure a user can
+cause is a ``GitError`` with one clear sentence.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import git
+from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+from compiler.compile import emit
+from compiler.core.errors import GitError
+from compiler.core.sources import clean_relpath
+
+_SYMLINK_MODE = 0o120000
+
+
+@dataclass(frozen=True)
+class Repository:
+    """An open, non-bare repository and its work tree's absolute root."""
+
+    repo: git.Repo
+    root: Path
+
+    def relpath(self, path: Path) -> str:
+        """``path`` as a POSIX path relative to the work tree ('' for the root itself)."""
+        resolved = path.absolute().resolve()
+        if not resolved.is_relative_to(self.root):
+            raise GitError(f"{path} is outside the Git repository at {self.root}")
+        rel = resolved.relative_to(self.root).as_posix()
+        return "" if rel == "." else rel
+
+
+def open_repository(path: Path) -> Repository:
+    """The repository that contains ``path`` (a file or a folder, searched upwards)."""
+    start = path.absolute()
+    probe = start if start.is_dir() else start.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        repo = git.Repo(probe, search_parent_directories=True)
+    except (InvalidGitRepositoryError, NoSuchPathError):
+        raise GitError(
+            f"{path} is not inside a Git repository", hint="run `git init` there first"
+        ) from None
+    if repo.bare or repo.working_tree_dir is None:
+        raise GitError(f"{repo.git_dir} is a bare repository; kgit needs a work tree")
+    return Repository(repo, Path(repo.working_tree_dir).resolve())
+
+
+def head_commit(repository: Repository) -> git.Commit | None:
+    """The commit HEAD points at (detached or not); None in a repository with no commits."""
+    head = repository.repo.head
+    return head.commit if head.is_valid() else None
+
+
+def resolve(repository: Repository, revision: str) -> git.Commit:
+    """The commit a revision names (branch, tag, sha, HEAD~1, origin/main ...)."""
+    try:
+        obj = repository.repo.rev_parse(revision)
+    except (BadName, ValueError, GitCommandError, IndexError):
+        raise GitError(f"unknown revision {revision!r}") from None
+    if isinstance(obj, git.TagObject):
+        obj = obj.object
+    if not isinstance(obj, git.Commit):
+        raise GitError(f"revision {revision!r} is a {obj.type}, not a commit")
+    return obj
+
+
+def _join(prefix: str, relpath: str) -> str:
+    path = clean_relpath(relpath)
+    parts = [p for p in (prefix, str(path)) if p and p != "."]
+    return "/".join(parts)
+
+
+@dataclass(frozen=True)
+class GitTree:
+    """A ``SourceTree`` over one commit's files, read lazily from Git's object database.
+
+    ``prefix`` is the folder of the spec inside the repository, so that paths given to the
+    pipeline ("cluster.yaml", "overlays/nginx.yaml") are relative to it, as on disk.
+    """
+
+    commit: git.Commit
+    prefix: str = ""
+
+    def _object(self, relpath: str) -> git.Blob | git.Tree | None:
+        full = _join(self.prefix, relpath)
+        if not full:
+            return self.commit.tree
+        try:
+            return self.commit.tree / full
+        except KeyError:
+            return None
+
+    def read_bytes(self, relpath: str) -> bytes:
+        obj = self._object(relpath)
+        if isinstance(obj, git.Tree):
+            raise IsADirectoryError(relpath)
+        if not isinstance(obj, git.Blob) or obj.mode == _SYMLINK_MODE:
+            raise FileNotFoundError(relpath)
+        return obj.data_stream.read()
+
+    def is_file(self, relpath: str) -> bool:
+        try:
+            obj = self._object(relpath)
+        except FileNotFoundError:
+            return False
+        return isinstance(obj, git.Blob) and obj.mode != _SYMLINK_MODE
+
+    def is_dir(self, relpath: str) -> bool:
+        try:
+            return isinstance(self._object(relpath), git.Tree)
+        except FileNotFoundError:
+            return False
+
+
+def read_owned_out(commit: git.Commit | None, out_relpath: str) -> dict[str, bytes]:
+    """kgit's files of out/ as committed in ``commit`` (path relative to out/ -> bytes)."""
+    if commit is None:
+        return {}
+    try:
+        folder = commit.tree / out_relpath if out_relpath else commit.tree
+    except KeyError:
+        return {}
+    if not isinstance(folder, git.Tree):
+        return {}
+    found: dict[str, bytes] = {}
+    for item in folder.traverse():
+        if isinstance(item, git.Blob) and item.mode != _SYMLINK_MODE:
+            rel = PurePosixPath(item.path).relative_to(folder.path or ".").as_posix()
+            if emit.is_owned(rel):
+                found[rel] = item.data_stream.read()
+    return dict(sorted(found.items()))
+
+
+def store_blob(repository: Repository, data: bytes) -> str:
+    """Write ``data`` as a blob into the object database and return its id.
+
+    Storing it (not only hashing) means ``git cat-file -p <id>`` can show the exact spec a
+    commit of out/ was compiled from, even when that spec was never committed.
+    """
+    with tempfile.NamedTemporaryFile(delete=False) as handle:
+        handle.write(data)
+    try:
+        return repository.repo.git.hash_object("-w", "--", handle.name).strip()
+    finally:
+        os.unlink(handle.name)
+
+
+def _git_failure(action: str, exc: GitCommandError) -> GitError:
+    """One sentence from git's stderr: its first line that is not a hint."""
+    detail = str(exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'")
+    lines = [line.strip() for line in detail.splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith("hint:")]
+    first = useful[0] if useful else ""
+    if first.endswith(":") and len(useful) > 1:  # "...ignored by one of your .gitignore files:"
+        first = f"{first} {useful[1]}"
+    for prefix in ("fatal: ", "error: "):
+        first = first.removeprefix(prefix)
+    return GitError(f"{action} failed: {first or f'git exited with {exc.status}'}")
+
+
+def changed_paths(repository: Repository, paths: Iterable[str]) -> list[str]:
+    """Those of ``paths`` whose work-tree state differs from HEAD (added, changed, deleted)."""
+    paths = sorted(set(paths))
+    if not paths:
+        return []
+    head = head_commit(repository)
+    result = []
+    for path in paths:
+        on_disk = repository.root / path
+        data = on_disk.read_bytes() if on_disk.is_file() and not on_disk.is_symlink() else None
+        committed: bytes | None = None
+        if head is not None:
+            try:
+                blob = head.tree / path
+                if isinstance(blob, git.Blob):
+                    committed = blob.data_stream.read()
+            except KeyError:
+                committed = None
+        if data != committed or (
+            data is not None and head is not None and _mode_changed(head, path, on_disk)
+        ):
+            result.append(path)
+    return result
+
+
+def _mode_changed(head: git.Commit, path: str, on_disk: Path) -> bool:
+    try:
+        blob = head.tree / path
+    except KeyError:
+        return True
+    executable = bool(on_disk.stat().st_mode & 0o111)
+    return isinstance(blob, git.Blob) and executable != bool(blob.mode & 0o111)
+
+
+def commit_paths(repository: Repository, paths: Iterable[str], message: str) -> str:
+    """Commit exactly ``paths`` (repository-relative) as they are in the work tree.
+
+    ``git commit --only`` takes these paths from the work tree and nothing else: whatever
+    the user had staged for other paths stays staged and out of this commit, and unstaged
+    edits stay unstaged. It works on a branch, a detached HEAD and an unborn branch.
+    Returns the new commit's id.
+    """
+    paths = sorted(set(paths))
+    if not paths:
+        raise GitError("nothing to commit")
+    repo = repository.repo
+    with tempfile.NamedTemporaryFile("w", delete=False, encoding="utf-8") as handle:
+        handle.write(message if message.endswith("\n") else message + "\n")
+    try:
+        # `add -A` records new files and deletions in the index so `--only` knows them.
+        try:
+            repo.git.add("-A", "--", *paths)
+        except GitCommandError as exc:
+            raise _git_failure("git add", exc) from None
+        try:
+            repo.git.commit(
+                "--only", "--quiet", "--cleanup=strip", "-F", handle.name, "--", *paths
+            )
+        except GitCommandError as exc:
+            raise _git_failure("git commit", exc) from None
+    finally:
+        os.unlink(handle.name)
+    return repo.head.commit.hexsha
