@@ -16,7 +16,7 @@ import yaml
 from compiler.hosts.apply import HostOptions, apply_hosts, plan_hosts
 from compiler.hosts.inventory import Inventory, SshSettings, UpgradePolicy, build_inventory
 from compiler.hosts.ssh import HostKeyTrust
-from compiler.render.hosts import render_hosts
+from compiler.compile.render.hosts import render_hosts
 from tests.apiserver import ApiServer
 from tests.hosts_support import cluster_of
 from tests.ssh_nodes import SshNodes

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from compiler.errors import KgitError
+from compiler.core.errors import KgitError
 from compiler.hosts import remote
 from compiler.hosts.facts import HostFacts, gather_host_facts
 from compiler.hosts.inventory import HostNode, Inventory

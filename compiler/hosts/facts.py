@@ -19,7 +19,7 @@ from typing import Any
 from compiler.hosts import remote
 from compiler.hosts.inventory import HostNode, Inventory
 from compiler.hosts.ssh import HostKeyTrust, SshError, bounded, connect
-from compiler.versions import KubeVersion
+from compiler.core.versions import KubeVersion
 
 KUBE_PACKAGES = ("kubelet", "kubeadm", "kubectl")
 _PHASE_START = re.compile(r"^\[kgit (\w+)\] phase (\w+) on ")

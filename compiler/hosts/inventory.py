@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from compiler.errors import KgitError
-from compiler.model import Cluster, Node
-from compiler.render import kubeadm
-from compiler.versions import KubeVersion
+from compiler.core.errors import KgitError
+from compiler.compile.model import Cluster, Node
+from compiler.compile.render import kubeadm
+from compiler.core.versions import KubeVersion
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from compiler.errors import KgitError
+from compiler.core.errors import KgitError
 from compiler.hosts.facts import NodeObject, node_object
 
 MANAGED_LABELS = "kgit.dev/managed-labels"

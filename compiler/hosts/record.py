@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from compiler.errors import KgitError
+from compiler.core.errors import KgitError
 from compiler.hosts import remote
 from compiler.hosts.ssh import Connection
 

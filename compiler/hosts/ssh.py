@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler.errors import KgitError
+from compiler.core.errors import KgitError
 
 with warnings.catch_warnings():
     # cryptography deprecates DSA; asyncssh still imports it (it never uses it here).
