@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from compiler.hosts.apply import HostOptions, apply_hosts, plan_hosts
-from compiler.hosts.inventory import Inventory, SshSettings, UpgradePolicy, build_inventory
-from compiler.hosts.ssh import HostKeyTrust
 from compiler.compile.render.hosts import render_hosts
+from compiler.hosts.apply import HostOptions, apply_hosts, plan_hosts
+from compiler.hosts.inventory import Inventory, build_inventory
+from compiler.hosts.ssh import HostKeyTrust
 from tests.apiserver import ApiServer
 from tests.hosts_support import cluster_of
 from tests.ssh_nodes import SshNodes
@@ -54,16 +54,26 @@ class TestCluster:
     base: Path
     document: dict[str, Any]
     known_hosts: Path = field(init=False)
-    max_unavailable: int = 1
 
     def __post_init__(self) -> None:
         self.known_hosts = self.base / "known_hosts"
         self.known_hosts.write_text(self.ssh.known_hosts())
 
     def spec(self) -> dict[str, Any]:
-        """The spec; node addresses are documentation-only (10.0.0.x: written into
-        kubeadm.yaml, never contacted): kgit reaches each node at its sshd address."""
-        return copy.deepcopy(self.document)
+        """The spec with how to reach each test node: ``ssh.host`` is its loopback address
+        on the test sshd. Node addresses (10.0.0.x) are only written into kubeadm.yaml;
+        nothing connects to them."""
+        document = copy.deepcopy(self.document)
+        body = document["spec"]
+        body["ssh"] = {
+            "user": "root",
+            "port": self.ssh.port,
+            "identityFile": str(self.ssh.client_key),
+            **body.get("ssh", {}),
+        }
+        for node in body["nodes"]:
+            node["ssh"] = {"host": self.ssh.nodes[node["name"]].address, **node.get("ssh", {})}
+        return document
 
     def write_spec(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -74,16 +84,7 @@ class TestCluster:
     def inventory(self) -> Inventory:
         cluster = cluster_of(self.spec())
         files = {f.path: f.content.encode() for f in render_hosts(cluster)}
-        ssh = {
-            name: SshSettings(
-                host=node.address,
-                port=self.ssh.port,
-                user="root",
-                identity_file=str(self.ssh.client_key),
-            )
-            for name, node in self.ssh.nodes.items()
-        }
-        return build_inventory(cluster, files, ssh, UpgradePolicy(self.max_unavailable, 30))
+        return build_inventory(cluster, files)
 
     def options(self, **kwargs: Any) -> HostOptions:
         trust = kwargs.pop("trust", HostKeyTrust(known_hosts=(self.known_hosts,)))

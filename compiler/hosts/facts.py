@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from compiler.core.versions import KubeVersion
 from compiler.hosts import remote
 from compiler.hosts.inventory import HostNode, Inventory
 from compiler.hosts.ssh import HostKeyTrust, SshError, bounded, connect
-from compiler.core.versions import KubeVersion
 
 KUBE_PACKAGES = ("kubelet", "kubeadm", "kubectl")
 _PHASE_START = re.compile(r"^\[kgit (\w+)\] phase (\w+) on ")

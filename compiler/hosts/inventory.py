@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from compiler.core.errors import KgitError
-from compiler.compile.model import Cluster, Node
+from compiler.compile.model import Cluster, Node, Ssh
 from compiler.compile.render import kubeadm
+from compiler.core.errors import KgitError
 from compiler.core.versions import KubeVersion
 
 
@@ -73,6 +73,24 @@ def _runtime_package(cluster: Cluster, node: Node) -> str:
     return "containerd" if node.os == "debian" else "containerd.io"
 
 
+def parse_bastion(text: str) -> SshSettings:
+    """``[user@]host[:port]`` (OpenSSH's ProxyJump form) as settings."""
+    user, at, rest = text.rpartition("@")
+    host, colon, port = rest.partition(":")
+    return SshSettings(host=host, port=int(port) if colon else 22, user=user if at else None)
+
+
+def ssh_settings(node: Node, ssh: Ssh) -> SshSettings:
+    return SshSettings(
+        host=ssh.host or node.address,
+        port=ssh.port or 22,
+        user=ssh.user,
+        identity_file=ssh.identity_file,
+        bastion=parse_bastion(ssh.bastion) if ssh.bastion else None,
+        host_key=ssh.host_key,
+    )
+
+
 def _text(files: Mapping[str, bytes], path: str) -> str:
     try:
         return files[path].decode()
@@ -88,7 +106,8 @@ def build_inventory(
 ) -> Inventory:
     """The inventory of ``cluster`` with its scripts from out/ (``files``: path -> bytes).
 
-    ``ssh`` gives each node's connection; a node without one is reached at its address."""
+    Each node is reached as its ``ssh`` settings in cluster.yaml say, unless ``ssh`` (tests,
+    tools) gives its connection here."""
     nodes = tuple(
         HostNode(
             name=node.name,
@@ -96,7 +115,7 @@ def build_inventory(
             os=node.os,
             is_init=node.is_init,
             address=node.address,
-            ssh=(ssh or {}).get(node.name) or SshSettings(host=node.address),
+            ssh=(ssh or {}).get(node.name) or ssh_settings(node, node.ssh),
             labels=dict(node.labels),
             taints=desired_taints(node),
             runtime_package=_runtime_package(cluster, node),
@@ -105,4 +124,7 @@ def build_inventory(
         )
         for node in cluster.nodes
     )
-    return Inventory(cluster.name, cluster.kubernetes.version, nodes, policy or UpgradePolicy())
+    policy = policy or UpgradePolicy(
+        cluster.upgrade.max_unavailable, cluster.upgrade.drain_timeout_seconds
+    )
+    return Inventory(cluster.name, cluster.kubernetes.version, nodes, policy)

@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from compiler.core.errors import KgitError
+from compiler.core.versions import KubeVersion
 from compiler.hosts.facts import HostFacts, NodeFacts, NodeObject, parse_version
 from compiler.hosts.inventory import HostNode, Inventory
 from compiler.hosts.nodes import MANAGED_LABELS, MANAGED_TAINTS, managed
-from compiler.core.versions import KubeVersion
 
 PLAN_FORMAT = "kgit.dev/host-plan/v1"
 PHASES = ("preflight", "kernel", "runtime", "packages", "kubeadm", "post")

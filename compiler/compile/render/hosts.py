@@ -236,7 +236,7 @@ def _containerd_hosts(mirror: RegistryMirror, header: str) -> InstalledFile:
 def runtime_plan(cluster: Cluster, node: Node, header: str) -> RuntimePlan:
     runtime = cluster.runtime
     series = cluster.kubernetes.version.minor_series
-    if runtime.name == "crio":
+    if node.runtime == "crio":
         base = f"{CRIO_REPOSITORY}/{series}"
         config = [
             InstalledFile(

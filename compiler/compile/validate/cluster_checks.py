@@ -65,6 +65,7 @@ class ClusterChecks(FieldChecker):
         self.runtime(as_dict(spec.get("runtime")))
         subnets = self.network(as_dict(spec.get("network")), kube, version)
         self.nodes(as_list(spec.get("nodes")), subnets, kube)
+        self.ssh(spec)
 
     def kubernetes(self, kube: dict[str, Any]) -> KubeVersion | None:
         base = ("spec", "kubernetes")
@@ -87,7 +88,35 @@ class ClusterChecks(FieldChecker):
         repository = as_str(kube.get("imageRepository"))
         if repository is not None:
             self._image((*base, "imageRepository"), f"{repository}/name:tag", repository)
+        seen: dict[str, int] = {}
+        for i, san in enumerate(as_list(kube.get("certSANs"))):
+            text = as_str(san)
+            if text is None:
+                continue
+            if text.lower() in seen:
+                self.report(
+                    (*base, "certSANs", i),
+                    f"duplicate certSAN {show(text)} (also certSANs[{seen[text.lower()]}])",
+                )
+            seen.setdefault(text.lower(), i)
+            if ":" in text and not is_ip(text):
+                self.report((*base, "certSANs", i), f"{show(text)} is not an IPv6 address")
         return version
+
+    def ssh(self, spec: dict[str, Any]) -> None:
+        """Bastion ports (the schema checks the shape); a bastion is host[:port]."""
+        places: list[tuple[PathKey, Any]] = [(("spec", "ssh"), spec.get("ssh"))]
+        places += [
+            (("spec", "nodes", i, "ssh"), as_dict(n).get("ssh"))
+            for i, n in enumerate(as_list(spec.get("nodes")))
+        ]
+        for path, raw in places:
+            bastion = as_str(as_dict(raw).get("bastion"))
+            if bastion is None:
+                continue
+            _, colon, port = bastion.rpartition("@")[2].partition(":")
+            if colon and DIGITS.fullmatch(port) and not 1 <= int(port) <= 65535:
+                self.report((*path, "bastion"), f"port {port} is outside 1-65535")
 
     def _host_port(self, path: PathKey, text: str) -> None:
         if text.startswith("["):
