@@ -379,3 +379,99 @@ def test_join_secrets_reach_no_log_plan_history_file_or_argv(make_cluster, monke
         assert leaks == [], leaks
     # the token's secret half neither (the id is public: it names the Secret)
     assert all(made[0].split(".")[1] not in text for text in texts.values())
+
+
+def kgit(*args: str, cwd: Path, home: Path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HOME": str(home), "NO_COLOR": "1"}
+    env.pop("SSH_AUTH_SOCK", None)
+    return subprocess.run(
+        [sys.executable, "-m", "compiler", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_cli_plan_save_apply_and_converge(make_cluster, tmp_path):
+    cluster = make_cluster(THREE)
+    work = tmp_path / "repo"
+    cluster.write_spec(work)
+    home = tmp_path / "home"
+    home.mkdir()
+    known = ("--known-hosts", str(cluster.known_hosts))
+    assert kgit("compile", cwd=work, home=home).returncode == 0
+
+    plan = kgit(
+        "hosts", "plan", *known, "--out", "hosts.plan", "--detailed-exitcode", cwd=work, home=home
+    )
+
+    assert plan.returncode == 2, plan.stderr
+    assert "  cp1 (control-plane, first):\n    ~ provision kernel, runtime, packages\n" in (
+        plan.stdout
+    )
+    assert "    + init: kubeadm init: /etc/kubernetes/admin.conf is missing\n" in plan.stdout
+    assert plan.stdout.endswith(
+        "3 node(s) to change, 0 unchanged (provision 3, init 1, node 3, join 2).\n"
+    )
+    assert oct((work / "hosts.plan").stat().st_mode & 0o777) == "0o600"
+
+    done = kgit(
+        "hosts",
+        "apply",
+        "hosts.plan",
+        *known,
+        "--kubeconfig-out",
+        "admin.conf",
+        cwd=work,
+        home=home,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "[kgit hosts] w1: join ok" in done.stderr
+    assert done.stdout.endswith("  cp1: done\n  cp2: done\n  w1: done\nHost apply complete.\n")
+    assert (
+        yaml.safe_load((work / "admin.conf").read_text())["clusters"][0]["cluster"]["server"]
+        == cluster.api.url
+    )
+    assert oct((work / "admin.conf").stat().st_mode & 0o777) == "0o600"
+
+    again = kgit("hosts", "plan", *known, "--detailed-exitcode", "-o", "json", cwd=work, home=home)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["nodes"][0]["actions"] == []
+
+    # the saved plan was used up: the nodes changed since, so it is stale now
+    stale = kgit("hosts", "apply", "hosts.plan", *known, cwd=work, home=home)
+    assert stale.returncode == 1
+    assert stale.stderr.startswith("error: the saved host plan is stale")
+
+    markdown = kgit("hosts", "plan", *known, "-o", "markdown", cwd=work, home=home)
+    assert markdown.stdout.startswith("### Host plan for `t` (Kubernetes 1.31.4)\n\nNo changes")
+
+
+def test_cli_refuses_an_unknown_host_with_one_line(make_cluster, tmp_path):
+    cluster = make_cluster(THREE)
+    work = tmp_path / "repo"
+    cluster.write_spec(work)
+    home = tmp_path / "home"
+    home.mkdir()
+    assert kgit("compile", cwd=work, home=home).returncode == 0
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+
+    plan = kgit("hosts", "plan", "--known-hosts", str(empty), cwd=work, home=home)
+
+    assert plan.returncode == 1
+    lines = plan.stderr.splitlines()
+    assert [line.split(" (")[0] for line in lines] == [
+        "error: node cp1",
+        "node cp2",
+        "node w1",
+    ]
+    assert "Traceback" not in plan.stderr
