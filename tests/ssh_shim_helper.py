@@ -146,6 +146,8 @@ def kubeadm_init(config_path: str) -> None:
     documents = config_documents(config_path)
     init = next(d for d in documents if d["kind"] == "InitConfiguration")
     cluster = next(d for d in documents if d["kind"] == "ClusterConfiguration")
+    if (ROOT / "etc/kubernetes/manifests/kube-vip.yaml").exists():
+        log("(kube-vip's static pod is in place before kubeadm init)")
     log(f"kubeadm init --config {config_path.removeprefix(str(ROOT))}")
     kube = ROOT / "etc/kubernetes"
     (kube / "pki").mkdir(parents=True, exist_ok=True)

@@ -103,3 +103,31 @@ def test_ssh_settings_take_the_node_over_the_cluster_default_key_by_key():
     assert inventory.node("cp1").taints == (
         ("node-role.kubernetes.io/control-plane", "", "NoSchedule"),
     )
+
+
+def test_the_kube_vip_pod_is_a_valid_pod_on_control_planes_only():
+    import kubernetes_validate
+
+    cluster = cluster_of(
+        spec(
+            kubernetes={"version": "1.31.4"},
+            controlPlane={"vip": {"address": "10.0.0.100", "interface": "bond0.10"}},
+        )
+    )
+    files = {f.path: f.content for n in cluster.nodes for f in render_node(cluster, n)}
+    path = "files/etc/kubernetes/manifests/kube-vip.yaml"
+    assert sorted(p for p in files if p.endswith(path)) == [
+        f"hosts/cp1/{path}",
+        f"hosts/cp2/{path}",
+    ]
+    for name in ("cp1", "cp2"):
+        pod = yaml.safe_load(files[f"hosts/{name}/{path}"])
+        kubernetes_validate.validate(pod, "1.31", strict=True)
+        env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+        assert (env["address"], env["vip_interface"], env["cp_enable"]) == (
+            "10.0.0.100",
+            "bond0.10",
+            "true",
+        )
+    _, docs = documents(cluster, "cp1")
+    assert docs[1]["controlPlaneEndpoint"] == "10.0.0.100:6443"

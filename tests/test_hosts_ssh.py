@@ -475,3 +475,26 @@ def test_cli_refuses_an_unknown_host_with_one_line(make_cluster, tmp_path):
         "node w1",
     ]
     assert "Traceback" not in plan.stderr
+
+
+def test_two_control_planes_behind_a_vip(make_cluster):
+    cluster = make_cluster(THREE)
+    body = cluster.document["spec"]
+    del body["kubernetes"]["controlPlaneEndpoint"]
+    body["controlPlane"] = {"vip": {"address": "10.0.0.100", "interface": "eth0"}}
+
+    applied(cluster)
+
+    log = cluster.ssh.cluster_log()
+    assert log.index("cp1: (kube-vip's static pod is in place before kubeadm init)") + 1 == (
+        log.index("cp1: kubeadm init --config /etc/kubernetes/kgit/kubeadm.yaml")
+    )
+    manifest = "etc/kubernetes/manifests/kube-vip.yaml"
+    first = yaml.safe_load((cluster.ssh.nodes["cp1"].root / manifest).read_text())
+    second = yaml.safe_load((cluster.ssh.nodes["cp2"].root / manifest).read_text())
+    assert first["spec"]["volumes"][0]["hostPath"]["path"] == "/etc/kubernetes/super-admin.conf"
+    assert second["spec"]["volumes"][0]["hostPath"]["path"] == "/etc/kubernetes/admin.conf"
+    assert not (cluster.ssh.nodes["w1"].root / manifest).exists()
+    kubeadm = (cluster.ssh.nodes["cp2"].root / "etc/kubernetes/kgit/kubeadm.yaml").read_text()
+    assert "apiServerEndpoint: 10.0.0.100:6443" in kubeadm
+    assert not cluster.plan().has_changes()

@@ -107,6 +107,32 @@ CASES = [
         ],
         id="upgrade-drain",
     ),
+    pytest.param(
+        'apiVersion: kgit.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: lab\nspec:\n  kubernetes:\n    version: "1.31.4"\n  nodes:\n    - name: cp-1\n      address: 192.168.10.10\n      role: control-plane\n  controlPlane:\n    vip: {address: 192.168.10.100}\n',
+        ["cluster.yaml:13:5: spec.controlPlane.vip: missing required key 'interface'"],
+        id="vip-missing-interface",
+    ),
+    pytest.param(
+        'apiVersion: kgit.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: lab\nspec:\n  kubernetes:\n    version: "1.31.4"\n  nodes:\n    - name: cp-1\n      address: 192.168.10.10\n      role: control-plane\n  controlPlane:\n    vip: {address: 192.168.10.10, interface: eth0}\n',
+        [
+            "cluster.yaml:13:20: spec.controlPlane.vip.address: 192.168.10.10 is the address of spec.nodes[0]; a VIP must be free"
+        ],
+        id="vip-is-a-node-address",
+    ),
+    pytest.param(
+        'apiVersion: kgit.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: lab\nspec:\n  kubernetes:\n    version: "1.31.4"\n    controlPlaneEndpoint: 192.168.10.5:6443\n  nodes:\n    - name: cp-1\n      address: 192.168.10.10\n      role: control-plane\n  controlPlane:\n    vip: {address: 192.168.10.100, interface: eth0}\n',
+        [
+            "cluster.yaml:8:27: spec.kubernetes.controlPlaneEndpoint: '192.168.10.5:6443' is not the VIP 192.168.10.100 (spec.controlPlane.vip): with a VIP, leave controlPlaneEndpoint out or point it at the VIP"
+        ],
+        id="vip-not-the-endpoint",
+    ),
+    pytest.param(
+        "apiVersion: kgit.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: lab\nspec:\n  kubernetes:\n    version: \"1.31.4\"\n  nodes:\n    - name: cp-1\n      address: 192.168.10.10\n      role: control-plane\n  controlPlane:\n    vip: {address: 192.168.10.100, interface: 'eth0; reboot'}\n",
+        [
+            "cluster.yaml:13:47: spec.controlPlane.vip.interface: 'eth0; reboot' is not valid: expected an interface name such as eth0: at most 15 letters, digits, '_', '.', ':' or '-', starting with a letter or digit"
+        ],
+        id="vip-interface-hostile",
+    ),
 ]
 
 

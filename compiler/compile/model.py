@@ -118,6 +118,18 @@ class Ssh:
     host_key: str | None = None  # pinned "type base64", checked instead of known_hosts
 
 
+KUBE_VIP_IMAGE = "ghcr.io/kube-vip/kube-vip:v0.8.9"
+
+
+@dataclass(frozen=True)
+class Vip:
+    """A control-plane virtual IP announced by kube-vip (ARP mode, leader election)."""
+
+    address: str
+    interface: str
+    image: str = KUBE_VIP_IMAGE
+
+
 @dataclass(frozen=True)
 class Upgrade:
     max_unavailable: int = 1
@@ -264,6 +276,7 @@ class Cluster:
     external_services: tuple[ExternalService, ...]
     secrets: tuple[SecretRef, ...]
     upgrade: Upgrade = field(default_factory=Upgrade)
+    vip: Vip | None = None
 
     @property
     def init_node(self) -> Node:
@@ -284,6 +297,13 @@ class Cluster:
 def _component(raw: Mapping[str, Any] | None) -> ControlPlaneComponent:
     args = (raw or {}).get("extraArgs") or {}
     return ControlPlaneComponent(extra_args=frozen_map({k: str(v) for k, v in args.items()}))
+
+
+def _vip(raw: Mapping[str, Any] | None) -> Vip | None:
+    vip = (raw or {}).get("vip")
+    if not vip:
+        return None
+    return Vip(vip["address"], vip["interface"], vip.get("image", KUBE_VIP_IMAGE))
 
 
 def _kubernetes(raw: Mapping[str, Any], name: str, init_address: str) -> Kubernetes:
@@ -514,8 +534,10 @@ def build_cluster(spec: Mapping[str, Any], spec_file: str = "cluster.yaml") -> C
         (body.get("runtime") or {}).get("name", "containerd"),
         body.get("ssh"),
     )
-    init_address = next(n.address for n in nodes if n.is_init)
-    kube = _kubernetes(body["kubernetes"], name, init_address)
+    vip = _vip(body.get("controlPlane"))
+    # With a VIP, the API servers are reached through it: it is the default endpoint.
+    endpoint_address = vip.address if vip else next(n.address for n in nodes if n.is_init)
+    kube = _kubernetes(body["kubernetes"], name, endpoint_address)
     return Cluster(
         name=name,
         spec_file=spec_file,
@@ -533,4 +555,5 @@ def build_cluster(spec: Mapping[str, Any], spec_file: str = "cluster.yaml") -> C
             max_unavailable=(body.get("upgrade") or {}).get("maxUnavailable", 1),
             drain_timeout_seconds=(body.get("upgrade") or {}).get("drainTimeoutSeconds", 300),
         ),
+        vip=vip,
     )

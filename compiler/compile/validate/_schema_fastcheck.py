@@ -9,7 +9,7 @@ exception classes replaced by local ones, so that kgit needs no fastjsonschema a
 ``validate(data)`` returns the data unchanged or raises JsonSchemaValueException.
 """
 
-SCHEMA_SHA256 = "cb4a08545b030775db7b287bfabf4d7f7a876b536f235e841997f4cc31f2ebc3"
+SCHEMA_SHA256 = "8974d3ed84edafe3ce3ccb49ca723ab7ad42e8b8ba69456c4196be91cd31260f"
 
 VERSION = "2.22.3"
 from decimal import Decimal
@@ -29,9 +29,9 @@ REGEX_PATTERNS = {
     '^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:]+\\](:[0-9]{1,5})?$': re.compile('^[A-Za-z0-9.-]+(:[0-9]{1,5})?\\Z|^\\[[0-9A-Fa-f:]+\\](:[0-9]{1,5})?\\Z'),
     '^[A-Za-z][A-Za-z0-9]*$': re.compile('^[A-Za-z][A-Za-z0-9]*\\Z'),
     '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$': re.compile('^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\\Z|^[0-9A-Fa-f:]+\\Z'),
+    '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$': re.compile('^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}\\Z'),
     '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._/-]*)?$': re.compile('^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._/-]*)?\\Z'),
     '^[A-Za-z0-9._:/+=-]*$': re.compile('^[A-Za-z0-9._:/+=-]*\\Z'),
-    '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$': re.compile('^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}\\Z'),
     '^/[A-Za-z0-9._~/%-]*$': re.compile('^/[A-Za-z0-9._~/%-]*\\Z'),
     '^[A-Za-z0-9./_-]+$': re.compile('^[A-Za-z0-9./_-]+\\Z'),
     '^[A-Za-z_][A-Za-z0-9_]*$': re.compile('^[A-Za-z_][A-Za-z0-9_]*\\Z'),
@@ -48,11 +48,11 @@ REGEX_PATTERNS = {
     '^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$': re.compile('^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?\\Z'),
     '^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$': re.compile('^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}\\Z'),
     '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$': re.compile('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\\Z'),
-    '^[0-9A-Fa-f:.]+$': re.compile('^[0-9A-Fa-f:.]+\\Z'),
     '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]+$': re.compile('^(?!/)(?!.*(^|/)\\.\\.(/|\\Z))[A-Za-z0-9._/-]+\\Z'),
     '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$': re.compile('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\Z'),
     '^[0-9A-Fa-f:.]+/[0-9]{1,3}$': re.compile('^[0-9A-Fa-f:.]+/[0-9]{1,3}\\Z'),
     '^[A-Za-z0-9][A-Za-z0-9._/:@-]*$': re.compile('^[A-Za-z0-9][A-Za-z0-9._/:@-]*\\Z'),
+    '^[0-9A-Fa-f:.]+$': re.compile('^[0-9A-Fa-f:.]+\\Z'),
     '^[^\\x00-\\x1f\\x7f]*$': re.compile('^[^\\x00-\\x1f\\x7f]*\\Z'),
     '^[a-z0-9][a-z0-9-]*$': re.compile('^[a-z0-9][a-z0-9-]*\\Z'),
     '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$': re.compile('^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*\\Z')
@@ -203,6 +203,45 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.kubernetes.certSANs[{data__spec__kubernetes__certSANs_x}]" + " must match pattern ^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$")
                         if data__spec__kubernetes_keys:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.kubernetes must not contain "+str(data__spec__kubernetes_keys)+" properties")
+                if "controlPlane" in data__spec_keys:
+                    data__spec_keys.remove("controlPlane")
+                    data__spec__controlPlane = data__spec["controlPlane"]
+                    if not isinstance(data__spec__controlPlane, (dict)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane must be object")
+                    data__spec__controlPlane_is_dict = isinstance(data__spec__controlPlane, dict)
+                    if data__spec__controlPlane_is_dict:
+                        data__spec__controlPlane_keys = set(data__spec__controlPlane.keys())
+                        if "vip" in data__spec__controlPlane_keys:
+                            data__spec__controlPlane_keys.remove("vip")
+                            data__spec__controlPlane__vip = data__spec__controlPlane["vip"]
+                            if not isinstance(data__spec__controlPlane__vip, (dict)):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane.vip must be object")
+                            data__spec__controlPlane__vip_is_dict = isinstance(data__spec__controlPlane__vip, dict)
+                            if data__spec__controlPlane__vip_is_dict:
+                                data__spec__controlPlane__vip__missing_keys = set(['address', 'interface']) - data__spec__controlPlane__vip.keys()
+                                if data__spec__controlPlane__vip__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane.vip must contain ")
+                                data__spec__controlPlane__vip_keys = set(data__spec__controlPlane__vip.keys())
+                                if "address" in data__spec__controlPlane__vip_keys:
+                                    data__spec__controlPlane__vip_keys.remove("address")
+                                    data__spec__controlPlane__vip__address = data__spec__controlPlane__vip["address"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_ipaddress(data__spec__controlPlane__vip__address, custom_formats, (name_prefix or "data") + ".spec.controlPlane.vip.address")
+                                if "interface" in data__spec__controlPlane__vip_keys:
+                                    data__spec__controlPlane__vip_keys.remove("interface")
+                                    data__spec__controlPlane__vip__interface = data__spec__controlPlane__vip["interface"]
+                                    if not isinstance(data__spec__controlPlane__vip__interface, (str)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane.vip.interface must be string")
+                                    if isinstance(data__spec__controlPlane__vip__interface, str):
+                                        if not REGEX_PATTERNS['^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$'].search(data__spec__controlPlane__vip__interface):
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane.vip.interface must match pattern ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$")
+                                if "image" in data__spec__controlPlane__vip_keys:
+                                    data__spec__controlPlane__vip_keys.remove("image")
+                                    data__spec__controlPlane__vip__image = data__spec__controlPlane__vip["image"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_image(data__spec__controlPlane__vip__image, custom_formats, (name_prefix or "data") + ".spec.controlPlane.vip.image")
+                                if data__spec__controlPlane__vip_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane.vip must not contain "+str(data__spec__controlPlane__vip_keys)+" properties")
+                        if data__spec__controlPlane_keys:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane must not contain "+str(data__spec__controlPlane_keys)+" properties")
                 if "runtime" in data__spec_keys:
                     data__spec_keys.remove("runtime")
                     data__spec__runtime = data__spec["runtime"]
@@ -1521,17 +1560,6 @@ def validate_https___kgit_dev_schema_cluster_schema_json___defs_labelmap(data, c
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be named by propertyName definition")
     return data
 
-def validate_https___kgit_dev_schema_cluster_schema_json___defs_ipaddress(data, custom_formats={}, name_prefix=None):
-    if not isinstance(data, (str)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
-    if isinstance(data, str):
-        data_len = len(data)
-        if data_len > 45:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 45 characters")
-        if not REGEX_PATTERNS['^[0-9A-Fa-f:.]+$'].search(data):
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[0-9A-Fa-f:.]+$")
-    return data
-
 def validate_https___kgit_dev_schema_cluster_schema_json___defs_relativepath(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (str)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
@@ -1574,6 +1602,17 @@ def validate_https___kgit_dev_schema_cluster_schema_json___defs_image(data, cust
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 512 characters")
         if not REGEX_PATTERNS['^[A-Za-z0-9][A-Za-z0-9._/:@-]*$'].search(data):
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+    return data
+
+def validate_https___kgit_dev_schema_cluster_schema_json___defs_ipaddress(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (str)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
+    if isinstance(data, str):
+        data_len = len(data)
+        if data_len > 45:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 45 characters")
+        if not REGEX_PATTERNS['^[0-9A-Fa-f:.]+$'].search(data):
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[0-9A-Fa-f:.]+$")
     return data
 
 def validate_https___kgit_dev_schema_cluster_schema_json___defs_component(data, custom_formats={}, name_prefix=None):
