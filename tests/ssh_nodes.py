@@ -34,6 +34,7 @@ from tests.hosts_support import OS_RELEASE, SHIM_PROLOGUE, SHIMS
 SSHD = "/usr/sbin/sshd"
 HELPER = Path(__file__).with_name("ssh_shim_helper.py")
 FIRST_HOST = 11  # 127.0.0.11 is the first node
+MAX_LISTEN = 16  # sshd's MAX_LISTEN_SOCKS
 
 
 def sshd_available() -> str | None:
@@ -123,7 +124,7 @@ class SshNodes:
     os_release: str = OS_RELEASE["debian"]
     port: int = 0
     nodes: dict[str, TestNode] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def host_key(self) -> Path:
@@ -156,7 +157,8 @@ class SshNodes:
         (self.cluster_state / "admin.conf").write_text(self.admin_kubeconfig)
         self.call_log.touch()
         for index, name in enumerate(self.names):
-            self.add_node(name, f"127.0.0.{FIRST_HOST + index}")
+            number = FIRST_HOST + index
+            self.add_node(name, f"127.0.{number // 250}.{number % 250}")
         self._start_sshd()
         return self
 
@@ -220,13 +222,13 @@ class SshNodes:
                 return False
         return True
 
-    def _config(self) -> str:
+    def _config(self, nodes: list[TestNode], index: int) -> str:
         ssh = self.base / "ssh"
         lines = [f"Port {self.port}"]
-        lines += [f"ListenAddress {node.address}" for node in self.nodes.values()]
+        lines += [f"ListenAddress {node.address}" for node in nodes]
         lines += [
             f"HostKey {self.host_key}",
-            f"PidFile {ssh / 'sshd.pid'}",
+            f"PidFile {ssh / f'sshd-{index}.pid'}",
             f"AuthorizedKeysFile {ssh / 'authorized_keys'}",
             "PermitRootLogin prohibit-password",
             "PasswordAuthentication no",
@@ -238,7 +240,7 @@ class SshNodes:
             "LogLevel ERROR",
             "Subsystem sftp internal-sftp",
         ]
-        for node in self.nodes.values():
+        for node in nodes:
             env = {
                 "KGIT_HOST_ROOT": node.root,
                 "PATH": f"{node.bin}:/usr/bin:/bin:/usr/sbin:/sbin",
@@ -257,25 +259,30 @@ class SshNodes:
         return "\n".join(lines) + "\n"
 
     def _start_sshd(self) -> None:
+        """One sshd per 16 nodes (OpenSSH listens on at most 16 sockets), one port."""
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # its privilege separation dir
         self.port = self._free_port()
-        config = self.base / "ssh" / "sshd_config"
-        config.write_text(self._config())
-        subprocess.run([SSHD, "-t", "-f", str(config)], check=True)
-        self.process = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.base / "ssh" / "sshd.log", "ab"),  # noqa: SIM115
-        )
+        nodes = list(self.nodes.values())
+        for index, first in enumerate(range(0, len(nodes), MAX_LISTEN)):
+            config = self.base / "ssh" / f"sshd_config-{index}"
+            config.write_text(self._config(nodes[first : first + MAX_LISTEN], index))
+            subprocess.run([SSHD, "-t", "-f", str(config)], check=True)
+            self.processes.append(
+                subprocess.Popen(
+                    [SSHD, "-D", "-e", "-f", str(config)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(self.base / "ssh" / "sshd.log", "ab"),  # noqa: SIM115
+                )
+            )
         deadline = time.monotonic() + 10
-        for node in self.nodes.values():
+        for node in nodes:
             while True:
                 with (
                     contextlib.suppress(OSError),
                     socket.create_connection((node.address, self.port), timeout=1),
                 ):
                     break
-                if time.monotonic() > deadline or self.process.poll() is not None:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
                     raise RuntimeError(f"sshd did not start: {self.sshd_log()}")
                 time.sleep(0.05)
 
@@ -285,14 +292,15 @@ class SshNodes:
         self._start_sshd()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        self.processes = []
 
     def sshd_log(self) -> str:
         path = self.base / "ssh" / "sshd.log"
