@@ -39,8 +39,12 @@ def node_spec(nodes: list[tuple[str, str]], version: str = "1.31.4", **extra: An
         ],
     }
     body.update(extra)
-    return {"apiVersion": "kgit.dev/v1alpha1", "kind": "Cluster", "metadata": {"name": "t"},
-            "spec": body}
+    return {
+        "apiVersion": "kgit.dev/v1alpha1",
+        "kind": "Cluster",
+        "metadata": {"name": "t"},
+        "spec": body,
+    }
 
 
 @dataclass
