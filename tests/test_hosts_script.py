@@ -266,7 +266,8 @@ def test_dry_run_prints_the_plan_masks_secrets_and_touches_nothing(tmp_path):
     assert "+ modprobe br_netfilter" in run.stdout
     assert "+ env DEBIAN_FRONTEND=noninteractive apt-get install -y cri-o" in run.stdout
     assert (
-        "KGIT_JOIN_TOKEN=********, KGIT_CA_CERT_HASH=********, KGIT_CERT_KEY=********" in run.stdout
+        "KGIT_JOIN_TOKEN=********, KGIT_CA_CERT_HASH=********, KGIT_CERT_KEY=********"
+        in run.stdout
     )
     assert "not running as root: fine for --dry-run" in run.stderr
     assert_secret_free(run)
