@@ -59,6 +59,11 @@ def _addon_file(addon: str, body: dict[str, Any]) -> str:
     return f"manifests/{addon}/{kind}-{name}.yaml"
 
 
+def in_file(file: str) -> Callable[[dict[str, Any]], str]:
+    """Where every object of one renderer goes: one file for all of them."""
+    return lambda _body: file
+
+
 def render_resources(
     cluster: Cluster, tree: SourceTree, spec: str, warnings: list[str] | None = None
 ) -> ResourceSet:
@@ -66,7 +71,9 @@ def render_resources(
     resources = ResourceSet()
     warnings = warnings if warnings is not None else []
 
-    def place(objects: list[dict[str, Any]], file: Callable[[dict[str, Any]], str], src: str):
+    def place(
+        objects: list[dict[str, Any]], file: Callable[[dict[str, Any]], str], src: str
+    ) -> None:
         for body in objects:
             resources.add(Resource(body, file(body), src))
 
@@ -92,17 +99,17 @@ def render_resources(
         for path in app.overlays:
             objects = overlay.apply_overlay(objects, overlay.load_overlay(tree, path))
         file = f"manifests/apps/{app.namespace}/{app.name}.yaml"
-        place(objects, lambda b, f=file: f, f"{spec}#{app.source}")
+        place(objects, in_file(file), f"{spec}#{app.source}")
     for service in cluster.external_services:
         file = f"manifests/external/{service.namespace}/{service.name}.yaml"
         place(
             render_external_service(cluster, service),
-            lambda b, f=file: f,
+            in_file(file),
             f"{spec}#{service.source}",
         )
     for secret in cluster.secrets:
         file = f"manifests/secrets/{secret.namespace}/{secret.name}.yaml"
-        place(render_secret(secret), lambda b, f=file: f, f"{spec}#{secret.source}")
+        place(render_secret(secret), in_file(file), f"{spec}#{secret.source}")
     return resources
 
 

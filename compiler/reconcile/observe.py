@@ -67,7 +67,7 @@ def observe(client: ClusterClient, cluster_name: str, desired: Iterable[ObjectId
     check_parent(parent, cluster_name)
     inventory = frozenset(read_inventory(parent))
     selector = f"{PART_OF_LABEL}={set_id}"
-    members: dict[str, dict[str, Any]] = {}
+    members: dict[ObjectId, dict[str, Any]] = {}
     unserved: set[str] = set()
     for gk, (api_version, kind) in kinds_to_list(desired, inventory).items():
         try:

@@ -44,7 +44,7 @@ class PlanOptions:
     parallelism: int = DEFAULT_PARALLELISM  # for new and changed objects
 
 
-def _seen(live: dict[str, Any]) -> dict[str, str | None]:
+def _seen(live: dict[str, Any]) -> dict[str, Any]:
     """What the plan records of the live object it acted on, for apply's staleness check."""
     return {
         "live_resource_version": (live.get("metadata") or {}).get("resourceVersion"),
@@ -69,7 +69,9 @@ def _replaceable(body: Mapping[str, Any]) -> bool:
     return str(annotations.get(REPLACE_ANNOTATION, "")).lower() == "true"
 
 
-def _shown(before: dict[str, Any] | None, after: dict[str, Any] | None, label: str):
+def _shown(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, label: str
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str]:
     """Masked before/after for display, and their diff."""
     masked_before, masked_after = mask_pair(before, after)
     return masked_before, masked_after, yaml_diff(before, after, label=label)

@@ -243,9 +243,9 @@ def files_under(commit: git.Commit | None, prefix: str) -> dict[str, tuple[bytes
     except KeyError:
         return {}
     if isinstance(folder, git.Blob):
-        return {folder.path: (folder.data_stream.read(), folder.mode)}
+        return {str(folder.path): (folder.data_stream.read(), folder.mode)}
     return {
-        item.path: (item.data_stream.read(), item.mode)
+        str(item.path): (item.data_stream.read(), item.mode)
         for item in folder.traverse()
         if isinstance(item, git.Blob)
     }

@@ -17,12 +17,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from compiler.cli.commands.apply import add_apply_options, execute
 from compiler.cli.commands.common import locate_spec
 from compiler.compile import emit
 from compiler.core import exitcodes
 from compiler.core.errors import GitError, PlanError
+
+if TYPE_CHECKING:
+    import git
+
+    from compiler.repo.gitrepo import Repository
 
 RESTORED_DIRS = ("overlays", "vendor")
 
@@ -38,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _restore_set(
-    repository, commit, spec_rel: str, out_rel: str
-) -> dict[str, tuple[bytes, int] | None]:  # type: ignore[no-untyped-def]
+    repository: Repository, commit: git.Commit, spec_rel: str, out_rel: str
+) -> dict[str, tuple[bytes, int] | None]:
     """Path -> content at REV (None: delete it), for every path --revert touches."""
     from compiler.repo.gitrepo import files_under, head_commit
 

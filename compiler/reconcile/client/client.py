@@ -202,10 +202,10 @@ class ClusterClient:
             what += f" (fields {field_selector})"
         token: str | None = None
         while True:
-            page = self.guard(
+            page: Body = self.guard(
                 "list",
                 what,
-                lambda token=token: self.dynamic.get(
+                lambda token=token: self.dynamic.get(  # type: ignore[misc]
                     resource,
                     namespace=namespace if resource.namespaced and namespace else None,
                     label_selector=label_selector,
