@@ -126,20 +126,11 @@ class GitTree:
 
 def read_owned_out(commit: git.Commit | None, out_relpath: str) -> dict[str, bytes]:
     """kgit's files of out/ as committed in ``commit`` (path relative to out/ -> bytes)."""
-    if commit is None:
-        return {}
-    try:
-        folder = commit.tree / out_relpath if out_relpath else commit.tree
-    except KeyError:
-        return {}
-    if not isinstance(folder, git.Tree):
-        return {}
     found: dict[str, bytes] = {}
-    for item in folder.traverse():
-        if isinstance(item, git.Blob) and item.mode != _SYMLINK_MODE:
-            rel = PurePosixPath(item.path).relative_to(folder.path or ".").as_posix()
-            if emit.is_owned(rel):
-                found[rel] = item.data_stream.read()
+    for path, (data, mode) in files_under(commit, out_relpath).items():
+        rel = PurePosixPath(path).relative_to(out_relpath or ".").as_posix()
+        if mode != _SYMLINK_MODE and emit.is_owned(rel):
+            found[rel] = data
     return dict(sorted(found.items()))
 
 
