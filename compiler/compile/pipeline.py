@@ -59,6 +59,18 @@ def _addon_file(addon: str, body: dict[str, Any]) -> str:
     return f"manifests/{addon}/{kind}-{name}.yaml"
 
 
+def _owned_namespaces(cluster: Cluster, addons: ResourceSet) -> frozenset[str]:
+    """Namespaces that some part of the spec deploys into: apps, external services,
+    secrets, and the add-ons rendered so far."""
+    owned = set(cluster.namespaces)
+    for resource in addons:
+        owned.add(resource.key.namespace)
+        if resource.key.kind == "Namespace":
+            owned.add(resource.key.name)
+    owned.discard("")
+    return frozenset(owned)
+
+
 def render_resources(
     cluster: Cluster, tree: SourceTree, spec: str, warnings: list[str] | None = None
 ) -> ResourceSet:
@@ -87,10 +99,12 @@ def render_resources(
             f"{spec}#spec.ingress.nginx",
         )
     place(render_namespaces(cluster), lambda b: "manifests/namespaces.yaml", f"{spec}#spec")
+    owned = _owned_namespaces(cluster, resources)
     for app in cluster.apps:
         objects = render_app(cluster, app)
+        scope = overlay.Scope(cluster.name, app.namespace, owned - {app.namespace})
         for path in app.overlays:
-            objects = overlay.apply_overlay(objects, overlay.load_overlay(tree, path))
+            objects = overlay.apply_overlay(objects, overlay.load_overlay(tree, path), scope)
         file = f"manifests/apps/{app.namespace}/{app.name}.yaml"
         place(objects, lambda b, f=file: f, f"{spec}#{app.source}")
     for service in cluster.external_services:

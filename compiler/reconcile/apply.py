@@ -54,7 +54,13 @@ from compiler.reconcile.calls import ApplyCluster
 from compiler.reconcile.desired import Desired, with_secret_values
 from compiler.reconcile.lock import LeaseLock, LockOptions, default_identity, lease_lock
 from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, ObjectRef, Plan
-from compiler.reconcile.prune import PruneDecision, PruneOptions, decide_prune, refusal
+from compiler.reconcile.prune import (
+    PruneDecision,
+    PruneOptions,
+    decide_prune,
+    refusal,
+    skip_reason,
+)
 from compiler.reconcile.retry import RetryPolicy
 from compiler.reconcile.wait import WaitOptions, wait_for
 
@@ -553,7 +559,7 @@ def _prune(
     """Delete in reverse order; the inventory members that stay (skipped or failed)."""
     kept: set[ObjectRef] = set(prune.skipped)
     for ref in prune.skipped:
-        run.record(Change(ref, Outcome.SKIPPED, "protected kind: use --prune-protected"))
+        run.record(Change(ref, Outcome.SKIPPED, skip_reason(ref)))
     for batch in order.delete_batches(prune.delete):
         for ref in batch:
             run.cluster.resolve(ref)
