@@ -152,9 +152,15 @@ def input_paths(tree: SourceTree, cluster: Cluster, spec: str) -> list[str]:
     return sorted(paths)
 
 
+def input_digest(data: bytes) -> str:
+    """sha256 of an input's text with LF line ends: YAML reads CRLF as LF, and a checkout
+    under core.autocrlf=true must not make out/index.json stale."""
+    return emit.sha256(data.replace(b"\r\n", b"\n"))
+
+
 def input_digests(tree: SourceTree, cluster: Cluster, spec: str) -> dict[str, str]:
     """sha256 of each input, recorded in out/index.json (see ``unchanged_since_compile``)."""
-    return {path: emit.sha256(tree.read_bytes(path)) for path in input_paths(tree, cluster, spec)}
+    return {path: input_digest(tree.read_bytes(path)) for path in input_paths(tree, cluster, spec)}
 
 
 def unchanged_since_compile(tree: SourceTree, previous: Mapping[str, bytes]) -> bool:
@@ -172,7 +178,7 @@ def unchanged_since_compile(tree: SourceTree, previous: Mapping[str, bytes]) -> 
         return False
     try:
         return all(
-            emit.sha256(tree.read_bytes(path)) == digest for path, digest in recorded.items()
+            input_digest(tree.read_bytes(path)) == digest for path, digest in recorded.items()
         )
     except OSError:
         return False

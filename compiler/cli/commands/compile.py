@@ -56,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
     where = locate_spec(args)
     if (args.message is not None or args.force) and not args.commit:
         warn("-m/--message and --force only take effect with --commit")
+    emit.check_out_dir(where.out_dir)
+    if not args.check:
+        for message in emit.recover_out(where.out_dir):
+            warn(message)
     if args.commit:
         return _compile_and_commit(args, where)
     previous = emit.read_out(where.out_dir)
