@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import git
-from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from compiler.compile import emit
 from compiler.core.errors import GitError
@@ -64,16 +64,32 @@ def head_commit(repository: Repository) -> git.Commit | None:
 
 
 def resolve(repository: Repository, revision: str) -> git.Commit:
-    """The commit a revision names (branch, tag, sha, HEAD~1, origin/main ...)."""
+    """The commit a revision names (branch, tag, sha, HEAD~1, origin/main, HEAD@{2.days.ago}).
+
+    Git itself resolves it (``git rev-parse``): GitPython's own parser lacks reflog dates
+    and walks to parents a shallow clone does not have.
+    """
+    git_ = repository.repo.git
     try:
-        obj = repository.repo.rev_parse(revision)
-    except (BadName, ValueError, GitCommandError, IndexError):
-        raise GitError(f"unknown revision {revision!r}") from None
-    if isinstance(obj, git.TagObject):
-        obj = obj.object
-    if not isinstance(obj, git.Commit):
-        raise GitError(f"revision {revision!r} is a {obj.type}, not a commit")
-    return obj
+        sha = git_.rev_parse("--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}")
+    except GitCommandError:
+        try:
+            sha = git_.rev_parse("--verify", "--quiet", "--end-of-options", revision)
+            kind = git_.cat_file("-t", sha)
+        except GitCommandError:
+            raise GitError(f"unknown revision {revision!r}", hint=_shallow_hint(git_)) from None
+        raise GitError(f"revision {revision!r} is a {kind}, not a commit") from None
+    return repository.repo.commit(sha)
+
+
+def _shallow_hint(git_: git.Git) -> str | None:
+    try:
+        shallow = git_.rev_parse("--is-shallow-repository") == "true"
+    except GitCommandError:
+        return None
+    if not shallow:
+        return None
+    return "this clone is shallow and may lack it: git fetch --unshallow, or fetch-depth: 0 in CI"
 
 
 def _join(prefix: str, relpath: str) -> str:
