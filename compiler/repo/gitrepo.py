@@ -234,16 +234,45 @@ def commit_paths(repository: Repository, paths: Iterable[str], message: str) -> 
     repo = repository.repo
     with tempfile.NamedTemporaryFile("w", delete=False, encoding="utf-8") as handle:
         handle.write(message if message.endswith("\n") else message + "\n")
+    staged = _index_entries(repository, paths)
     try:
         # `add -A` records new files and deletions in the index so `--only` knows them.
         try:
             repo.git.add("-A", "--", *paths)
         except GitCommandError as exc:
+            _restore_index(repository, paths, staged)
             raise _git_failure("git add", exc) from None
         try:
             repo.git.commit("--only", "--quiet", "--cleanup=strip", "-F", handle.name, "--", *paths)
         except GitCommandError as exc:
+            # A hook refused: unstage what `add` staged, so the index is the user's again.
+            _restore_index(repository, paths, staged)
             raise _git_failure("git commit", exc) from None
     finally:
         os.unlink(handle.name)
     return repo.head.commit.hexsha
+
+
+_NO_ENTRY = "0 " + "0" * 40
+
+
+def _index_entries(repository: Repository, paths: list[str]) -> dict[str, str]:
+    """path -> "mode sha stage" of each of ``paths`` the index holds now."""
+    listed = repository.repo.git.ls_files("-s", "-z", "--", *paths)
+    entries = {}
+    for record in listed.split("\0"):
+        if record:
+            info, _, path = record.partition("\t")
+            entries[path] = info
+    return entries
+
+
+def _restore_index(repository: Repository, paths: list[str], entries: dict[str, str]) -> None:
+    """Put the index entries of ``paths`` back as ``_index_entries`` found them (a path
+    that had none is removed again); the work tree is not touched."""
+    wanted = set(paths) | set(entries)
+    records = "".join(f"{entries.get(p, _NO_ENTRY)}\t{p}\0" for p in sorted(wanted))
+    with tempfile.TemporaryFile() as stdin:
+        stdin.write(records.encode())
+        stdin.seek(0)
+        repository.repo.git.update_index("-z", "--index-info", istream=stdin)

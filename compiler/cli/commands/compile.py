@@ -15,6 +15,7 @@ from compiler.cli.commands.common import (
 from compiler.compile import emit
 from compiler.compile.pipeline import compile_tree
 from compiler.core import exitcodes
+from compiler.core.errors import GitError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,7 +117,13 @@ def _compile_and_commit(args: argparse.Namespace, where: SpecLocation) -> int:
     cause = args.change_cause or change_cause(message)
     final = compile_tree(where.tree, where.options(change_cause=cause, previous=head_out))
     emit.write_out(where.out_dir, final.files)
-    result = commit_output(workspace, final.files, message)
+    try:
+        result = commit_output(workspace, final.files, message)
+    except GitError as exc:
+        raise GitError(
+            f"{exc.message}; nothing was committed or staged, and out/ holds the new compile",
+            hint=exc.hint,
+        ) from None
     if result.sha is None:
         print(f"nothing to commit: {where.out_dir} already matches HEAD")
         return exitcodes.SUCCESS
