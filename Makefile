@@ -34,13 +34,18 @@ sshd:
 	  else echo "note: openssh-server not installed and not root; the host SSH tests will be skipped"; fi; \
 	fi
 
-test: $(VENV)/.installed-test sshd
+test: lint sshd
 	@command -v kubectl >/dev/null || echo "note: kubectl not found; tests that use it will be skipped"
-	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2
 
+# The gates CI runs (through make test) and .pre-commit-config.yaml runs for contributors:
+# formatting, lint with a complexity limit (C901), types, and the import contracts
+# (layers, no kubernetes on the compile path, GitPython only in repo/; no cycles).
 lint: $(VENV)/.installed-test
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.run

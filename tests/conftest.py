@@ -13,10 +13,18 @@ UPSTREAM = REPO.parent / "shared" / "upstream"
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # No test may talk to a real cluster or read the developer's settings.
-    for name in ("KUBECONFIG", "KGIT_JOIN_TOKEN", "KGIT_CA_CERT_HASH", "KGIT_CERT_KEY",
-                 "KGIT_DEBUG", "GIT_DIR", "GIT_WORK_TREE",
-                 # in a pod (a CI runner) these with the mounted token mean "in-cluster"
-                 "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"):
+    for name in (
+        "KUBECONFIG",
+        "KGIT_JOIN_TOKEN",
+        "KGIT_CA_CERT_HASH",
+        "KGIT_CERT_KEY",
+        "KGIT_DEBUG",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        # in a pod (a CI runner) these with the mounted token mean "in-cluster"
+        "KUBERNETES_SERVICE_HOST",
+        "KUBERNETES_SERVICE_PORT",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -37,5 +45,6 @@ def upstream() -> Path:
 @pytest.fixture
 def repo_root() -> Path:
     return REPO
+
 
 from tests.apiserver.fixtures import apiserver  # noqa: E402, F401

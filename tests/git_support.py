@@ -74,5 +74,6 @@ def committed_paths(repo: git.Repo, rev: str = "HEAD") -> set[str]:
     if not commit.parents:
         return {item.path for item in commit.tree.traverse() if item.type == "blob"}
     return {
-        d.a_path or d.b_path for d in commit.parents[0].diff(commit)  # type: ignore[misc]
+        d.a_path or d.b_path
+        for d in commit.parents[0].diff(commit)  # type: ignore[misc]
     }

@@ -87,7 +87,9 @@ def pull_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> Pat
 
 def _check_review_commands(lines: list[str], capsys, diff_base: str) -> None:
     assert [line.split()[:2] for line in lines] == [
-        ["kgit", "validate"], ["kgit", "compile"], ["kgit", "diff"]
+        ["kgit", "validate"],
+        ["kgit", "compile"],
+        ["kgit", "diff"],
     ]
     validate, check, diff = (_argv(line) for line in lines)
     assert check == ["compile", "--check"]
@@ -152,7 +154,7 @@ def test_github_workflow_reviews_pull_requests_and_deploys_main(pull_request, ca
     _check_deploy_commands(
         _kgit_lines(deploy_scripts), os.path.expandvars("$RUNNER_TEMP/kubeconfig")
     )
-    writer = next(s for s in deploy_scripts if "> \"$RUNNER_TEMP/kubeconfig\"" in s)
+    writer = next(s for s in deploy_scripts if '> "$RUNNER_TEMP/kubeconfig"' in s)
     assert writer.splitlines()[0] == "umask 077"
 
 

@@ -222,9 +222,7 @@ def test_out_in_a_subdirectory_of_the_repository(tmp_path, capsys):
     assert all(path.startswith("clusters/lab/out/") for path in changed), changed
     assert "clusters/lab/out/index.json" in changed
     blob = repo.git.hash_object(str(spec))
-    assert repo.head.commit.message.endswith(
-        f"\n\nKgit-Source: clusters/lab/cluster.yaml@{blob}\n"
-    )
+    assert repo.head.commit.message.endswith(f"\n\nKgit-Source: clusters/lab/cluster.yaml@{blob}\n")
 
 
 def test_a_spec_outside_any_repository_is_a_clear_error(tmp_path, capsys):
@@ -272,5 +270,5 @@ def test_an_ignored_out_is_a_clear_git_error(spec, capsys):
     assert run.code == 1
     assert run.err.splitlines()[-1] == (
         "error: git add failed: The following paths are ignored by one of your "
-        ".gitignore files: out"
+        ".gitignore files: out; nothing was committed or staged, and out/ holds the new compile"
     )

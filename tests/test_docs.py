@@ -24,8 +24,14 @@ DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 INVOCATION = re.compile(r"^\s*(?:\$\s+|-\s+|run:\s+|[\w./-]*/)?kgit\s+(\S+)(.*)$")
 FLAG = re.compile(r"-{1,2}[A-Za-z][\w-]*")
 # The options the README's "Shared options" paragraph documents once for every command.
-SHARED_OPTIONS = ("--debug", "-f/--file", "-O/--out-dir", "--kubeconfig", "--context",
-                  "-o/--output")
+SHARED_OPTIONS = (
+    "--debug",
+    "-f/--file",
+    "-O/--out-dir",
+    "--kubeconfig",
+    "--context",
+    "-o/--output",
+)
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -154,8 +160,6 @@ def test_every_option_of_every_command_is_documented(command):
     shown = {flag for _, name, flags in INVOCATIONS if name == command for flag in flags}
     shared = {spelling for option in SHARED_OPTIONS for spelling in option.split("/")}
     missing = [
-        "/".join(option)
-        for option in _options(command)
-        if not set(option) & (shown | shared)
+        "/".join(option) for option in _options(command) if not set(option) & (shown | shared)
     ]
     assert missing == [], f"`kgit {command}` options that no doc shows"

@@ -97,8 +97,14 @@ def test_index_lists_every_object_with_a_source_that_exists_in_cluster_yaml(
 ):
     spec = yaml.safe_load((repo_root / "cluster.yaml").read_text())
     in_files = sorted(
-        (obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"],
-         path, obj["metadata"]["annotations"]["kgit.dev/source"])
+        (
+            obj["apiVersion"],
+            obj["kind"],
+            obj["metadata"].get("namespace"),
+            obj["metadata"]["name"],
+            path,
+            obj["metadata"]["annotations"]["kgit.dev/source"],
+        )
         for path, obj in manifest_objects(out_dir)
     )
     listed = sorted(

@@ -44,8 +44,9 @@ CONTAINER = "io.k8s.api.core.v1.Container"
         pytest.param(CONTAINER, "env", ("name",), id="env"),
         pytest.param(CONTAINER, "volumeMounts", ("mountPath",), id="volumeMounts"),
         pytest.param(CONTAINER, "ports", ("containerPort", "protocol"), id="container-ports"),
-        pytest.param("io.k8s.api.core.v1.ServiceSpec", "ports", ("port", "protocol"),
-                     id="service-ports"),
+        pytest.param(
+            "io.k8s.api.core.v1.ServiceSpec", "ports", ("port", "protocol"), id="service-ports"
+        ),
     ],
 )
 def test_merging_lists_have_the_documented_keys(type_name, field, keys):

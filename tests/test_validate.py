@@ -499,8 +499,10 @@ INVALID_SPECS = [
         id="ingress-without-ports",
     ),
     pytest.param(
-        add(APP + "      ports: [{containerPort: 53, protocol: UDP}]\n"
-            "      ingress: {host: web.lab.example}\n"),
+        add(
+            APP + "      ports: [{containerPort: 53, protocol: UDP}]\n"
+            "      ingress: {host: web.lab.example}\n"
+        ),
         [
             "cluster.yaml:16:7: spec.apps[0].ingress: needs a TCP port: the Ingress routes HTTP to the app's first TCP port",
         ],

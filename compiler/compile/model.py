@@ -24,9 +24,10 @@ DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
 API_SERVER_PORT = 6443
 
 
-def frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def frozen_map(value: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """A read-only, key-sorted copy (sorted so that output order never depends on input)."""
-    return MappingProxyType({k: value[k] for k in sorted(value or {})})
+    items = value or {}
+    return MappingProxyType({k: items[k] for k in sorted(items)})
 
 
 def _spec_path(*parts: str | int) -> str:

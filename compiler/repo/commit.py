@@ -59,8 +59,9 @@ class Workspace:
 
     def out_paths(self, relpaths: Iterable[str]) -> list[str]:
         """Paths relative to out/ as paths relative to the repository root."""
-        return sorted(posixpath.join(self.out_relpath, p) if self.out_relpath else p
-                      for p in relpaths)
+        return sorted(
+            posixpath.join(self.out_relpath, p) if self.out_relpath else p for p in relpaths
+        )
 
 
 def _written_by_kgit(work: Mapping[str, bytes]) -> set[str]:

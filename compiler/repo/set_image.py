@@ -57,18 +57,14 @@ def parse_assignment(text: str) -> ImageAssignment:
     target, sep, image = text.partition("=")
     app, _slash, container = target.partition("/")
     if not sep or not app or not image or (_slash and not container):
-        raise KgitError(
-            f"{text!r} is not APP[/CONTAINER]=IMAGE", hint="e.g. nginx=nginx:1.16.1"
-        )
+        raise KgitError(f"{text!r} is not APP[/CONTAINER]=IMAGE", hint="e.g. nginx=nginx:1.16.1")
     check_image(image)
     return ImageAssignment(app, container or None, image)
 
 
 def check_image(image: str) -> None:
     definition = cluster_schema()["$defs"]["image"]
-    if len(image) > definition.get("maxLength", 512) or not re.match(
-        definition["pattern"], image
-    ):
+    if len(image) > definition.get("maxLength", 512) or not re.match(definition["pattern"], image):
         raise KgitError(
             f"{image!r} is not a valid image reference",
             hint=definition.get("x-hint", "e.g. nginx:1.25"),
@@ -140,9 +136,9 @@ def _scalar_span(text: str, location: Location) -> tuple[int, int, str | None]:
     """Start and end offsets and style of the scalar token that starts at ``location``."""
     for token in yaml.scan(text, Loader=yaml.SafeLoader):
         mark = token.start_mark
-        if (
-            isinstance(token, yaml.ScalarToken)
-            and (mark.line + 1, mark.column + 1) == (location.line, location.col)
+        if isinstance(token, yaml.ScalarToken) and (mark.line + 1, mark.column + 1) == (
+            location.line,
+            location.col,
         ):
             return mark.index, token.end_mark.index, token.style
     raise KgitError(f"{location}: cannot find the image's text in the file")
@@ -174,7 +170,7 @@ def verify_edit(old: dict[str, Any], new_text: str, edits: Sequence[ImageEdit]) 
     """The new text must parse to the old data with only the edited images changed."""
     expected = clone(old)
     for edit in edits:
-        target = expected
+        target: Any = expected
         for part in edit.path[:-1]:
             target = target[part]
         target[edit.path[-1]] = edit.after

@@ -21,8 +21,15 @@ if TYPE_CHECKING:
 
 # Kinds whose registry returns the deleted object; the others answer a Status Success
 # (genericregistry.Store.ReturnDeletedObject upstream).
-RETURNS_DELETED = {"Pod", "ServiceAccount", "PersistentVolumeClaim", "Service", "Namespace",
-                   "CustomResourceDefinition", "Node"}
+RETURNS_DELETED = {
+    "Pod",
+    "ServiceAccount",
+    "PersistentVolumeClaim",
+    "Service",
+    "Namespace",
+    "CustomResourceDefinition",
+    "Node",
+}
 
 
 def delete(server: ApiServer, req: Request, route: Route) -> Response:
@@ -37,22 +44,36 @@ def delete(server: ApiServer, req: Request, route: Route) -> Response:
     dry_run = req.dry_run or "All" in (options.get("dryRun") or [])
     policy = options.get("propagationPolicy") or req.param("propagationPolicy")
     if policy and policy not in ("Orphan", "Background", "Foreground"):
-        raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: '
-                       f'propagationPolicy: Unsupported value: "{policy}": supported '
-                       'values: "Foreground", "Background", "Orphan", "nil"', {})
+        raise ApiError(
+            422,
+            "Invalid",
+            f'DeleteOptions.meta.k8s.io "" is invalid: '
+            f'propagationPolicy: Unsupported value: "{policy}": supported '
+            'values: "Foreground", "Background", "Orphan", "nil"',
+            {},
+        )
     with server.store.lock:
         live = get_or_404(server.store, route)
         pre = options.get("preconditions") or {}
         if pre.get("uid") and pre["uid"] != live["metadata"].get("uid"):
-            raise conflict(res.group, res.plural, route.name,
-                           f"Precondition failed: UID in precondition: {pre['uid']}, "
-                           f"UID in object meta: {live['metadata'].get('uid')}")
-        if pre.get("resourceVersion") and pre["resourceVersion"] != \
-                live["metadata"].get("resourceVersion"):
-            raise conflict(res.group, res.plural, route.name,
-                           "Precondition failed: ResourceVersion in precondition: "
-                           f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-                           f"{live['metadata'].get('resourceVersion')}")
+            raise conflict(
+                res.group,
+                res.plural,
+                route.name,
+                f"Precondition failed: UID in precondition: {pre['uid']}, "
+                f"UID in object meta: {live['metadata'].get('uid')}",
+            )
+        if pre.get("resourceVersion") and pre["resourceVersion"] != live["metadata"].get(
+            "resourceVersion"
+        ):
+            raise conflict(
+                res.group,
+                res.plural,
+                route.name,
+                "Precondition failed: ResourceVersion in precondition: "
+                f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                f"{live['metadata'].get('resourceVersion')}",
+            )
         obj = copy.deepcopy(live)
         meta = obj["metadata"]
         finalizers = list(meta.get("finalizers") or [])
@@ -85,18 +106,29 @@ def delete(server: ApiServer, req: Request, route: Route) -> Response:
                 if meta != live["metadata"]:
                     server.persist(res, obj, live)
                 if gc_finalizer:
-                    server.controllers.collect_garbage(res, route.namespace, route.name,
-                                                       str(meta.get("uid")))
+                    server.controllers.collect_garbage(
+                        res, route.namespace, route.name, str(meta.get("uid"))
+                    )
             return Response(200, obj)
         if not dry_run:
             server.remove(res, live)
     if res.kind in RETURNS_DELETED or res.crd:
         return Response(200, obj)
-    return Response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                          "status": "Success", "details": {
-                              "name": route.name, **({"group": res.group} if res.group
-                                                     else {}),
-                              "kind": res.plural, "uid": meta.get("uid")}})
+    return Response(
+        200,
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {
+                "name": route.name,
+                **({"group": res.group} if res.group else {}),
+                "kind": res.plural,
+                "uid": meta.get("uid"),
+            },
+        },
+    )
 
 
 def delete_collection(server: ApiServer, req: Request, route: Route) -> Response:
@@ -113,7 +145,10 @@ def delete_collection(server: ApiServer, req: Request, route: Route) -> Response
                 deleted.append(obj)
                 if not req.dry_run:
                     server.remove(res, obj)
-    body = {"kind": f"{res.kind}List", "apiVersion": res.api_version,
-            "metadata": {"resourceVersion": str(server.store.resource_version)},
-            "items": deleted}
+    body = {
+        "kind": f"{res.kind}List",
+        "apiVersion": res.api_version,
+        "metadata": {"resourceVersion": str(server.store.resource_version)},
+        "items": deleted,
+    }
     return Response(200, body)

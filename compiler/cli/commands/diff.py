@@ -204,8 +204,9 @@ def _demo(args: argparse.Namespace, where: SpecLocation) -> int:
         assignment = ImageAssignment(app.name, None, newer_image(app.image))
         command = f"kgit set-image {assignment}"
         new_text, _edits = edit_spec(tree, options, [assignment])
-        before = Side(where.display, tree, where.spec_relpath, where.display,
-                      emit.read_out(copy / "out"))
+        before = Side(
+            where.display, tree, where.spec_relpath, where.display, emit.read_out(copy / "out")
+        )
         before_files = before.compile()
         after = Side(
             command,

@@ -9,7 +9,6 @@ problems, but skip every field the schema already complained about, so each mist
 reported once.
 """
 
-
 from __future__ import annotations
 
 from compiler.compile.load import Document

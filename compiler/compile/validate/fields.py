@@ -54,7 +54,6 @@ def at(path: PathKey, message: str) -> str:
     return f"{where}: {message}" if where else message
 
 
-
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -73,7 +72,6 @@ def as_int(value: Any) -> int | None:
 
 def ip_family(version: int) -> str:
     return "IPv4" if version == 4 else "IPv6"
-
 
 
 def is_ip(text: str) -> bool:
