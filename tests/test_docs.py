@@ -125,7 +125,8 @@ def invocations() -> list[tuple[str, str, set[str]]]:
 
 
 _NESTED = {
-    name: set(_subparsers(_command_parser(name))) for name in COMMANDS
+    name: set(_subparsers(_command_parser(name)))
+    for name in COMMANDS
     if _subparsers(_command_parser(name))
 }
 INVOCATIONS = invocations()

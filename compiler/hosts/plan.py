@@ -132,13 +132,22 @@ class HostPlan:
 
 
 def _action(raw: Mapping[str, Any]) -> Action:
-    tuples = {"phases", "changes", "steps", "remove_labels"}
-    taints = {"taints", "old_taints"}
-    values = {
-        k: (tuple(v) if k in tuples else tuple(tuple(t) for t in v) if k in taints else v)
-        for k, v in raw.items()
-    }
-    return Action(**values)
+    return Action(
+        kind=str(raw["kind"]),
+        reason=str(raw["reason"]),
+        phases=tuple(raw.get("phases", ())),
+        changes=tuple(raw.get("changes", ())),
+        steps=tuple(raw.get("steps", ())),
+        version=str(raw.get("version", "")),
+        labels=dict(raw.get("labels", {})),
+        remove_labels=tuple(raw.get("remove_labels", ())),
+        taints=_taints(raw.get("taints", ())),
+        old_taints=_taints(raw.get("old_taints", ())),
+    )
+
+
+def _taints(raw: Any) -> tuple[Taint, ...]:
+    return tuple((str(k), str(v), str(e)) for k, v, e in raw)
 
 
 def inventory_digest(inventory: Inventory) -> str:
