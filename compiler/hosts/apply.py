@@ -43,12 +43,11 @@ from compiler.hosts.plan import (
     JOIN_PHASES,
     Action,
     HostPlan,
-    HostPlanError,
     NodePlan,
     make_host_plan,
 )
 from compiler.hosts.record import HistoryEntry, HostLock, append_history, identity, utc_now
-from compiler.hosts.ssh import Connection, HostKeyTrust, SshError, connect
+from compiler.hosts.ssh import Connection, HostKeyTrust, connect
 
 DEFAULT_PARALLELISM = 10
 NODE_REGISTER_TIMEOUT = 120.0
@@ -140,7 +139,7 @@ async def gather_facts(inventory: Inventory, options: HostOptions) -> HostFacts:
             api_nodes = await asyncio.to_thread(api.nodes)
         finally:
             api.close()
-    except (NodeApiError, Exception) as exc:  # a kubeconfig the client cannot use, too
+    except Exception as exc:  # NodeApiError, and a kubeconfig the client cannot use
         return HostFacts(nodes, None, str(exc))
     return HostFacts(nodes, api_nodes, None)
 
@@ -311,6 +310,7 @@ class HostManager:
                 action.remove_labels,
                 action.taints,
                 action.old_taints,
+                sorted(node.labels),
             )
         else:
             raise NodeStepError(f"node {node.name}: unknown action {action.kind!r} in the plan")
@@ -426,10 +426,7 @@ async def apply_hosts(
     first = await connect(init.name, init.ssh, options.trust)
     try:
         async with HostLock(first, identity(options.git_revision)):
-            try:
-                plan, facts = await plan_hosts(inventory, options)
-            except HostPlanError:
-                raise
+            plan, facts = await plan_hosts(inventory, options)
             if saved is not None:
                 if saved.base.facts_digest != facts.digest():
                     raise StalePlanError(
@@ -461,7 +458,5 @@ async def apply_hosts(
                 ),
             )
             return result
-    except SshError:
-        raise
     finally:
         await first.close()

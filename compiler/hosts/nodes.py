@@ -120,25 +120,27 @@ class NodeApi:
         remove_labels: Sequence[str],
         taints: Sequence[tuple[str, str, str]],
         managed_taints: Sequence[tuple[str, str, str]],
+        managed_labels: Sequence[str],
     ) -> None:
         """Set ``labels``, drop ``remove_labels``, and make the taints kgit manages
-        ``taints`` (replacing ``managed_taints``), keeping everyone else's."""
+        ``taints`` (replacing ``managed_taints``), keeping everyone else's; record
+        ``managed_labels`` (every label cluster.yaml gives the node) and ``taints``."""
         live = self._call(f"reading Node {name}", self.core.read_node, name)
         if live is None:
             raise NodeApiError(f"Node {name} does not exist")
-        old = {(t["key"], t.get("effect", "")) for t in managed_taints_of(managed_taints)}
+        # Replaced: the taints kgit set before and those it sets now (by key and effect).
+        replaced = {(k, e) for k, _, e in (*managed_taints, *taints)}
         kept = [
             t
             for t in (live.get("spec") or {}).get("taints") or []
-            if (t.get("key"), t.get("effect")) not in old
-            and (t.get("key"), t.get("effect")) not in {(k, e) for k, _, e in taints}
+            if (t.get("key"), t.get("effect")) not in replaced
         ]
         body = {
             "metadata": {
                 "resourceVersion": live["metadata"]["resourceVersion"],
                 "labels": {**dict(labels), **dict.fromkeys(remove_labels)},
                 "annotations": {
-                    MANAGED_LABELS: json.dumps(sorted(labels_wanted(live, labels, remove_labels))),
+                    MANAGED_LABELS: json.dumps(sorted(managed_labels)),
                     MANAGED_TAINTS: json.dumps([list(t) for t in taints]),
                 },
             },
@@ -236,17 +238,6 @@ class NodeApi:
 def taint_body(taint: tuple[str, str, str]) -> dict[str, str]:
     key, value, effect = taint
     return {"key": key, "effect": effect, **({"value": value} if value else {})}
-
-
-def managed_taints_of(taints: Sequence[tuple[str, str, str]]) -> list[dict[str, str]]:
-    return [taint_body(t) for t in taints]
-
-
-def labels_wanted(
-    live: Mapping[str, Any], labels: Mapping[str, str], remove: Sequence[str]
-) -> set[str]:
-    del live, remove  # the managed set is exactly what cluster.yaml lists now
-    return set(labels)
 
 
 def managed(annotations: Mapping[str, str], key: str) -> list[Any]:

@@ -78,14 +78,3 @@ class HostLock:
 async def append_history(conn: Connection, entry: HistoryEntry) -> None:
     line = json.dumps(asdict(entry), sort_keys=True)
     await conn.run(remote.history_append_program(line), timeout=60)
-
-
-async def read_history(conn: Connection) -> list[HistoryEntry]:
-    result = await conn.run(remote.history_read_program(), timeout=60)
-    entries = []
-    for line in result.stdout.splitlines():
-        try:
-            entries.append(HistoryEntry(**json.loads(line)))
-        except (ValueError, TypeError):
-            continue
-    return entries

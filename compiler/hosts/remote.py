@@ -142,10 +142,6 @@ def unlock_program(holder: str) -> str:
     return _program(body)
 
 
-def force_unlock_program() -> str:
-    return _program(f'rm -rf -- "$ROOT{LOCK_DIR}"\n')
-
-
 def history_append_program(entry: str) -> str:
     body = (
         _assign("ENTRY", entry)
@@ -153,7 +149,3 @@ def history_append_program(entry: str) -> str:
         + 'mkdir -p "$(dirname "$file")" && printf \'%s\\n\' "$ENTRY" >>"$file"\n'
     )
     return _program(body)
-
-
-def history_read_program() -> str:
-    return _program(f'cat -- "$ROOT{HISTORY_FILE}" 2>/dev/null || true\n')
