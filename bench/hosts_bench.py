@@ -2,13 +2,18 @@
 
 Every node is fresh (nothing installed), so each one's facts include a full
 `provision.sh --dry-run`: the most work a plan does per node. Measured at several
-``--parallelism`` values; the ratio to parallelism 1 is what reading the nodes in parallel
-buys. Needs root and Debian's openssh-server (as the host tests do).
+```--parallelism`` values; the ratio to parallelism 1 is what reading the nodes in parallel
+buys. Wall-clock time depends on how busy the machine is, so CPU seconds are printed too:
+kgit's own (this process) per run, and the nodes' side (sshd, bash, provision.sh --dry-run
+and the shims: the sshd processes' children, counted when they exit) per node.
+Needs root and Debian's openssh-server (as the host tests do).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -38,6 +43,7 @@ def bench_hosts_plan(nodes: int = 100, parallelisms=(1, 10, 32, 100)) -> list[st
     if reason:
         return [f"## Hosts plan: skipped ({reason})"]
     names = [f"n{i:03d}" for i in range(nodes)]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory(prefix="kgit-hosts-bench-") as tmp:
         base = Path(tmp)
         ssh = SshNodes(base / "sshd", names, admin_kubeconfig="{}\n").start()
@@ -47,22 +53,31 @@ def bench_hosts_plan(nodes: int = 100, parallelisms=(1, 10, 32, 100)) -> list[st
             cluster = cluster_of(_spec(ssh, names))
             files = {f.path: f.content.encode() for f in render_hosts(cluster)}
             inventory = build_inventory(cluster, files)
-            lines = [f"## Hosts plan: {nodes} fresh nodes, one sshd on loopback"]
+            lines = [
+                f"## Hosts plan: {nodes} fresh nodes behind sshd on loopback "
+                f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+            ]
             first = None
             for parallelism in parallelisms:
                 options = HostOptions(HostKeyTrust((known,)), parallelism=parallelism)
+                cpu = time.process_time()
                 started = time.perf_counter()
                 plan, _ = asyncio.run(plan_hosts(inventory, options))
                 took = time.perf_counter() - started
+                cpu = time.process_time() - cpu
                 first = first or took
                 actions = sum(len(n.actions) for n in plan.nodes)
                 lines.append(
-                    f"parallelism {parallelism:>3}: {took:6.2f} s ({actions} actions; "
-                    f"{first / took:4.1f}x parallelism 1)"
+                    f"parallelism {parallelism:>3}: {took:6.2f} s wall, kgit {cpu:5.2f} s CPU "
+                    f"({actions} actions; {first / took:4.1f}x parallelism 1)"
                 )
-            return lines
         finally:
             ssh.cleanup()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    node_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    per_node = node_cpu / (len(parallelisms) * nodes)
+    lines.append(f"node side: {per_node * 1000:.0f} ms CPU per node and plan (sshd, bash, dry run)")
+    return lines
 
 
 if __name__ == "__main__":
