@@ -498,3 +498,36 @@ def test_two_control_planes_behind_a_vip(make_cluster):
     kubeadm = (cluster.ssh.nodes["cp2"].root / "etc/kubernetes/kgit/kubeadm.yaml").read_text()
     assert "apiServerEndpoint: 10.0.0.100:6443" in kubeadm
     assert not cluster.plan().has_changes()
+
+
+def test_ssh_config_aliases_users_ports_and_keys_are_honoured(make_cluster, tmp_path, monkeypatch):
+    import asyncio
+    import copy
+
+    from compiler.compile.render.hosts import render_hosts
+    from compiler.hosts.apply import plan_hosts
+    from compiler.hosts.inventory import build_inventory
+    from tests.hosts_support import cluster_of
+
+    cluster = make_cluster(THREE)
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    config = "".join(
+        f"Host lab-{name}\n  HostName {node.address}\n  Port {cluster.ssh.port}\n"
+        f"  User root\n  IdentityFile {cluster.ssh.client_key}\n"
+        for name, node in cluster.ssh.nodes.items()
+    )
+    (home / ".ssh/config").write_text(config)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    document = copy.deepcopy(cluster.document)
+    for node in document["spec"]["nodes"]:
+        node["ssh"] = {"host": f"lab-{node['name']}"}  # nothing else: the config says it
+    parsed = cluster_of(document)
+    files = {f.path: f.content.encode() for f in render_hosts(parsed)}
+    inventory = build_inventory(parsed, files)
+
+    plan, _ = asyncio.run(plan_hosts(inventory, cluster.options()))
+
+    assert plan.has_changes()
+    assert all(node.calls() == [] for node in cluster.ssh.nodes.values())  # read-only

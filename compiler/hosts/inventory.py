@@ -19,7 +19,7 @@ class SshSettings:
     """How to reach one host. None means "as ~/.ssh/config (or OpenSSH's default) says"."""
 
     host: str
-    port: int = 22
+    port: int | None = None  # None: ~/.ssh/config's Port, else 22
     user: str | None = None
     identity_file: str | None = None
     bastion: SshSettings | None = None
@@ -77,13 +77,13 @@ def parse_bastion(text: str) -> SshSettings:
     """``[user@]host[:port]`` (OpenSSH's ProxyJump form) as settings."""
     user, at, rest = text.rpartition("@")
     host, colon, port = rest.partition(":")
-    return SshSettings(host=host, port=int(port) if colon else 22, user=user if at else None)
+    return SshSettings(host=host, port=int(port) if colon else None, user=user if at else None)
 
 
 def ssh_settings(node: Node, ssh: Ssh) -> SshSettings:
     return SshSettings(
         host=ssh.host or node.address,
-        port=ssh.port or 22,
+        port=ssh.port,
         user=ssh.user,
         identity_file=ssh.identity_file,
         bastion=parse_bastion(ssh.bastion) if ssh.bastion else None,

@@ -67,8 +67,8 @@ class RunResult:
     stderr: str
 
 
-def _host_pattern(host: str, port: int) -> str:
-    return host if port == 22 else f"[{host}]:{port}"
+def _host_pattern(host: str, port: int | None) -> str:
+    return host if port in (None, 22) else f"[{host}]:{port}"
 
 
 def _read_known_hosts(paths: Sequence[Path]) -> asyncssh.SSHKnownHosts | None:
@@ -81,7 +81,7 @@ def _read_known_hosts(paths: Sequence[Path]) -> asyncssh.SSHKnownHosts | None:
     return asyncssh.import_known_hosts(text) if text.strip() else None
 
 
-def _record_host_key(path: Path, host: str, port: int, key: Any) -> None:
+def _record_host_key(path: Path, host: str, port: int | None, key: Any) -> None:
     line = f"{_host_pattern(host, port)} {key.export_public_key('openssh').decode().strip()}\n"
     path = path.expanduser()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -144,44 +144,29 @@ async def _open_jump(node: str, settings: SshSettings, trust: HostKeyTrust) -> A
     return await _connect_verified(f"{node} (bastion)", bastion, trust, None, None)
 
 
-async def _connect_verified(
-    node: str,
-    settings: SshSettings,
-    trust: HostKeyTrust,
-    tunnel: Any,
-    pinned: str | None,
-) -> Any:
-    host, port = settings.host, settings.port
-    options = _options(settings)
-    if tunnel is not None:
-        options["tunnel"] = tunnel
-    where = f"{host}:{port}"
-    if pinned:
-        known: Any = asyncssh.import_known_hosts(f"{_host_pattern(host, port)} {pinned}\n")
-        accept_new = False
-    else:
-        known = _read_known_hosts(trust.known_hosts)
-        matched = known.match(host, host, port)[0] if known is not None else []
-        accept_new = not matched
-        if accept_new and not trust.accept_new:
-            files = ", ".join(str(p) for p in trust.known_hosts)
-            raise HostKeyError(
-                f"node {node} ({where}): its host key is not known ({files} has no entry for "
-                f"{_host_pattern(host, port)}); check the key's fingerprint on the host "
-                "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then add it to "
-                "known_hosts, pin it in cluster.yaml (ssh.hostKey), or pass "
-                "--accept-new-host-keys to record the key the host presents"
-            )
+def _unknown(node: str, where: str, trust: HostKeyTrust) -> HostKeyError:
+    files = ", ".join(str(p) for p in trust.known_hosts)
+    return HostKeyError(
+        f"node {node} ({where}): its host key is not known (no entry in {files}); check the "
+        "key's fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), "
+        "then add it to known_hosts, pin it in cluster.yaml (ssh.hostKey), or pass "
+        "--accept-new-host-keys to record the key the host presents"
+    )
+
+
+def _changed(node: str, where: str, reason: str) -> HostKeyError:
+    return HostKeyError(
+        f"node {node} ({where}): host key verification failed ({reason}): the host "
+        "presents another key than the one known for it; if the host was reinstalled, "
+        "remove its old entry from known_hosts (ssh-keygen -R) and check the new one"
+    )
+
+
+async def _open(node: str, where: str, host: str, port: int | None, **options: Any) -> Any:
     try:
-        conn = await asyncssh.connect(
-            host, port, known_hosts=None if accept_new else known, **options
-        )
-    except asyncssh.HostKeyNotVerifiable as exc:
-        raise HostKeyError(
-            f"node {node} ({where}): host key verification failed ({exc.reason}): the host "
-            "presents another key than the one known for it; if the host was reinstalled, "
-            "remove its old entry from known_hosts (ssh-keygen -R) and check the new one"
-        ) from None
+        return await asyncssh.connect(host, port if port is not None else (), **options)
+    except asyncssh.HostKeyNotVerifiable:
+        raise
     except asyncssh.PermissionDenied:
         raise SshError(
             f"node {node} ({where}): permission denied (no key accepted; "
@@ -190,10 +175,43 @@ async def _connect_verified(
     except (OSError, asyncssh.Error, TimeoutError) as exc:
         detail = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
         raise SshError(f"node {node} ({where}): cannot connect: {detail or 'timed out'}") from None
-    if accept_new:
-        key = conn.get_server_host_key()
-        _record_host_key(trust.known_hosts[0], host, port, key)
-        conn.set_extra_info(kgit_new_host_key=fingerprint(key))
+
+
+async def _connect_verified(
+    node: str,
+    settings: SshSettings,
+    trust: HostKeyTrust,
+    tunnel: Any,
+    pinned: str | None,
+) -> Any:
+    """Connect with the host key checked by asyncssh itself (after ~/.ssh/config has
+    resolved the host and port); an unknown key is recorded only with ``accept_new`` and
+    only when no other key is known for the host it resolved to."""
+    host, port = settings.host, settings.port
+    options = _options(settings)
+    if tunnel is not None:
+        options["tunnel"] = tunnel
+    where = host if port is None else f"{host}:{port}"
+    if pinned:
+        # The node's own key, whatever name ~/.ssh/config resolves it to.
+        known: Any = asyncssh.import_known_hosts(f"* {pinned}\n")
+    else:
+        known = _read_known_hosts(trust.known_hosts) or asyncssh.import_known_hosts("")
+    try:
+        return await _open(node, where, host, port, known_hosts=known, **options)
+    except asyncssh.HostKeyNotVerifiable as exc:
+        if pinned or known.match(host, host, port or 22)[0]:
+            raise _changed(node, where, exc.reason) from None
+        if not trust.accept_new:
+            raise _unknown(node, where, trust) from None
+    conn = await _open(node, where, host, port, known_hosts=None, **options)
+    peer_host, peer_port = conn.get_extra_info("peername")[:2]
+    if known.match(peer_host, peer_host, peer_port)[0]:
+        conn.close()  # a key is known for the address it resolved to, and this is not it
+        raise _changed(node, where, "another key is known for the address")
+    key = conn.get_server_host_key()
+    _record_host_key(trust.known_hosts[0], host, port or peer_port, key)
+    conn.set_extra_info(kgit_new_host_key=fingerprint(key))
     return conn
 
 
