@@ -451,6 +451,18 @@ def test_cli_plan_save_apply_and_converge(make_cluster, tmp_path):
     assert stale.returncode == 1
     assert stale.stderr.startswith("error: the saved host plan is stale")
 
+    cluster.document["spec"]["nodes"][2]["labels"] = {"ingress": "true"}
+    cluster.write_spec(work)
+    assert kgit("compile", cwd=work, home=home).returncode == 0
+    unasked = kgit("hosts", "apply", *known, cwd=work, home=home)
+    assert unasked.returncode == 1
+    assert "error: refusing to apply without confirmation: not running in a terminal" in (
+        unasked.stderr
+    )
+    assert "ingress" not in cluster.node_object("w1")["metadata"]["labels"]
+    assert kgit("hosts", "apply", "--yes", *known, cwd=work, home=home).returncode == 0
+    assert cluster.node_object("w1")["metadata"]["labels"]["ingress"] == "true"
+
     markdown = kgit("hosts", "plan", *known, "-o", "markdown", cwd=work, home=home)
     assert markdown.stdout.startswith("### Host plan for `t` (Kubernetes 1.31.4)\n\nNo changes")
 

@@ -412,8 +412,11 @@ async def apply_hosts(
     kubeconfig_out: Path | None = None,
     progress: Callable[[str], None] = _stderr,
     show_plan: Callable[[HostPlan], None] | None = None,
+    confirm: Callable[[HostPlan], None] | None = None,
 ) -> ApplyResult:
-    """Lock, read the facts again, refuse a stale ``saved`` plan (or plan now), run, record."""
+    """Lock, read the facts again, refuse a stale ``saved`` plan (or plan now), run, record.
+
+    ``confirm`` (for a plan made here, not a saved one) raises to stop before any change."""
     if saved is not None:
         from compiler.hosts.plan import inventory_digest
 
@@ -441,6 +444,8 @@ async def apply_hosts(
                 return ApplyResult(
                     plan, tuple(NodeOutcome(n.name, "unchanged") for n in plan.nodes)
                 )
+            if saved is None and confirm is not None:
+                confirm(plan)
             manager = HostManager(
                 inventory, options, first, kubeconfig_out=kubeconfig_out, progress=progress
             )

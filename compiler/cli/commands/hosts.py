@@ -81,6 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a plan saved by `kgit hosts plan --out` (refused when stale)",
     )
     apply.add_argument(
+        "--yes",
+        action="store_true",
+        help="apply a plan made now without asking (needed without a terminal)",
+    )
+    apply.add_argument(
         "--kubeconfig-out",
         default=None,
         metavar="FILE",
@@ -162,6 +167,12 @@ def _apply(args: argparse.Namespace) -> int:
         sys.stdout.write(format_host_plan(plan))
         sys.stdout.flush()
 
+    def ask(plan: HostPlan) -> None:
+        from compiler.cli.commands.apply import confirm
+
+        del plan  # shown just before
+        confirm(args, "Apply these host changes? Only 'yes' will be accepted: ")
+
     result = asyncio.run(
         apply_hosts(
             _inventory(args),
@@ -170,6 +181,7 @@ def _apply(args: argparse.Namespace) -> int:
             kubeconfig_out=Path(args.kubeconfig_out) if args.kubeconfig_out else None,
             progress=progress,
             show_plan=show,
+            confirm=ask,
         )
     )
     sys.stdout.write(format_result(result))
