@@ -21,6 +21,7 @@ import json
 import os
 import re
 import sys
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -221,8 +222,19 @@ def kubeadm_join(config_path: str) -> None:
     register_node(join["nodeRegistration"])
 
 
+def record_cordoned() -> None:
+    """How many Nodes are cordoned while this one upgrades (maxUnavailable's oracle)."""
+    nodes = (api("GET", "/api/v1/nodes") or {}).get("items", [])
+    count = sum(1 for n in nodes if (n.get("spec") or {}).get("unschedulable"))
+    with open(CLUSTER / "cordoned-during-upgrades", "a") as handle:
+        handle.write(f"{NODE} {count}\n")
+
+
 def kubeadm_upgrade(args: list[str]) -> None:
     fail_if_asked("upgrade")
+    record_cordoned()
+    if (STATE / "slow-upgrade").exists():
+        time.sleep(1.5)  # an upgrade that takes a while: the others run meanwhile
     state = "cordoned" if cordoned() else "schedulable"
     if args[0] == "apply":
         version = next(a for a in args[1:] if a.startswith("v"))

@@ -223,6 +223,29 @@ def test_one_minor_upgrade_runs_in_kubeadm_order(make_cluster):
         node = cluster.node_object(name)
         assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.32.3"
         assert not node["spec"].get("unschedulable")
+    cordoned = (cluster.ssh.cluster_state / "cordoned-during-upgrades").read_text()
+    assert cordoned == "cp1 1\ncp2 1\nw1 1\nw2 1\nw3 1\n"  # one node out at a time
+    assert not cluster.plan().has_changes()
+
+
+def test_max_unavailable_workers_upgrade_together(make_cluster):
+    cluster = make_cluster([*FIVE, ("w4", "worker")], upgrade={"maxUnavailable": 2})
+    applied(cluster)
+    for name in ("w1", "w2", "w3", "w4"):
+        (cluster.ssh.nodes[name].state / "slow-upgrade").touch()
+
+    upgrade_to(cluster, "1.32.3")
+    applied(cluster)
+
+    cordoned = dict(
+        line.split()
+        for line in (cluster.ssh.cluster_state / "cordoned-during-upgrades")
+        .read_text()
+        .splitlines()
+    )
+    assert (cordoned["cp1"], cordoned["cp2"]) == ("1", "1")
+    workers = [int(cordoned[w]) for w in ("w1", "w2", "w3", "w4")]
+    assert max(workers) == 2, workers  # two at a time, never three
     assert not cluster.plan().has_changes()
 
 
