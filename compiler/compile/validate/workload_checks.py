@@ -10,6 +10,9 @@ from compiler.compile.validate.fields import as_dict, as_int, as_list, as_str, i
 
 NODE_PORT_RANGE = range(30000, 32768)
 TLS_KEYS = {"tls.crt", "tls.key"}  # what a kubernetes.io/tls Secret must hold
+# etcd refuses a request over 1.5 MiB (--max-request-bytes), so no object can hold more;
+# one env value may take at most 1 MiB of it.
+MAX_ENV_VALUE_BYTES = 1024 * 1024
 
 
 class WorkloadChecks(FieldChecker):
@@ -43,6 +46,7 @@ class WorkloadChecks(FieldChecker):
                 )
             seen.setdefault(port, name)
         self._tolerations((*base, "tolerations"), as_list(nginx.get("tolerations")))
+        self._resources((*base, "resources"), nginx.get("resources"))
         self._source((*base, "source"), as_str(nginx.get("source")))
 
     def _tolerations(self, base: PathKey, tolerations: list[Any]) -> None:
@@ -169,6 +173,7 @@ class WorkloadChecks(FieldChecker):
             if image is not None:
                 self._image((*base, "image"), image)
             self._unique_ports(base, as_list(app.get("ports")), "containerPort")
+            self._resources((*base, "resources"), app.get("resources"))
             self._env((*base, "env"), as_list(app.get("env")), namespace, secrets)
             containers = {name} if name else set()
             for j, raw_init in enumerate(as_list(app.get("initContainers"))):
@@ -207,7 +212,26 @@ class WorkloadChecks(FieldChecker):
         namespace: str,
         secrets: dict[tuple[str, str], dict[str, Any]],
     ) -> None:
+        names: dict[str, int] = {}
         for j, raw in enumerate(env):
+            name = as_str(as_dict(raw).get("name"))
+            if name is not None:
+                if name in names:
+                    self.report(
+                        (*base, j, "name"),
+                        f"duplicate environment variable {name!r} (also env[{names[name]}])",
+                    )
+                names.setdefault(name, j)
+            value = as_dict(raw).get("value")
+            if isinstance(value, str) and len(value) > MAX_ENV_VALUE_BYTES // 4:
+                size = len(value.encode("utf-8", "surrogateescape"))
+                if size > MAX_ENV_VALUE_BYTES:
+                    self.report(
+                        (*base, j, "value"),
+                        f"is {size} bytes; the Deployment holding it must stay under 1.5 MiB "
+                        "(etcd's request limit), so an env value may be at most "
+                        f"{MAX_ENV_VALUE_BYTES} bytes",
+                    )
             ref = as_dict(as_dict(as_dict(raw).get("valueFrom")).get("secretKeyRef"))
             secret_name, key = as_str(ref.get("name")), as_str(ref.get("key"))
             secret = secrets.get((namespace, secret_name or ""))
