@@ -7,6 +7,7 @@ reads inputs through a ``SourceTree`` and returns bytes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from compiler.compile import addons, emit, overlay
 from compiler.compile.changecause import annotate_change_causes
 from compiler.compile.emit import HostFile
-from compiler.compile.load import Document
+from compiler.compile.load import Document, Positions
 from compiler.compile.model import Cluster
 from compiler.compile.render.apps import (
     render_app,
@@ -25,9 +26,10 @@ from compiler.compile.render.apps import (
 from compiler.compile.render.flannel import flannel_warnings, render_flannel
 from compiler.compile.render.hosts import render_hosts
 from compiler.compile.render.ingress_nginx import ingress_nginx_warnings, render_ingress_nginx
-from compiler.compile.resources import Resource, ResourceSet
+from compiler.compile.resources import DuplicateObjectError, ObjectKey, Resource, ResourceSet
 from compiler.compile.spec import load_spec, run_stage
 from compiler.compile.warnings import spec_warnings
+from compiler.core.errors import Location, Problem, SpecError
 from compiler.core.sources import SnapshotTree, SourceTree
 from compiler.repo.vendor import LOCK_FILE
 
@@ -71,16 +73,53 @@ def _owned_namespaces(cluster: Cluster, addons: ResourceSet) -> frozenset[str]:
     return frozenset(owned)
 
 
+def _spec_path(source: str) -> tuple[str | int, ...]:
+    """('spec', 'apps', 0) from the JSON path 'spec.apps[0]' of a model's source."""
+    parts: list[str | int] = []
+    for token in re.findall(r"[^.\[\]]+|\[\d+\]", source):
+        parts.append(int(token[1:-1]) if token.startswith("[") else token)
+    return tuple(parts)
+
+
 def render_resources(
-    cluster: Cluster, tree: SourceTree, spec: str, warnings: list[str] | None = None
+    cluster: Cluster,
+    tree: SourceTree,
+    spec: str,
+    warnings: list[str] | None = None,
+    positions: Positions | None = None,
 ) -> ResourceSet:
-    """Every object of the cluster; advice that is not an error goes to ``warnings``."""
+    """Every object of the cluster; advice that is not an error goes to ``warnings``.
+
+    ``positions`` (of the spec) locate an object produced twice; an object an overlay
+    added is located in its overlay file."""
     resources = ResourceSet()
     warnings = warnings if warnings is not None else []
+    located: dict[ObjectKey, Location] = {}
 
-    def place(objects: list[dict[str, Any]], file: Callable[[dict[str, Any]], str], src: str):
+    def place(
+        objects: list[dict[str, Any]],
+        file: Callable[[dict[str, Any]], str],
+        src: str,
+        origins: Mapping[ObjectKey, Location] | None = None,
+    ):
         for body in objects:
-            resources.add(Resource(body, file(body), src))
+            resource = Resource(body, file(body), src)
+            key = resource.key
+            where = (origins or {}).get(key) or (
+                positions.of(_spec_path(src.partition("#")[2])) if positions else None
+            )
+            try:
+                resources.add(resource)
+            except DuplicateObjectError as exc:
+                if where is None:
+                    raise
+                first = located.get(key)
+                message = str(exc)
+                if first is not None and first.file != spec:
+                    message = message.replace(" and by ", f" ({first}) and by ", 1)
+                raise SpecError([Problem(where, message)]) from None
+            if where is not None:
+                located[key] = where
 
     flannel = cluster.network.flannel
     base, origin = addons.load_base("flannel", tree, flannel.source)
@@ -103,10 +142,13 @@ def render_resources(
     for app in cluster.apps:
         objects = render_app(cluster, app)
         scope = overlay.Scope(cluster.name, app.namespace, owned - {app.namespace})
+        origins: dict[ObjectKey, Location] = {}
         for path in app.overlays:
-            objects = overlay.apply_overlay(objects, overlay.load_overlay(tree, path), scope)
+            loaded = overlay.load_overlay(tree, path)
+            warnings.extend(overlay.removed_api_warnings(loaded, cluster.kubernetes.version))
+            objects = overlay.apply_overlay(objects, loaded, scope, origins)
         file = f"manifests/apps/{app.namespace}/{app.name}.yaml"
-        place(objects, lambda b, f=file: f, f"{spec}#{app.source}")
+        place(objects, lambda b, f=file: f, f"{spec}#{app.source}", origins)
     for service in cluster.external_services:
         file = f"manifests/external/{service.namespace}/{service.name}.yaml"
         place(
@@ -127,7 +169,9 @@ def compile_tree(tree: SourceTree, options: CompileOptions | None = None) -> Com
     _document, cluster = load_and_validate(tree, options)
     spec = options.spec_path
     warnings = spec_warnings(cluster)
-    resources = run_stage("render", render_resources, cluster, tree, spec, warnings)
+    resources = run_stage(
+        "render", render_resources, cluster, tree, spec, warnings, _document.positions
+    )
     run_stage("render", annotate_change_causes, resources, options.previous, options.change_cause)
     host_files = tuple(run_stage("render", render_hosts, cluster))
     inputs = input_digests(tree, cluster, spec)

@@ -22,18 +22,23 @@ overlay file and the line:col of what is wrong.
 
 from __future__ import annotations
 
+import json
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from compiler.compile.load import Positions, load_documents_text, read_tree_text
 from compiler.compile.overlay.jsonpatch import OPERATIONS, JsonPatchError, apply_patch
 from compiler.compile.overlay.strategic_merge import PatchError, check_directives, merge_object
-from compiler.compile.resources import CLUSTER_SCOPED_KINDS
-from compiler.core.errors import Problem, SpecError
+from compiler.compile.render.removed_apis import removed_in
+from compiler.compile.resources import CLUSTER_SCOPED_KINDS, ObjectKey
+from compiler.compile.validate.fields import DNS_SUBDOMAIN
+from compiler.core.errors import Location, Problem, SpecError
 from compiler.core.ownership import BUILTIN_NAMESPACES, control_objects
 from compiler.core.plaindata import clone
 from compiler.core.sources import SourceTree
+from compiler.core.versions import KubeVersion
 
 __all__ = [
     "JsonPatch",
@@ -44,12 +49,36 @@ __all__ = [
     "apply_overlay",
     "load_overlay",
     "parse_overlay",
+    "removed_api_warnings",
 ]
 
 KGIT_API_VERSION = "kgit.dev/v1alpha1"
 OVERLAY_DIR = "overlays/"
 SECRET_HINT = "put the Secret in spec.secrets with fromEnv, so its values stay out of Git"
 TARGET_FIELDS = ("kind", "name", "group", "version", "namespace")
+
+# The shapes Kubernetes accepts (apimachinery validation): a group is a DNS subdomain and a
+# version a DNS-1035 label; a kind is a name of letters and digits; most object names are
+# DNS subdomains, RBAC names are path segments ("system:aggregate-to-edit"); a namespace
+# is a DNS label.
+_API_VERSION = re.compile(
+    r"(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[a-z](?:[-a-z0-9]*[a-z0-9])?"
+)
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
+_PATH_SEGMENT_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
+# Kubernetes' limits: all annotations of an object together (TotalAnnotationSizeLimitB),
+# and etcd's default --max-request-bytes, which no stored object can exceed.
+MAX_ANNOTATIONS_BYTES = 256 * 1024
+MAX_OBJECT_BYTES = 1536 * 1024
+
+Origins = dict[ObjectKey, Location]
+
+
+def is_secret(obj: dict[str, Any]) -> bool:
+    """A core Secret, however its kind is capitalised (the guard must not be dodged)."""
+    return str(obj.get("kind", "")).lower() == "secret" and obj.get("apiVersion") == "v1"
 
 
 @dataclass(frozen=True)
@@ -182,7 +211,8 @@ def _check_object(
     if not isinstance(metadata, dict):
         raise _error(positions, path, f"{what} needs metadata.name")
     _require_str(metadata, (*path, "metadata"), positions, "name", what)
-    if obj["kind"] == "Secret" and obj.get("apiVersion") == "v1":
+    _check_identity(obj, path, positions, what)
+    if is_secret(obj):
         for field in ("data", "stringData"):
             if field in obj:
                 raise _error(
@@ -194,6 +224,53 @@ def _check_object(
                     key=True,
                 )
     return obj
+
+
+def _check_identity(
+    obj: dict[str, Any], path: tuple[str | int, ...], positions: Positions, what: str
+) -> None:
+    """apiVersion, kind, name and namespace in the shapes the API server accepts."""
+    api_version, kind = obj["apiVersion"], obj["kind"]
+    if not _API_VERSION.fullmatch(api_version):
+        raise _error(
+            positions,
+            (*path, "apiVersion"),
+            f"{what}'s apiVersion {api_version!r} is not GROUP/VERSION or VERSION "
+            "(such as v1 or apps/v1)",
+        )
+    if not _KIND.fullmatch(kind):
+        raise _error(
+            positions,
+            (*path, "kind"),
+            f"{what}'s kind {kind!r} is not a kind name (letters and digits, such as ConfigMap)",
+        )
+    metadata = obj["metadata"]
+    name = metadata["name"]
+    where = (*path, "metadata", "name")
+    if kind in _PATH_SEGMENT_KINDS:
+        if name in (".", "..") or "/" in name or "%" in name:
+            raise _error(
+                positions,
+                where,
+                f"{what}'s metadata.name {name!r} may not contain '/' or '%', nor be '.' or '..'",
+            )
+    elif len(name) > 253 or not DNS_SUBDOMAIN.fullmatch(name):
+        raise _error(
+            positions,
+            where,
+            f"{what}'s metadata.name {name!r} is not a DNS-1123 subdomain (lowercase letters, "
+            "digits, '-' and '.', at most 253 characters)",
+        )
+    namespace = metadata.get("namespace")
+    if namespace is not None and (
+        not isinstance(namespace, str) or len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace)
+    ):
+        raise _error(
+            positions,
+            (*path, "metadata", "namespace"),
+            f"{what}'s metadata.namespace {namespace!r} is not a DNS-1123 label (lowercase "
+            "letters, digits and '-', at most 63 characters)",
+        )
 
 
 def _document(data: Any, positions: Positions) -> OverlayDocument:
@@ -277,7 +354,7 @@ def _json_patch(data: dict[str, Any], positions: Positions) -> JsonPatch:
             raise _error(positions, where, f"a {name} operation needs a 'value'")
         writes_values = str(op["path"]).split("/")[1:2] in (["data"], ["stringData"])
         if (
-            target["kind"] == "Secret"
+            target["kind"].lower() == "secret"
             and name in ("add", "replace", "copy", "move")
             and (writes_values)
         ):
@@ -354,9 +431,32 @@ def _not_found(objects: list[dict[str, Any]]) -> str:
     return f"the app's objects are: {present}"
 
 
-def _add_resources(objects: list[dict[str, Any]], doc: Resources, scope: Scope | None) -> None:
+def _annotation_bytes(obj: dict[str, Any]) -> int:
+    """Size of all annotations as Kubernetes counts it: each key plus each value."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if not isinstance(annotations, dict):
+        return 0
+    return sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
+
+
+def _too_many_annotations(obj: dict[str, Any]) -> str | None:
+    size = _annotation_bytes(obj)
+    if size <= MAX_ANNOTATIONS_BYTES:
+        return None
+    return (
+        f"{_describe(obj)} has {size} bytes of annotations; Kubernetes allows at most "
+        f"{MAX_ANNOTATIONS_BYTES} in total"
+    )
+
+
+def _add_resources(
+    objects: list[dict[str, Any]], doc: Resources, scope: Scope | None, origins: Origins
+) -> None:
     namespace = scope.namespace if scope else _app_namespace(objects)
     for index, item in enumerate(doc.items):
+        too_many = _too_many_annotations(item)
+        if too_many:
+            raise _error(doc.positions, ("items", index, "metadata", "annotations"), too_many)
         item = clone(item)
         meta = item["metadata"]
         if namespace and item["kind"] not in CLUSTER_SCOPED_KINDS and not meta.get("namespace"):
@@ -376,6 +476,7 @@ def _add_resources(objects: list[dict[str, Any]], doc: Resources, scope: Scope |
                     "change it with a patch document instead",
                 )
         objects.append(item)
+        origins[ObjectKey.of(item)] = doc.positions.of(("items", index))
 
 
 def _apply_strategic(objects: list[dict[str, Any]], doc: StrategicMergePatch) -> None:
@@ -424,7 +525,7 @@ def _refuse_secret_values(objects: list[dict[str, Any]], doc: OverlayDocument) -
     this also catches the roundabout ones (a ConfigMap's data turned into a Secret by a
     JsonPatch of /kind, a whole object replaced through the path "")."""
     for obj in objects:
-        if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
+        if is_secret(obj):
             for field in ("data", "stringData"):
                 if field in obj:
                     raise _error(
@@ -436,6 +537,28 @@ def _refuse_secret_values(objects: list[dict[str, Any]], doc: OverlayDocument) -
                     )
 
 
+def _refuse_oversized(
+    objects: list[dict[str, Any]], doc: OverlayDocument, origins: Origins
+) -> None:
+    """What no API server would store: annotations over 256 KiB, an object over 1.5 MiB."""
+    for obj in objects:
+        where = origins.get(ObjectKey.of(obj)) or doc.positions.of(())
+        too_many = _too_many_annotations(obj)
+        if too_many:
+            raise SpecError([Problem(where, too_many)])
+        size = len(json.dumps(obj, separators=(",", ":")).encode())
+        if size > MAX_OBJECT_BYTES:
+            raise SpecError(
+                [
+                    Problem(
+                        where,
+                        f"{ObjectKey.of(obj)} is {size} bytes as JSON; etcd refuses objects over "
+                        f"{MAX_OBJECT_BYTES} bytes (1.5 MiB), so it could never be applied",
+                    )
+                ]
+            )
+
+
 def _refuse_out_of_scope(objects: list[dict[str, Any]], doc: OverlayDocument, scope: Scope) -> None:
     """The scope rule on what a patch leaves (a JsonPatch may rename or move an object)."""
     for obj in objects:
@@ -445,18 +568,23 @@ def _refuse_out_of_scope(objects: list[dict[str, Any]], doc: OverlayDocument, sc
 
 
 def apply_overlay(
-    objects: list[dict[str, Any]], overlay: Overlay, scope: Scope | None = None
+    objects: list[dict[str, Any]],
+    overlay: Overlay,
+    scope: Scope | None = None,
+    origins: Origins | None = None,
 ) -> list[dict[str, Any]]:
     """New objects: ``objects`` with the overlay's resources added and patches applied.
 
     With a ``scope`` (the pipeline always passes one), every object the overlay leaves must
-    be one its app may emit."""
+    be one its app may emit. ``origins``, when given, receives where each added resource
+    is written (its key -> overlay file:line:col), so later stages can point at it."""
     result = clone(objects)
+    origins = origins if origins is not None else {}
     resources = [doc for doc in overlay.documents if isinstance(doc, Resources)]
     patches = [doc for doc in overlay.documents if not isinstance(doc, Resources)]
     for doc in [*resources, *patches]:
         if isinstance(doc, Resources):
-            _add_resources(result, doc, scope)
+            _add_resources(result, doc, scope, origins)
         elif isinstance(doc, StrategicMergePatch):
             _apply_strategic(result, doc)
         else:
@@ -464,4 +592,25 @@ def apply_overlay(
         _refuse_secret_values(result, doc)
         if scope is not None:
             _refuse_out_of_scope(result, doc, scope)
+    _refuse_oversized(result, overlay.documents[-1], origins)
     return result
+
+
+def removed_api_warnings(overlay: Overlay, version: KubeVersion) -> list[str]:
+    """One warning per resource of the overlay whose API ``version`` no longer serves:
+    the API server would refuse it ("no matches for kind") at apply time."""
+    found = []
+    for doc in overlay.documents:
+        if not isinstance(doc, Resources):
+            continue
+        for index, item in enumerate(doc.items):
+            since = removed_in(item, version)
+            if since is None:
+                continue
+            where = doc.positions.of(("items", index, "apiVersion"))
+            found.append(
+                f"{where}: {item['kind']} {item['metadata']['name']} ({item['apiVersion']}): "
+                f"Kubernetes {version.major}.{version.minor} no longer serves this API "
+                f"(removed in {since}); applying it will fail"
+            )
+    return found
