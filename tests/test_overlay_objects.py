@@ -135,3 +135,15 @@ def test_a_removed_api_in_an_overlay_is_a_warning_at_its_line():
         "overlays/web.yaml:4:17: Ingress old (extensions/v1beta1): Kubernetes 1.31 no longer "
         "serves this API (removed in 1.22); applying it will fail"
     ) in compiled.warnings
+
+
+def test_an_object_a_later_app_renders_again_is_located_at_that_app():
+    web = RESOURCES + (
+        "  - apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: api}\n"
+        "    spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, "
+        "spec: {containers: [{name: a, image: nginx:1.14.2}]}}}\n"
+    )
+    assert compile_error(web) == (
+        "cluster.yaml:10:7: Deployment.apps/shop/api is produced twice: by "
+        "cluster.yaml#spec.apps[0] (overlays/web.yaml:4:5) and by cluster.yaml#spec.apps[1]"
+    )

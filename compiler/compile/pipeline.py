@@ -94,7 +94,11 @@ def render_resources(
     added is located in its overlay file."""
     resources = ResourceSet()
     warnings = warnings if warnings is not None else []
-    located: dict[ObjectKey, Location] = {}
+    overlay_origins: dict[ObjectKey, Location] = {}  # objects an overlay added
+
+    def spec_location(src: str) -> Location | None:
+        """Only computed for an error: reading positions re-parses the spec."""
+        return positions.of(_spec_path(src.partition("#")[2])) if positions else None
 
     def place(
         objects: list[dict[str, Any]],
@@ -105,21 +109,18 @@ def render_resources(
         for body in objects:
             resource = Resource(body, file(body), src)
             key = resource.key
-            where = (origins or {}).get(key) or (
-                positions.of(_spec_path(src.partition("#")[2])) if positions else None
-            )
             try:
                 resources.add(resource)
             except DuplicateObjectError as exc:
-                if where is None:
+                second = (origins or {}).get(key) or spec_location(src)
+                if second is None:
                     raise
-                first = located.get(key)
                 message = str(exc)
-                if first is not None and first.file != spec:
-                    message = message.replace(" and by ", f" ({first}) and by ", 1)
-                raise SpecError([Problem(where, message)]) from None
-            if where is not None:
-                located[key] = where
+                if key in overlay_origins:
+                    message = message.replace(" and by ", f" ({overlay_origins[key]}) and by ", 1)
+                raise SpecError([Problem(second, message)]) from None
+            if origins and key in origins:
+                overlay_origins[key] = origins[key]
 
     flannel = cluster.network.flannel
     base, origin = addons.load_base("flannel", tree, flannel.source)
