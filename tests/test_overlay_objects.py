@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from compiler.compile.pipeline import CompileOptions, compile_tree
-from compiler.core.errors import SpecError
+from compiler.core.errors import KgitError, SpecError
 from compiler.core.sources import MemoryTree
 
 SPEC = (
@@ -105,14 +105,17 @@ def test_annotations_over_256_kib_are_refused():
     )
 
 
-def test_an_object_over_etcds_limit_is_refused_at_its_origin():
+def test_an_object_over_etcds_limit_is_refused_naming_its_source():
     data = "".join(f"      k{i}: {'v' * 1000}\n" for i in range(1600))
     item = "  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: big}\n    data:\n" + data
-    message = compile_error(RESOURCES + item)
-    assert message.startswith("overlays/web.yaml:4:5: ConfigMap/shop/big is ")
+    with pytest.raises(KgitError) as caught:
+        compile_with(RESOURCES + item)
+    message = str(caught.value)
+    assert message.startswith("emit: ConfigMap/shop/big (from cluster.yaml#spec.apps[0]) is 16"), (
+        message
+    )
     assert message.endswith(
-        " bytes as JSON; etcd refuses objects over 1572864 bytes (1.5 MiB), so it could "
-        "never be applied"
+        " bytes; etcd refuses objects over 1572864 bytes (1.5 MiB), so it could never be applied"
     )
 
 

@@ -22,7 +22,7 @@ overlay file and the line:col of what is wrong.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import posixpath
 import re
 from dataclasses import dataclass
@@ -68,10 +68,8 @@ _API_VERSION = re.compile(
 _KIND = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
 _PATH_SEGMENT_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"})
-# Kubernetes' limits: all annotations of an object together (TotalAnnotationSizeLimitB),
-# and etcd's default --max-request-bytes, which no stored object can exceed.
+# Kubernetes' limit on all annotations of an object together (TotalAnnotationSizeLimitB).
 MAX_ANNOTATIONS_BYTES = 256 * 1024
-MAX_OBJECT_BYTES = 1536 * 1024
 
 Origins = dict[ObjectKey, Location]
 
@@ -115,13 +113,17 @@ class Scope:
     cluster: str
     namespace: str  # the app's own
     claimed: frozenset[str] = frozenset()
+    reserved: frozenset[tuple[str, str, str]] = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reserved", control_objects(self.cluster))
 
     def refusal(self, obj: dict[str, Any]) -> str | None:
         """Why the overlay may not emit ``obj``, or None."""
         kind = str(obj.get("kind"))
         meta = obj.get("metadata") or {}
         name, namespace = str(meta.get("name")), str(meta.get("namespace") or "")
-        if (kind, namespace, name) in control_objects(self.cluster):
+        if (kind, namespace, name) in self.reserved:
             return f"{kind} {namespace}/{name} is kgit's own control object for this cluster"
         if kind == "Namespace" and name in BUILTIN_NAMESPACES:
             return f"Namespace {name} is built into every cluster; kgit never adopts it"
@@ -537,26 +539,17 @@ def _refuse_secret_values(objects: list[dict[str, Any]], doc: OverlayDocument) -
                     )
 
 
-def _refuse_oversized(
+def _refuse_annotation_excess(
     objects: list[dict[str, Any]], doc: OverlayDocument, origins: Origins
 ) -> None:
-    """What no API server would store: annotations over 256 KiB, an object over 1.5 MiB."""
+    """No object may leave with more annotations than Kubernetes stores (256 KiB)."""
     for obj in objects:
-        where = origins.get(ObjectKey.of(obj)) or doc.positions.of(())
+        if not (obj.get("metadata") or {}).get("annotations"):
+            continue
         too_many = _too_many_annotations(obj)
         if too_many:
+            where = origins.get(ObjectKey.of(obj)) or doc.positions.of(())
             raise SpecError([Problem(where, too_many)])
-        size = len(json.dumps(obj, separators=(",", ":")).encode())
-        if size > MAX_OBJECT_BYTES:
-            raise SpecError(
-                [
-                    Problem(
-                        where,
-                        f"{ObjectKey.of(obj)} is {size} bytes as JSON; etcd refuses objects over "
-                        f"{MAX_OBJECT_BYTES} bytes (1.5 MiB), so it could never be applied",
-                    )
-                ]
-            )
 
 
 def _refuse_out_of_scope(objects: list[dict[str, Any]], doc: OverlayDocument, scope: Scope) -> None:
@@ -592,7 +585,7 @@ def apply_overlay(
         _refuse_secret_values(result, doc)
         if scope is not None:
             _refuse_out_of_scope(result, doc, scope)
-    _refuse_oversized(result, overlay.documents[-1], origins)
+    _refuse_annotation_excess(result, overlay.documents[-1], origins)
     return result
 
 
