@@ -11,9 +11,9 @@ import pytest
 
 from compiler.cli.app import main
 from compiler.core.errors import ClusterError
-from compiler.reconcile.connect import connect
-from compiler.reconcile.model import ObjectRef
-from compiler.reconcile.retry import RetryPolicy
+from compiler.core.identity import ObjectId
+from compiler.reconcile.client import connect
+from compiler.reconcile.client.retry import RetryPolicy
 from tests.apiserver.kubeconfig import write_kubeconfig
 from tests.reconcile_helpers import deployment, namespace, write_out
 
@@ -135,7 +135,7 @@ def test_unknown_kind_is_a_clear_error(apiserver):
 
 def test_get_of_a_missing_object_is_none(apiserver):
     client = connect(str(apiserver.kubeconfig))
-    assert client.get(ObjectRef("v1", "ConfigMap", "default", "absent")) is None
+    assert client.get(ObjectId("v1", "ConfigMap", "default", "absent")) is None
     client.close()
 
 
@@ -171,7 +171,7 @@ def service_account(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
     (in a temporary folder: the library's and kgit's paths are pointed at it)."""
     from kubernetes.config import incluster_config
 
-    from compiler.reconcile import connect as connect_module
+    from compiler.reconcile.client import credentials as connect_module
 
     folder = tmp_path / "serviceaccount"
     folder.mkdir()
@@ -187,7 +187,7 @@ def service_account(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
 
 
 def test_in_a_pod_without_kubeconfig_the_service_account_is_used(service_account):
-    from compiler.reconcile.connect import Credentials, load_credentials
+    from compiler.reconcile.client import Credentials, load_credentials
 
     _token, ca = service_account
     api, creds = load_credentials()

@@ -17,7 +17,7 @@ from compiler.compile.pipeline import compile_tree
 from compiler.core.errors import PlanError
 from compiler.core.sources import DirectoryTree
 from compiler.reconcile.applyset import PART_OF_LABEL
-from compiler.reconcile.connect import connect
+from compiler.reconcile.client import connect
 from compiler.reconcile.desired import read_desired, secret_env_vars
 from compiler.reconcile.model import ActionKind, Plan
 from compiler.reconcile.plan import make_plan

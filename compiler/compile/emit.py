@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from compiler.compile.changecause import index_fields
 from compiler.compile.resources import ResourceSet
@@ -90,7 +91,7 @@ def serialize(
     header = yamlout.header_comment(spec_name)
     set_id = cluster_applyset_id(cluster)
     by_file: dict[str, list[str]] = {}
-    objects = []
+    objects: list[dict[str, Any]] = []
     for resource in resources:
         document = yamlout.dump(_stamped(resource.body, resource.source, set_id))
         if len(document) * 4 > MAX_OBJECT_BYTES and len(document.encode()) > MAX_OBJECT_BYTES:
@@ -122,7 +123,7 @@ def serialize(
             raise OutputError(f"out/{host_file.path} would be written twice")
         files[host_file.path] = host_file.content.replace("\r\n", "\n").encode()
         modes[host_file.path] = EXECUTABLE if host_file.executable else REGULAR
-    index = {
+    index: dict[str, Any] = {
         "generatedBy": f"kgit from {spec_name}; do not edit by hand",
         "cluster": cluster,
         **({"inputs": dict(sorted(inputs.items()))} if inputs else {}),

@@ -10,6 +10,7 @@ location.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,14 @@ from compiler.core.plaindata import clone
 from compiler.core.sources import SourceTree
 
 PathKey = tuple[str | int, ...]
+
+
+def _scalar_node(tag: str, event: yaml.ScalarEvent) -> yaml.ScalarNode:
+    """A node for the resolver; libyaml's events carry its own Mark type, which the node
+    only keeps for messages."""
+    start: Any = event.start_mark
+    end: Any = event.end_mark
+    return yaml.ScalarNode(tag, event.value, start, end, event.style)
 
 
 class Positions:
@@ -201,7 +210,7 @@ class _Builder:
         return result
 
     def _alias(self, event: yaml.AliasEvent, here: Location) -> Any:
-        value, (size, chars) = self.anchors.get(event.anchor, (None, (-1, 0)))
+        value, (size, chars) = self.anchors.get(event.anchor or "", (None, (-1, 0)))
         if value is _BUILDING:
             self.problems.append(Problem(here, "a YAML alias refers to a value that contains it"))
             return None
@@ -265,7 +274,7 @@ class _Builder:
         if tag not in SCALAR_TAGS:
             self.problems.append(Problem(here, f"YAML tag {tag!r} is not supported here"))
             return None
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        node = _scalar_node(tag, event)
         try:
             return self.loader.construct_object(node, deep=True)
         except (ValueError, KeyError, AttributeError, TypeError, OverflowError, yaml.YAMLError):
@@ -405,7 +414,7 @@ class _PlainBuilder:
             return event.value
         if tag not in SCALAR_TAGS:
             raise _NotPlain
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        node = _scalar_node(tag, event)
         try:
             return self.loader.construct_object(node, deep=True)
         except (ValueError, KeyError, AttributeError, TypeError, OverflowError, yaml.YAMLError):
@@ -505,7 +514,7 @@ def _read_stream(text: str, file: str, *, single: bool = False) -> list[tuple[An
             pass  # read again below, with positions and the exact message
         else:
             return [
-                (data, Positions(file, reread=lambda i=index: _positions(text, file, i)))
+                (data, Positions(file, reread=functools.partial(_positions, text, file, index)))
                 for index, data in enumerate(documents)
             ]
         finally:

@@ -26,10 +26,11 @@ from compiler.compile.render.apps import (
 from compiler.compile.render.flannel import flannel_warnings, render_flannel
 from compiler.compile.render.hosts import render_hosts
 from compiler.compile.render.ingress_nginx import ingress_nginx_warnings, render_ingress_nginx
-from compiler.compile.resources import DuplicateObjectError, ObjectKey, Resource, ResourceSet
+from compiler.compile.resources import DuplicateObjectError, Resource, ResourceSet
 from compiler.compile.spec import load_spec, run_stage
 from compiler.compile.warnings import spec_warnings
 from compiler.core.errors import Location, Problem, SpecError
+from compiler.core.identity import ObjectId
 from compiler.core.sources import SnapshotTree, SourceTree
 from compiler.repo.vendor import LOCK_FILE
 
@@ -61,6 +62,11 @@ def _addon_file(addon: str, body: dict[str, Any]) -> str:
     return f"manifests/{addon}/{kind}-{name}.yaml"
 
 
+def in_file(file: str) -> Callable[[dict[str, Any]], str]:
+    """Where every object of one renderer goes: one file for all of them."""
+    return lambda _body: file
+
+
 def _owned_namespaces(cluster: Cluster, addons: ResourceSet) -> frozenset[str]:
     """Namespaces that some part of the spec deploys into: apps, external services,
     secrets, and the add-ons rendered so far."""
@@ -81,6 +87,47 @@ def _spec_path(source: str) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
+class _Placer:
+    """Adds rendered objects to a ResourceSet; an object produced twice is a SpecError at
+    the second producer (its overlay item, or its entry in the spec)."""
+
+    def __init__(self, resources: ResourceSet, positions: Positions | None) -> None:
+        self.resources = resources
+        self.positions = positions
+        self.overlay_origins: dict[ObjectId, Location] = {}  # objects an overlay added
+
+    def _spec_location(self, src: str) -> Location | None:
+        """Only computed for an error: reading positions re-parses the spec."""
+        if self.positions is None:
+            return None
+        return self.positions.of(_spec_path(src.partition("#")[2]))
+
+    def place(
+        self,
+        objects: list[dict[str, Any]],
+        file: Callable[[dict[str, Any]], str],
+        src: str,
+        origins: Mapping[ObjectId, Location] | None = None,
+    ) -> None:
+        origins = origins or {}
+        for body in objects:
+            resource = Resource(body, file(body), src)
+            key = resource.key
+            try:
+                self.resources.add(resource)
+            except DuplicateObjectError as exc:
+                second = origins.get(key) or self._spec_location(src)
+                if second is None:
+                    raise
+                message = str(exc)
+                first = self.overlay_origins.get(key)
+                if first is not None:
+                    message = message.replace(" and by ", f" ({first}) and by ", 1)
+                raise SpecError([Problem(second, message)]) from None
+            if key in origins:
+                self.overlay_origins[key] = origins[key]
+
+
 def render_resources(
     cluster: Cluster,
     tree: SourceTree,
@@ -94,33 +141,7 @@ def render_resources(
     added is located in its overlay file."""
     resources = ResourceSet()
     warnings = warnings if warnings is not None else []
-    overlay_origins: dict[ObjectKey, Location] = {}  # objects an overlay added
-
-    def spec_location(src: str) -> Location | None:
-        """Only computed for an error: reading positions re-parses the spec."""
-        return positions.of(_spec_path(src.partition("#")[2])) if positions else None
-
-    def place(
-        objects: list[dict[str, Any]],
-        file: Callable[[dict[str, Any]], str],
-        src: str,
-        origins: Mapping[ObjectKey, Location] | None = None,
-    ):
-        for body in objects:
-            resource = Resource(body, file(body), src)
-            key = resource.key
-            try:
-                resources.add(resource)
-            except DuplicateObjectError as exc:
-                second = (origins or {}).get(key) or spec_location(src)
-                if second is None:
-                    raise
-                message = str(exc)
-                if key in overlay_origins:
-                    message = message.replace(" and by ", f" ({overlay_origins[key]}) and by ", 1)
-                raise SpecError([Problem(second, message)]) from None
-            if origins and key in origins:
-                overlay_origins[key] = origins[key]
+    place = _Placer(resources, positions).place
 
     flannel = cluster.network.flannel
     base, origin = addons.load_base("flannel", tree, flannel.source)
@@ -143,23 +164,23 @@ def render_resources(
     for app in cluster.apps:
         objects = render_app(cluster, app)
         scope = overlay.Scope(cluster.name, app.namespace, owned - {app.namespace})
-        origins: dict[ObjectKey, Location] = {}
+        origins: dict[ObjectId, Location] = {}
         for path in app.overlays:
             loaded = overlay.load_overlay(tree, path)
             warnings.extend(overlay.removed_api_warnings(loaded, cluster.kubernetes.version))
             objects = overlay.apply_overlay(objects, loaded, scope, origins)
         file = f"manifests/apps/{app.namespace}/{app.name}.yaml"
-        place(objects, lambda b, f=file: f, f"{spec}#{app.source}", origins)
+        place(objects, in_file(file), f"{spec}#{app.source}", origins)
     for service in cluster.external_services:
         file = f"manifests/external/{service.namespace}/{service.name}.yaml"
         place(
             render_external_service(cluster, service),
-            lambda b, f=file: f,
+            in_file(file),
             f"{spec}#{service.source}",
         )
     for secret in cluster.secrets:
         file = f"manifests/secrets/{secret.namespace}/{secret.name}.yaml"
-        place(render_secret(secret), lambda b, f=file: f, f"{spec}#{secret.source}")
+        place(render_secret(secret), in_file(file), f"{spec}#{secret.source}")
     return resources
 
 

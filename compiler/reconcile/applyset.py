@@ -19,6 +19,7 @@ from typing import Any
 
 from compiler import __version__
 from compiler.core.errors import PlanError
+from compiler.core.identity import ObjectId
 from compiler.core.ownership import (
     PARENT_API_VERSION,
     PARENT_KIND,
@@ -27,7 +28,6 @@ from compiler.core.ownership import (
     applyset_id_of,
     parent_name,
 )
-from compiler.reconcile.model import ObjectRef
 
 TOOLING_NAME = "kgit"
 
@@ -38,11 +38,11 @@ NAMESPACES_ANNOTATION = "applyset.kubernetes.io/additional-namespaces"
 INVENTORY_KEY = "inventory.json"
 
 
-def parent_ref(cluster_name: str) -> ObjectRef:
-    return ObjectRef(PARENT_API_VERSION, PARENT_KIND, PARENT_NAMESPACE, parent_name(cluster_name))
+def parent_ref(cluster_name: str) -> ObjectId:
+    return ObjectId(PARENT_API_VERSION, PARENT_KIND, PARENT_NAMESPACE, parent_name(cluster_name))
 
 
-def applyset_id(parent: ObjectRef) -> str:
+def applyset_id(parent: ObjectId) -> str:
     """KEP-3659 v1 id of the ApplySet whose parent is ``parent``."""
     return applyset_id_of(parent.name, parent.namespace, parent.kind, parent.group)
 
@@ -58,18 +58,8 @@ def with_member_labels(body: Mapping[str, Any], set_id: str) -> dict[str, Any]:
     return {**body, "metadata": metadata}
 
 
-def group_kind(ref: ObjectRef) -> str:
-    """'Deployment.apps' or 'Service': the form of contains-group-kinds (Go GroupKind)."""
-    return f"{ref.kind}.{ref.group}" if ref.group else ref.kind
-
-
-def member_key(ref: ObjectRef) -> str:
-    """group/kind/namespace/name: identity that survives an apiVersion change."""
-    return f"{ref.group}/{ref.kind}/{ref.namespace}/{ref.name}"
-
-
-def _inventory_json(members: Iterable[ObjectRef]) -> str:
-    entries = sorted({member_key(m): m for m in members}.values(), key=member_key)
+def _inventory_json(members: Iterable[ObjectId]) -> str:
+    entries = sorted(set(members))
     rows = [
         {"apiVersion": m.api_version, "kind": m.kind, "namespace": m.namespace, "name": m.name}
         for m in entries
@@ -79,7 +69,7 @@ def _inventory_json(members: Iterable[ObjectRef]) -> str:
 
 def parent_manifest(
     cluster_name: str,
-    members: Iterable[ObjectRef],
+    members: Iterable[ObjectId],
     *,
     extra_group_kinds: Iterable[str] = (),
     extra_namespaces: Iterable[str] = (),
@@ -92,7 +82,7 @@ def parent_manifest(
     """
     members = list(members)
     ref = parent_ref(cluster_name)
-    group_kinds = sorted({group_kind(m) for m in members} | set(extra_group_kinds))
+    group_kinds = sorted({m.group_kind for m in members} | set(extra_group_kinds))
     namespaces = sorted(
         ({m.namespace for m in members if m.namespace} | set(extra_namespaces))
         - {PARENT_NAMESPACE, ""}
@@ -135,7 +125,7 @@ def check_parent(parent: Mapping[str, Any] | None, cluster_name: str) -> None:
         )
 
 
-def read_inventory(parent: Mapping[str, Any] | None) -> set[ObjectRef]:
+def read_inventory(parent: Mapping[str, Any] | None) -> set[ObjectId]:
     """The members the parent records ({} when there is no parent yet)."""
     if parent is None:
         return set()
@@ -145,11 +135,11 @@ def read_inventory(parent: Mapping[str, Any] | None) -> set[ObjectRef]:
     try:
         rows = json.loads(raw)["members"]
         return {
-            ObjectRef(str(r["apiVersion"]), str(r["kind"]), str(r["namespace"]), str(r["name"]))
+            ObjectId(str(r["apiVersion"]), str(r["kind"]), str(r["namespace"]), str(r["name"]))
             for r in rows
         }
     except (ValueError, KeyError, TypeError):
         raise PlanError(
-            f"the ApplySet parent {ObjectRef.of(dict(parent))} has an unreadable "
+            f"the ApplySet parent {ObjectId.of(dict(parent))} has an unreadable "
             f"{INVENTORY_KEY}; kgit will not prune from it"
         ) from None

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from compiler.core.errors import KgitError
 from compiler.core.ownership import LOCK_NAMESPACE, lock_name
-from compiler.reconcile.retry import status_of
+from compiler.reconcile.client.retry import status_of
 
 Body = dict[str, Any]
 TOKEN_ANNOTATION = "kgit.dev/lock-token"

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
 
+from compiler.core.identity import ObjectId
+
 PLAN_FORMAT_VERSION = "1.0"
 DEFAULT_PARALLELISM = 8  # requests a plan or an apply keeps in flight at once
 
@@ -32,40 +34,12 @@ class ActionKind(StrEnum):
         ]
 
 
-@dataclass(frozen=True, order=True)
-class ObjectRef:
-    """Identity of one object on the cluster."""
-
-    api_version: str
-    kind: str
-    namespace: str  # "" for cluster-scoped objects
-    name: str
-
-    @classmethod
-    def of(cls, body: dict[str, Any]) -> ObjectRef:
-        meta = body.get("metadata") or {}
-        return cls(
-            str(body.get("apiVersion", "")),
-            str(body.get("kind", "")),
-            str(meta.get("namespace") or ""),
-            str(meta.get("name", "")),
-        )
-
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0]
-
-    def __str__(self) -> str:
-        kind = f"{self.kind}.{self.group}" if self.group else self.kind
-        return f"{kind}/{self.namespace}/{self.name}" if self.namespace else f"{kind}/{self.name}"
-
-
 @dataclass(frozen=True)
 class Action:
     """One planned change. ``before``/``after`` are for display (Secret values masked)."""
 
     kind: ActionKind
-    ref: ObjectRef
+    ref: ObjectId
     reason: str = ""
     diff: str = ""  # field-level unified YAML diff of before -> after, values masked
     before: dict[str, Any] | None = None
@@ -117,7 +91,7 @@ class Plan:
         actions = tuple(
             Action(
                 kind=ActionKind(a["kind"]),
-                ref=ObjectRef(**a["ref"]),
+                ref=ObjectId(**a["ref"]),
                 reason=a.get("reason", ""),
                 diff=a.get("diff", ""),
                 before=a.get("before"),

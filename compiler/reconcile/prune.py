@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.core.errors import PlanError
+from compiler.core.identity import ObjectId
 from compiler.core.ownership import BUILTIN_NAMESPACES
-from compiler.reconcile.applyset import PART_OF_LABEL, member_key
-from compiler.reconcile.model import ObjectRef
+from compiler.reconcile.applyset import PART_OF_LABEL
 
 PROTECTED_KINDS = frozenset({("", "Namespace"), ("", "PersistentVolumeClaim")})
 
@@ -36,19 +36,19 @@ class PruneOptions:
 
 @dataclass(frozen=True)
 class PruneDecision:
-    delete: tuple[ObjectRef, ...]
-    skipped: tuple[ObjectRef, ...]  # protected kinds, kept without --prune-protected
+    delete: tuple[ObjectId, ...]
+    skipped: tuple[ObjectId, ...]  # protected kinds, kept without --prune-protected
 
 
-def is_protected(ref: ObjectRef) -> bool:
+def is_protected(ref: ObjectId) -> bool:
     return (ref.group, ref.kind) in PROTECTED_KINDS
 
 
-def is_built_in_namespace(ref: ObjectRef) -> bool:
+def is_built_in_namespace(ref: ObjectId) -> bool:
     return (ref.group, ref.kind) == ("", "Namespace") and ref.name in BUILTIN_NAMESPACES
 
 
-def skip_reason(ref: ObjectRef) -> str:
+def skip_reason(ref: ObjectId) -> str:
     """Why a skipped candidate is kept, as apply reports it."""
     if is_built_in_namespace(ref):
         return "built-in namespace: never deleted"
@@ -56,7 +56,7 @@ def skip_reason(ref: ObjectRef) -> str:
 
 
 def decide_prune(
-    candidates: Iterable[ObjectRef],
+    candidates: Iterable[ObjectId],
     *,
     inventory_size: int,
     desired_count: int,
@@ -88,7 +88,7 @@ def decide_prune(
 
 
 def refusal(
-    ref: ObjectRef, live: Mapping[str, Any], set_id: str, inventory: Collection[ObjectRef]
+    ref: ObjectId, live: Mapping[str, Any], set_id: str, inventory: Collection[ObjectId]
 ) -> str | None:
     """Why the live object must not be deleted, or None when both proofs hold."""
     if is_built_in_namespace(ref):
@@ -96,6 +96,6 @@ def refusal(
     labels = (live.get("metadata") or {}).get("labels") or {}
     if labels.get(PART_OF_LABEL) != set_id:
         return f"it no longer carries {PART_OF_LABEL}={set_id}"
-    if member_key(ref) not in {member_key(m) for m in inventory}:
+    if ref not in {m for m in inventory}:
         return "it is not in the ApplySet inventory"
     return None

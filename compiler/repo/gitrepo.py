@@ -142,20 +142,11 @@ class GitTree:
 
 def read_owned_out(commit: git.Commit | None, out_relpath: str) -> dict[str, bytes]:
     """kgit's files of out/ as committed in ``commit`` (path relative to out/ -> bytes)."""
-    if commit is None:
-        return {}
-    try:
-        folder = commit.tree / out_relpath if out_relpath else commit.tree
-    except KeyError:
-        return {}
-    if not isinstance(folder, git.Tree):
-        return {}
     found: dict[str, bytes] = {}
-    for item in folder.traverse():
-        if isinstance(item, git.Blob) and item.mode != _SYMLINK_MODE:
-            rel = PurePosixPath(item.path).relative_to(folder.path or ".").as_posix()
-            if emit.is_owned(rel):
-                found[rel] = item.data_stream.read()
+    for path, (data, mode) in files_under(commit, out_relpath).items():
+        rel = PurePosixPath(path).relative_to(out_relpath or ".").as_posix()
+        if mode != _SYMLINK_MODE and emit.is_owned(rel):
+            found[rel] = data
     return dict(sorted(found.items()))
 
 
@@ -251,6 +242,36 @@ def commit_paths(repository: Repository, paths: Iterable[str], message: str) -> 
     finally:
         os.unlink(handle.name)
     return repo.head.commit.hexsha
+
+
+def files_under(commit: git.Commit | None, prefix: str) -> dict[str, tuple[bytes, int]]:
+    """Repository-relative path -> (content, mode) of the blobs under ``prefix`` at
+    ``commit`` (a file, a folder, or "" for the whole tree); empty when it is not there."""
+    if commit is None:
+        return {}
+    try:
+        folder = commit.tree / prefix if prefix else commit.tree
+    except KeyError:
+        return {}
+    if isinstance(folder, git.Blob):
+        return {str(folder.path): (folder.data_stream.read(), folder.mode)}
+    return {
+        str(item.path): (item.data_stream.read(), item.mode)
+        for item in folder.traverse()
+        if isinstance(item, git.Blob)
+    }
+
+
+def committed_revision(folder: Path) -> str | None:
+    """The HEAD commit when everything under ``folder`` is committed (no change, nothing
+    untracked); None otherwise, or when ``folder`` is not in a Git work tree."""
+    try:
+        repo = git.Repo(folder, search_parent_directories=True)
+        if repo.bare or repo.is_dirty(untracked_files=True, path=str(folder)):
+            return None
+        return repo.head.commit.hexsha
+    except (InvalidGitRepositoryError, NoSuchPathError, GitCommandError, ValueError):
+        return None  # no Git, or no commit yet
 
 
 _NO_ENTRY = "0 " + "0" * 40

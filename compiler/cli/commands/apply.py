@@ -27,11 +27,12 @@ from compiler.core.errors import KgitError, PlanError
 from compiler.reconcile.model import DEFAULT_PARALLELISM
 
 if TYPE_CHECKING:
-    from compiler.reconcile.apply import ApplyOptions, ApplyResult, Change
-    from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.apply import ApplyOptions
+    from compiler.reconcile.client import ClusterClient
     from compiler.reconcile.desired import Desired
     from compiler.reconcile.model import Plan
     from compiler.reconcile.plan import PlanOptions
+    from compiler.reconcile.results import ApplyResult, Change
 
 CONFIRM_QUESTION = "Apply these changes? Only 'yes' will be accepted: "
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
@@ -164,15 +165,6 @@ def load_plan(path: Path) -> Plan:
         raise PlanError(f"{path} is not a plan saved by `kgit plan --out`") from None
 
 
-def _result_markdown(result: ApplyResult) -> str:
-    lines = ["## Apply result", "", "| object | result |", "|---|---|"]
-    lines += [
-        f"| `{c.subject}` | {c.action.value} {c.detail} |".replace("  |", " |")
-        for c in result.changes
-    ]
-    return "\n".join([*lines, "", result.summary(), ""])
-
-
 def _show(plan: Plan, output: str) -> None:
     from compiler.views.plan import format_plan
 
@@ -183,7 +175,7 @@ def _show(plan: Plan, output: str) -> None:
     sys.stdout.flush()
 
 
-def execute(
+def execute(  # noqa: C901 (split pending, see docs/architecture.md)
     client: ClusterClient,
     desired: Desired,
     args: argparse.Namespace,
@@ -193,8 +185,9 @@ def execute(
 ) -> int:
     """Apply a ``saved`` plan as it is, or (without one) take the lock, plan with
     ``plan_options``, show the plan, confirm and apply; print results; the exit code."""
-    from compiler.reconcile.apply import ApplyError, apply_plan, plan_and_apply
+    from compiler.reconcile.apply import apply_plan, plan_and_apply
     from compiler.reconcile.plan import PlanOptions
+    from compiler.reconcile.results import ApplyError
     from compiler.views.plan import format_plan
 
     output = args.output
@@ -243,7 +236,9 @@ def execute(
         if saved is not None:
             print("No changes. The cluster matches the plan; nothing to do.")
     elif output == "markdown":
-        sys.stdout.write(_result_markdown(result))
+        from compiler.views.results import format_result
+
+        sys.stdout.write(format_result(result, "markdown"))
     else:
         print(result.summary())
     if error is not None:
@@ -252,7 +247,7 @@ def execute(
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import ClientOptions, connect
     from compiler.reconcile.desired import read_desired
 
     if args.plan_file is None:
@@ -263,7 +258,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         saved = load_plan(Path(args.plan_file))
         desired = read_desired(locate_spec(args).out_dir)
-        client = connect(args.kubeconfig, args.context, parallelism=args.parallelism)
+        client = connect(
+            args.kubeconfig, args.context, options=ClientOptions(parallelism=args.parallelism)
+        )
         options = None
     try:
         return execute(client, desired, args, saved=saved, plan_options=options)

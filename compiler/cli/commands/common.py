@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from compiler.core.sources import DirectoryTree
 
@@ -36,7 +36,7 @@ def add_out_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_output_format(
-    parser: argparse.ArgumentParser, choices=("text", "json", "markdown")
+    parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json", "markdown")
 ) -> None:
     parser.add_argument(
         "-o", "--output", choices=choices, default="text", help="output format (default: text)"
@@ -81,7 +81,7 @@ def locate_spec(args: argparse.Namespace) -> SpecLocation:
     )
 
 
-def use_color(stream=None) -> bool:
+def use_color(stream: TextIO | None = None) -> bool:
     """Colour only on a terminal and never with NO_COLOR (https://no-color.org)."""
     stream = stream or sys.stdout
     return bool(stream.isatty()) and "NO_COLOR" not in os.environ

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from compiler.cli.commands.apply import confirm
     from compiler.reconcile.calls import ApplyCluster
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import connect
     from compiler.reconcile.lock import LOCK_NAMESPACE, describe_holder, force_unlock, lock_name
 
     name = cluster_name(args)

@@ -35,7 +35,8 @@ def cluster_name(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from compiler.reconcile import applyset, history
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import connect
+    from compiler.views.history import format_history
 
     name = cluster_name(args)
     client = connect(args.kubeconfig, args.context)
@@ -43,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
         parent = client.get(applyset.parent_ref(name))
     finally:
         client.close()
-    sys.stdout.write(history.format_history(history.read_history(parent), args.output))
+    sys.stdout.write(format_history(history.read_history(parent), args.output))
     return exitcodes.SUCCESS

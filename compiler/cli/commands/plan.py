@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,7 +27,7 @@ from compiler.core import exitcodes
 from compiler.core.errors import KgitError, OutputError
 
 if TYPE_CHECKING:
-    from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.client import ClusterClient
     from compiler.reconcile.desired import Desired
     from compiler.reconcile.model import Plan
     from compiler.reconcile.plan import PlanOptions
@@ -79,22 +78,9 @@ def out_is_fresh(args: Any, previous: Mapping[str, bytes] | None = None) -> str 
 
 def git_revision(out_dir: Path) -> str | None:
     """The commit of out/ when out/ is committed and clean; None otherwise (or no Git)."""
-    try:
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
-            cwd=out_dir,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        if status.stdout.strip():
-            return None
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=out_dir, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head.stdout.strip() or None
+    from compiler.repo.gitrepo import committed_revision
+
+    return committed_revision(out_dir)
 
 
 def plan_inputs(
@@ -103,7 +89,7 @@ def plan_inputs(
     """Read out/ and connect; ``args`` needs file, out_dir, kubeconfig, context.
 
     ``kgit apply`` plans with these itself, under its lock."""
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import ClientOptions, connect
     from compiler.reconcile.desired import read_desired
     from compiler.reconcile.model import DEFAULT_PARALLELISM
     from compiler.reconcile.plan import PlanOptions
@@ -112,7 +98,9 @@ def plan_inputs(
     desired = read_desired(where.out_dir, files)
     workers = parallelism or DEFAULT_PARALLELISM
     client = connect(
-        getattr(args, "kubeconfig", None), getattr(args, "context", None), parallelism=workers
+        getattr(args, "kubeconfig", None),
+        getattr(args, "context", None),
+        options=ClientOptions(parallelism=workers),
     )
     options = PlanOptions(git_revision=git_revision(where.out_dir), parallelism=workers)
     return client, desired, options

@@ -32,13 +32,37 @@ from compiler.compile.load import Positions, load_documents_text, read_tree_text
 from compiler.compile.overlay.jsonpatch import OPERATIONS, JsonPatchError, apply_patch
 from compiler.compile.overlay.strategic_merge import PatchError, check_directives, merge_object
 from compiler.compile.render.removed_apis import removed_in
-from compiler.compile.resources import CLUSTER_SCOPED_KINDS, ObjectKey
 from compiler.compile.validate.fields import DNS_SUBDOMAIN
 from compiler.core.errors import Location, Problem, SpecError
+from compiler.core.identity import ObjectId
 from compiler.core.ownership import BUILTIN_NAMESPACES, control_objects
 from compiler.core.plaindata import clone
 from compiler.core.sources import SourceTree
 from compiler.core.versions import KubeVersion
+
+# kustomize's rule: a namespace given to Resources goes onto namespaced kinds only.
+# Compile has no API server to ask, so the cluster-scoped kinds kgit and its add-ons
+# emit are listed here, as kustomize lists them in its builtin schema.
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "IngressClass",
+        "PriorityClass",
+        "StorageClass",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "PodSecurityPolicy",
+        "APIService",
+        "RuntimeClass",
+        "CSIDriver",
+    }
+)
+
 
 __all__ = [
     "JsonPatch",
@@ -71,7 +95,7 @@ _PATH_SEGMENT_KINDS = frozenset({"Role", "ClusterRole", "RoleBinding", "ClusterR
 # Kubernetes' limit on all annotations of an object together (TotalAnnotationSizeLimitB).
 MAX_ANNOTATIONS_BYTES = 256 * 1024
 
-Origins = dict[ObjectKey, Location]
+Origins = dict[ObjectId, Location]
 
 
 def is_secret(obj: dict[str, Any]) -> bool:
@@ -478,7 +502,7 @@ def _add_resources(
                     "change it with a patch document instead",
                 )
         objects.append(item)
-        origins[ObjectKey.of(item)] = doc.positions.of(("items", index))
+        origins[ObjectId.of(item)] = doc.positions.of(("items", index))
 
 
 def _apply_strategic(objects: list[dict[str, Any]], doc: StrategicMergePatch) -> None:
@@ -548,7 +572,7 @@ def _refuse_annotation_excess(
             continue
         too_many = _too_many_annotations(obj)
         if too_many:
-            where = origins.get(ObjectKey.of(obj)) or doc.positions.of(())
+            where = origins.get(ObjectId.of(obj)) or doc.positions.of(())
             raise SpecError([Problem(where, too_many)])
 
 
