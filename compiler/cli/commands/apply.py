@@ -20,6 +20,7 @@ from compiler.cli.commands.common import (
     add_out_option,
     add_output_format,
     add_spec_option,
+    client_options,
     locate_spec,
 )
 from compiler.core import exitcodes
@@ -247,7 +248,7 @@ def execute(  # noqa: C901 (split pending, see docs/architecture.md)
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.reconcile.client import ClientOptions, connect
+    from compiler.reconcile.client import connect
     from compiler.reconcile.desired import read_desired
 
     if args.plan_file is None:
@@ -259,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
         saved = load_plan(Path(args.plan_file))
         desired = read_desired(locate_spec(args).out_dir)
         client = connect(
-            args.kubeconfig, args.context, options=ClientOptions(parallelism=args.parallelism)
+            args.kubeconfig, args.context, options=client_options(args, args.parallelism)
         )
         options = None
     try:

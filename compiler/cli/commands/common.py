@@ -13,6 +13,7 @@ from compiler.core.sources import DirectoryTree
 
 if TYPE_CHECKING:
     from compiler.compile.pipeline import CompileOptions
+    from compiler.reconcile.client import ClientOptions
 
 
 def add_spec_option(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +51,39 @@ def add_cluster_options(parser: argparse.ArgumentParser) -> None:
         help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)",
     )
     parser.add_argument("--context", default=None, help="kubeconfig context to use")
+    parser.add_argument(
+        "--request-timeout",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="how long one request to the API server may take, its retries included (default: 60s)",
+    )
+
+
+def _duration(text: str) -> float:
+    from compiler.cli.commands.apply import parse_duration
+
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text!r}")
+    return seconds
+
+
+def client_options(args: argparse.Namespace, parallelism: int | None = None) -> ClientOptions:
+    """The cluster client's options from --request-timeout (and the apply's parallelism)."""
+    import dataclasses
+
+    from compiler.reconcile.client import ClientOptions
+    from compiler.reconcile.client.retry import DEFAULT_POLICY
+
+    options = ClientOptions()
+    if parallelism is not None:
+        options = dataclasses.replace(options, parallelism=parallelism)
+    total = getattr(args, "request_timeout", None)
+    if total is not None:
+        retry = dataclasses.replace(DEFAULT_POLICY, total_timeout=total)
+        options = dataclasses.replace(options, retry=retry)
+    return options
 
 
 @dataclass(frozen=True)

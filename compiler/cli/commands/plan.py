@@ -18,6 +18,7 @@ from compiler.cli.commands.common import (
     add_out_option,
     add_output_format,
     add_spec_option,
+    client_options,
     locate_spec,
     warn,
 )
@@ -89,7 +90,7 @@ def plan_inputs(
     """Read out/ and connect; ``args`` needs file, out_dir, kubeconfig, context.
 
     ``kgit apply`` plans with these itself, under its lock."""
-    from compiler.reconcile.client import ClientOptions, connect
+    from compiler.reconcile.client import connect
     from compiler.reconcile.desired import read_desired
     from compiler.reconcile.model import DEFAULT_PARALLELISM
     from compiler.reconcile.plan import PlanOptions
@@ -100,7 +101,7 @@ def plan_inputs(
     client = connect(
         getattr(args, "kubeconfig", None),
         getattr(args, "context", None),
-        options=ClientOptions(parallelism=workers),
+        options=client_options(args, workers),
     )
     options = PlanOptions(git_revision=git_revision(where.out_dir), parallelism=workers)
     return client, desired, options

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -47,13 +49,37 @@ LIST_PAGE_SIZE = 500
 
 @dataclass(frozen=True)
 class ClientOptions:
-    # Transient failures (429, 5xx, dropped connections) are retried in _send.
+    # Transient failures (429, 5xx, dropped connections) are retried in guard(); no
+    # attempt starts after retry.total_timeout, and none outlasts it (see _Deadline).
     retry: RetryPolicy = DEFAULT_POLICY
-    # (connect, read) seconds for every request, discovery included: a dead address fails
-    # fast, a server that accepts and never answers fails too, a big LIST still has time.
-    request_timeout: tuple[float, float] = (10.0, 120.0)
+    # (connect, read) seconds for each attempt of every request, discovery and Lease
+    # renewals included: a dead address fails fast, a server that accepts and never
+    # answers fails too. A LIST page (500 objects) answers in well under a second.
+    request_timeout: tuple[float, float] = (10.0, 30.0)
     # Requests the caller keeps in flight at once (sizes the connection pool).
     parallelism: int = DEFAULT_PARALLELISM
+
+
+class _Deadline(threading.local):
+    """When the request this thread is making must have ended (monotonic seconds), or
+    None outside ``guard``: each attempt's timeout is cut to what is left, so a request
+    and its retries together end within the retry policy's total_timeout."""
+
+    at: float | None = None
+
+
+class _TimedDynamicClient(DynamicClient):
+    """The DynamicClient with a timeout on every request it sends, discovery included
+    (the library's discovery sends none, so a server that accepts a connection and never
+    answers hung kgit forever)."""
+
+    def __init__(self, *args: Any, timeout: Callable[[], tuple[float, float]], **kw: Any):
+        self._kgit_timeout = timeout  # set first: the constructor already runs discovery
+        super().__init__(*args, **kw)
+
+    def request(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        params["_request_timeout"] = self._kgit_timeout()
+        return super().request(method, path, body=body, **params)
 
 
 class _RunDiscoverer(LazyDiscoverer):
@@ -75,6 +101,7 @@ class ClusterClient:
     options: ClientOptions = ClientOptions()
     _dynamic: DynamicClient | None = None
     _resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    _deadline: _Deadline = field(default_factory=_Deadline)
 
     @property
     def context(self) -> str:
@@ -89,12 +116,27 @@ class ClusterClient:
     def guard(self, verb: str, what: str, call: Callable[[], T]) -> T:
         """Run one request, retried on transient failures; failures that remain become
         sentences naming ``verb`` and ``what``."""
+        outermost = self._deadline.at is None
+        if outermost:
+            self._deadline.at = time.monotonic() + self.options.retry.total_timeout
         try:
             return call_with_retry(call, policy=self.options.retry)
         except (ApiException, *TRANSPORT_ERRORS) as exc:
             raise classify(
                 exc, verb=verb, what=what, server=self.server, context=self.context
             ) from None
+        finally:
+            if outermost:
+                self._deadline.at = None
+
+    def attempt_timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds for the next attempt: the configured timeouts, cut to
+        what is left of the current request's total time."""
+        connect, read = self.options.request_timeout
+        if self._deadline.at is None:
+            return connect, read
+        left = max(0.1, self._deadline.at - time.monotonic())
+        return min(connect, left), min(read, left)
 
     def _send(
         self, verb: str, ref: ObjectId, method: str, *, missing_ok: bool = False, **kwargs: Any
@@ -112,7 +154,6 @@ class ClusterClient:
                     resource,
                     namespace=ref.namespace or None,
                     serializer=_raw,
-                    _request_timeout=self.options.request_timeout,
                     **kwargs,
                 ),
             )
@@ -132,8 +173,11 @@ class ClusterClient:
             self._dynamic = self.guard(
                 "discover",
                 "the API groups",
-                lambda: DynamicClient(
-                    self.api_client, cache_file=nowhere, discoverer=_RunDiscoverer
+                lambda: _TimedDynamicClient(
+                    self.api_client,
+                    cache_file=nowhere,
+                    discoverer=_RunDiscoverer,
+                    timeout=self.attempt_timeout,
                 ),
             )
         return self._dynamic
@@ -213,7 +257,6 @@ class ClusterClient:
                     limit=LIST_PAGE_SIZE,
                     _continue=token,
                     serializer=_raw,
-                    _request_timeout=self.options.request_timeout,
                 ),
             )
             for item in page.get("items") or ():

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
@@ -96,6 +97,9 @@ def load_credentials(
     configuration.connection_pool_maxsize = max(
         configuration.connection_pool_maxsize or 0, pool_size(parallelism)
     )
+    # No hidden retries inside urllib3 (3 by default, each waiting a full timeout): kgit
+    # retries in one place (client.retry), where attempts and total time are bounded.
+    configuration.retries = urllib3.util.Retry(total=0, redirect=False)
     if paths is None:
         if context is not None or not _in_cluster_available():
             raise ClusterError(
