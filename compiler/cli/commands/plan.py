@@ -7,8 +7,10 @@ that need them, so that ``kgit --help`` and the compile commands never load the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,13 +125,25 @@ def plan_for_out(
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    """Write the plan JSON readable by its owner only (it names live objects and versions)."""
+    """Write the plan JSON readable by its owner only (it names live objects and versions).
+
+    Written to a new file beside ``path`` and renamed over it: a symlink at ``path`` is
+    replaced, never written through (it could point anywhere, such as a file the user
+    can write but should not, or a shared file another user reads), and a reader never
+    sees half a plan."""
+    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             os.fchmod(handle.fileno(), 0o600)
             handle.write(plan.to_json())
+        os.replace(temporary, path)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise OutputError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
 
 
