@@ -162,6 +162,8 @@ def load_plan(path: Path) -> Plan:
         return Plan.from_json(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PlanError(f"cannot read the plan {path}: {exc.strerror or exc}") from None
+    except PlanError as exc:
+        raise PlanError(f"{path}: {exc.message}", hint=exc.hint) from None
     except (ValueError, KeyError, TypeError):
         raise PlanError(f"{path} is not a plan saved by `kgit plan --out`") from None
 
@@ -187,6 +189,7 @@ def execute(  # noqa: C901 (split pending, see docs/architecture.md)
     """Apply a ``saved`` plan as it is, or (without one) take the lock, plan with
     ``plan_options``, show the plan, confirm and apply; print results; the exit code."""
     from compiler.reconcile.apply import apply_plan, plan_and_apply
+    from compiler.reconcile.checks import check_base
     from compiler.reconcile.plan import PlanOptions
     from compiler.reconcile.results import ApplyError
     from compiler.views.plan import format_plan
@@ -222,6 +225,8 @@ def execute(  # noqa: C901 (split pending, see docs/architecture.md)
                 made.append(plan)
         elif saved.has_changes():
             result = apply_plan(client, saved, desired, apply_options(args), report=report)
+        else:  # nothing to do, if the plan still holds: out/, context and ApplySet
+            check_base(saved, desired, client.context, client.server)
     except ApplyError as exc:  # only ever raised after decide()
         error, result = exc, exc.result
     plan = saved if saved is not None else made[-1]
