@@ -28,6 +28,7 @@ from compiler.reconcile import normalize
 from compiler.reconcile.applyset import with_member_labels
 from compiler.reconcile.client import FIELD_MANAGER, ApiRejected, ClusterClient
 from compiler.reconcile.desired import Desired, with_secret_values
+from compiler.reconcile.inherited import made_by_controller
 from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, Plan, PlanBase
 from compiler.reconcile.observe import Observed, find_existing, observe
 from compiler.reconcile.order import apply_key
@@ -253,7 +254,7 @@ class Planner:
                 continue
             if self.observed.in_inventory(ref):
                 actions.append(self.delete(live))
-            else:
+            elif not made_by_controller(ref, live, self.observed.members.keys()):
                 warnings.append(
                     f"{ref} carries kgit's ApplySet label but is not in its inventory; "
                     "kgit leaves it alone"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from compiler.cli.commands.common import (
     add_spec_option,
     client_options,
     locate_spec,
+    parse_duration,
 )
 from compiler.core import exitcodes
 from compiler.core.errors import KgitError, PlanError
@@ -36,20 +36,6 @@ if TYPE_CHECKING:
     from compiler.reconcile.results import ApplyResult, Change
 
 CONFIRM_QUESTION = "Apply these changes? Only 'yes' will be accepted: "
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in '90', '90s', '5m', '1h30m', '250ms' (Go/kubectl duration style)."""
-    value = text.strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?", value):
-        return float(value)
-    if not value or _DURATION.sub("", value):
-        raise argparse.ArgumentTypeError(
-            f"invalid duration {text!r}: use a number of seconds or e.g. 30s, 5m, 1h30m"
-        )
-    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(value))
 
 
 def _positive(text: str) -> int:

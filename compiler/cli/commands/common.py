@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,22 @@ from compiler.core.sources import DirectoryTree
 if TYPE_CHECKING:
     from compiler.compile.pipeline import CompileOptions
     from compiler.reconcile.client import ClientOptions
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in '90', '90s', '5m', '1h30m', '250ms' (Go/kubectl duration style)."""
+    value = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", value):
+        return float(value)
+    if not value or _DURATION.sub("", value):
+        raise argparse.ArgumentTypeError(
+            f"invalid duration {text!r}: use a number of seconds or e.g. 30s, 5m, 1h30m"
+        )
+    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(value))
 
 
 def add_spec_option(parser: argparse.ArgumentParser) -> None:
@@ -61,8 +78,6 @@ def add_cluster_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _duration(text: str) -> float:
-    from compiler.cli.commands.apply import parse_duration
-
     seconds = parse_duration(text)
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text!r}")
