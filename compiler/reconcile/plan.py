@@ -43,6 +43,8 @@ class PlanOptions:
     git_revision: str | None = None
     prune: bool = True  # plan deletions of members that are no longer desired
     parallelism: int = DEFAULT_PARALLELISM  # for new and changed objects
+    # the parent was lost: take every object carrying the label as kgit's (observe.py)
+    rebuild_inventory: bool = False
 
 
 def _seen(live: dict[str, Any]) -> dict[str, Any]:
@@ -292,5 +294,10 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
     """Observe the cluster, then decide one action per desired object, plus deletions of
     members no longer desired."""
     options = options or PlanOptions()
-    observed = observe(client, desired.cluster_name, desired.refs())
+    observed = observe(
+        client,
+        desired.cluster_name,
+        desired.refs(),
+        rebuild_inventory=options.rebuild_inventory,
+    )
     return Planner(client, desired, observed, options).plan()

@@ -18,6 +18,7 @@ from compiler.cli.commands.common import (
     add_cluster_options,
     add_out_option,
     add_output_format,
+    add_rebuild_option,
     add_spec_option,
     client_options,
     locate_spec,
@@ -89,6 +90,7 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow deleting everything, or more than half of what kgit manages",
     )
+    add_rebuild_option(parser)
     parser.add_argument(
         "--prune-protected",
         action="store_true",

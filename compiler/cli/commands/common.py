@@ -77,6 +77,15 @@ def add_cluster_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_rebuild_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rebuild-inventory",
+        action="store_true",
+        help="the ApplySet parent was lost: take every object carrying its label as "
+        "kgit's (those no longer in out/ are deleted)",
+    )
+
+
 def _duration(text: str) -> float:
     seconds = parse_duration(text)
     if seconds <= 0:

@@ -19,6 +19,7 @@ from compiler.cli.commands.common import (
     add_cluster_options,
     add_out_option,
     add_output_format,
+    add_rebuild_option,
     add_spec_option,
     client_options,
     locate_spec,
@@ -48,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="also save the plan as JSON (no Secret values; mode 0600) for `kgit apply FILE`",
     )
+    add_rebuild_option(parser)
     parser.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -105,7 +107,11 @@ def plan_inputs(
         getattr(args, "context", None),
         options=client_options(args, workers),
     )
-    options = PlanOptions(git_revision=git_revision(where.out_dir), parallelism=workers)
+    options = PlanOptions(
+        git_revision=git_revision(where.out_dir),
+        parallelism=workers,
+        rebuild_inventory=getattr(args, "rebuild_inventory", False),
+    )
     return client, desired, options
 
 

@@ -120,7 +120,11 @@ def run(args: argparse.Namespace) -> int:
     client = connect(args.kubeconfig, args.context, options=client_options(args, args.parallelism))
     try:
         print(f"Rolling back to out/ of {args.revision} ({short}).", file=sys.stderr)
-        options = PlanOptions(git_revision=commit.hexsha, parallelism=args.parallelism)
+        options = PlanOptions(
+            git_revision=commit.hexsha,
+            parallelism=args.parallelism,
+            rebuild_inventory=args.rebuild_inventory,
+        )
         code = execute(client, desired, args, plan_options=options)
     finally:
         client.close()

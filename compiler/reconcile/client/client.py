@@ -27,7 +27,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.discovery import LazyDiscoverer
 from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
-from kubernetes.dynamic.resource import Resource
+from kubernetes.dynamic.resource import Resource, ResourceList
 
 from compiler.core.identity import ObjectId
 from compiler.reconcile.client.credentials import Credentials, load_credentials
@@ -207,6 +207,21 @@ class ClusterClient:
                 ) from None
             self._resources[key] = found
         return self._resources[key]
+
+    def served_kinds(self) -> dict[str, tuple[str, str]]:
+        """group kind -> (apiVersion, kind) of every kind the server lists, in its
+        preferred version: all of discovery (a dozen requests), for rare needs such as
+        finding objects of kinds out/ no longer has."""
+        found = self.guard("discover", "every API group", lambda: self.dynamic.resources.search())
+        kinds: dict[str, tuple[str, str]] = {}
+        for resource in sorted(found, key=lambda r: not getattr(r, "preferred", False)):
+            if isinstance(resource, ResourceList) or "/" in str(resource.name or "/"):
+                continue  # the library's *List pseudo-kinds, and subresources
+            if "list" not in (resource.verbs or ()):
+                continue
+            group_kind = f"{resource.kind}.{resource.group or ''}".rstrip(".")
+            kinds.setdefault(group_kind, (str(resource.group_version), str(resource.kind)))
+        return dict(sorted(kinds.items()))
 
     def describe(self, api_version: str, kind: str, namespace: str = "", name: str = "") -> str:
         """'deployments.apps web/nginx' or 'namespaces web': how errors name a target."""
