@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from compiler.core.identity import ObjectId
+from compiler.reconcile.inherited import made_by_controller
 from tests.reconcile_apply_support import (
     SET_ID,
     client_for,
@@ -120,3 +124,35 @@ def test_a_hand_labelled_object_is_still_warned_about_and_controller_objects_not
     )
     deleted = [str(a.ref) for a in made.actions if a.kind.value == "delete"]
     assert deleted == ["Service/web/nginx"]
+
+
+def _obj(api_version: str, kind: str, name: str, **metadata: Any) -> dict[str, Any]:
+    meta = {"name": name, "namespace": "web", "labels": {PART_OF: SET_ID}, **metadata}
+    return {"apiVersion": api_version, "kind": kind, "metadata": meta}
+
+
+def _owner(kind: str, controller: bool = True) -> list[dict[str, Any]]:
+    return [
+        {"apiVersion": "apps/v1", "kind": kind, "name": "x", "uid": "u", "controller": controller}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("obj", "made"),
+    [
+        # a Deployment's ReplicaSet, its Pods, a DaemonSet's ControllerRevision
+        (_obj("apps/v1", "ReplicaSet", "web-5d8f", ownerReferences=_owner("Deployment")), True),
+        (_obj("v1", "Pod", "web-5d8f-abcde", ownerReferences=_owner("ReplicaSet")), True),
+        (_obj("apps/v1", "ControllerRevision", "ds-1", ownerReferences=_owner("DaemonSet")), True),
+        # an owner that is not the controller (someone's bookkeeping) proves nothing
+        (_obj("v1", "ConfigMap", "c", ownerReferences=_owner("Deployment", False)), False),
+        # the Endpoints of a labelled Service (the endpoints controller sets no owner)
+        (_obj("v1", "Endpoints", "nginx"), True),
+        # an Endpoints with no such Service: someone's, labelled by hand
+        (_obj("v1", "Endpoints", "other"), False),
+        (_obj("v1", "ConfigMap", "copied"), False),
+    ],
+)
+def test_made_by_controller(obj: dict[str, Any], made: bool) -> None:
+    members = {ObjectId("v1", "Service", "web", "nginx")}
+    assert made_by_controller(ObjectId.of(obj), obj, members) is made

@@ -121,3 +121,23 @@ def test_deleted_parent_with_nothing_to_prune_is_recreated_without_a_flag(apiser
     assert inventory(apiserver) == refs([*web_app(), configmap("more")])
     assert ObjectId("v1", "ConfigMap", "web", "more") in inventory(apiserver)
     assert json.loads(parent_of(apiserver)["data"]["inventory.json"])["members"]
+
+
+def test_kgit_plan_names_the_lost_parent_and_the_way_forward(apiserver, tmp_path, capsys):
+    from compiler.cli.app import main
+    from tests.reconcile_apply_support import write_out
+
+    client = client_for(apiserver)
+    converge(client, [*web_app(), configmap("old")])
+    client.delete(PARENT)
+    write_out(tmp_path / "out", web_app())
+    args = ["plan", "-O", str(tmp_path / "out"), "--kubeconfig", str(apiserver.kubeconfig)]
+    assert main(args) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(
+        "error: the ApplySet parent ConfigMap/kube-system/kgit-lab is missing (or holds no "
+        "inventory), but 5 live objects carry its label"
+    )
+    assert "1 of them no longer in out/manifests (ConfigMap/web/old)" in err[-1]
+    assert main([*args, "--rebuild-inventory"]) == 0
+    assert "- delete ConfigMap/web/old" in capsys.readouterr().out
