@@ -120,6 +120,30 @@ class _TooBig(Exception):
 _BUILDING = object()  # an anchor whose collection is still being read (alias cycles)
 
 
+@dataclass
+class _Budget:
+    """Values copied through aliases so far in one file: the limit holds for the whole
+    stream, or 2,000 documents of a bomb just under it would each pass."""
+
+    expanded: int = 0
+
+
+class _ExtraDocument(Exception):
+    """A stream that must hold one document has a second; carries where it starts."""
+
+    def __init__(self, where: yaml.Mark) -> None:
+        super().__init__("a second document")
+        self.where = where
+
+
+def _next_document(loader: yaml.SafeLoader, count: int, single: bool) -> None:
+    """Step over a DocumentStartEvent; with ``single``, refuse a second document before a
+    single value of it is built (its cost would be paid for an error anyway)."""
+    loader.get_event()  # DocumentStartEvent
+    if single and count:
+        raise _ExtraDocument(loader.peek_event().start_mark)
+
+
 def _size(value: Any) -> int:
     """How many values an alias copies (for the expansion limit)."""
     if isinstance(value, dict):
@@ -138,13 +162,13 @@ class _Builder:
     expansion limit.
     """
 
-    def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
+    def __init__(self, file: str, loader: yaml.SafeLoader, budget: _Budget) -> None:
         self.file = file
         self.loader = loader
         self.values: dict[PathKey, Location] = {}
         self.keys: dict[PathKey, Location] = {}
         self.problems: list[Problem] = []
-        self.expanded = 0  # values copied through aliases
+        self.budget = budget  # values copied through aliases, shared by the file's documents
         self.anchors: dict[str, tuple[Any, int]] = {}
 
     def document(self) -> tuple[Any, Positions]:
@@ -189,8 +213,8 @@ class _Builder:
             return None
         # Only values reached again through aliases count: a large spec is fine, a
         # "billion laughs" document (aliases of aliases) is not.
-        self.expanded += size
-        if self.expanded > MAX_VALUES:
+        self.budget.expanded += size
+        if self.budget.expanded > MAX_VALUES:
             raise _TooBig(
                 Problem(
                     here,
@@ -403,12 +427,12 @@ class _PlainBuilder:
         return result
 
 
-def _plain_documents(loader: yaml.SafeLoader) -> list[Any]:
+def _plain_documents(loader: yaml.SafeLoader, *, single: bool = False) -> list[Any]:
     """The data of every document, or ``_NotPlain``."""
-    documents = []
+    documents: list[Any] = []
     loader.get_event()  # StreamStartEvent
     while not loader.check_event(yaml.StreamEndEvent):
-        loader.get_event()  # DocumentStartEvent
+        _next_document(loader, len(documents), single)
         documents.append(_PlainBuilder(loader).value(0))
         loader.get_event()  # DocumentEndEvent
     return documents
@@ -444,22 +468,33 @@ def _syntax_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
 _FAST_LOADER = getattr(yaml, "CSafeLoader", None)
 
 
-def _documents(loader: yaml.SafeLoader, file: str) -> list[tuple[Any, Positions]]:
+def _documents(
+    loader: yaml.SafeLoader, file: str, *, single: bool = False
+) -> list[tuple[Any, Positions]]:
     """Every document of the stream, each built from the parser's events."""
-    documents = []
+    documents: list[tuple[Any, Positions]] = []
+    budget = _Budget()
     loader.get_event()  # StreamStartEvent
     while not loader.check_event(yaml.StreamEndEvent):
-        loader.get_event()  # DocumentStartEvent
-        documents.append(_Builder(file, loader).document())
+        _next_document(loader, len(documents), single)
+        documents.append(_Builder(file, loader, budget).document())
     return documents
 
 
-def _read_stream(text: str, file: str) -> list[tuple[Any, Positions]]:
-    """(data, positions) of every document; a SpecError for anything malformed."""
+def _one_document_only(file: str, where: yaml.Mark) -> SpecError:
+    return SpecError([Problem(_loc(file, where), "expected exactly one YAML document")])
+
+
+def _read_stream(text: str, file: str, *, single: bool = False) -> list[tuple[Any, Positions]]:
+    """(data, positions) of every document; a SpecError for anything malformed.
+
+    With ``single``, a second document is an error as soon as the parser reaches it."""
     if _FAST_LOADER is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
         loader = _FAST_LOADER(text)
         try:
-            documents = _plain_documents(loader)
+            documents = _plain_documents(loader, single=single)
+        except _ExtraDocument as exc:
+            raise _one_document_only(file, exc.where) from None
         except (_NotPlain, yaml.YAMLError, RecursionError):
             pass  # read again below, with positions and the exact message
         else:
@@ -469,18 +504,22 @@ def _read_stream(text: str, file: str) -> list[tuple[Any, Positions]]:
             ]
         finally:
             loader.dispose()
-    return _read_stream_with_positions(text, file)
+    return _read_stream_with_positions(text, file, single=single)
 
 
 def _positions(text: str, file: str, index: int) -> Positions:
     return _read_stream_with_positions(text, file)[index][1]
 
 
-def _read_stream_with_positions(text: str, file: str) -> list[tuple[Any, Positions]]:
+def _read_stream_with_positions(
+    text: str, file: str, *, single: bool = False
+) -> list[tuple[Any, Positions]]:
     if _FAST_LOADER is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
         loader = _FAST_LOADER(text)
         try:
-            return _documents(loader, file)
+            return _documents(loader, file, single=single)
+        except _ExtraDocument as exc:
+            raise _one_document_only(file, exc.where) from None
         except (yaml.YAMLError, RecursionError):
             pass  # read again below, for the Python parser's message
         finally:
@@ -490,7 +529,9 @@ def _read_stream_with_positions(text: str, file: str) -> list[tuple[Any, Positio
     except yaml.YAMLError as exc:
         raise SpecError([_syntax_problem(exc, text, file)]) from None
     try:
-        return _documents(loader, file)
+        return _documents(loader, file, single=single)
+    except _ExtraDocument as exc:
+        raise _one_document_only(file, exc.where) from None
     except yaml.YAMLError as exc:
         raise SpecError([_syntax_problem(exc, text, file)]) from None
     except RecursionError:
@@ -505,10 +546,9 @@ def parse_text(text: str, file: str) -> tuple[Any, Positions]:
     """Parse one YAML document from text. Raises SpecError for anything malformed."""
     if _is_blank(text):
         raise SpecError([Problem(Location(file, 1, 1), "the file is empty")])
-    documents = _read_stream(text, file)
+    documents = _read_stream(text, file, single=True)
     if len(documents) != 1:
-        where = documents[1][1].of(()) if len(documents) > 1 else Location(file, 1, 1)
-        raise SpecError([Problem(where, "expected exactly one YAML document")])
+        raise SpecError([Problem(Location(file, 1, 1), "expected exactly one YAML document")])
     return documents[0]
 
 

@@ -64,6 +64,18 @@ def in_file(file: str) -> Callable[[dict[str, Any]], str]:
     return lambda _body: file
 
 
+def _owned_namespaces(cluster: Cluster, addons: ResourceSet) -> frozenset[str]:
+    """Namespaces that some part of the spec deploys into: apps, external services,
+    secrets, and the add-ons rendered so far."""
+    owned = set(cluster.namespaces)
+    for resource in addons:
+        owned.add(resource.key.namespace)
+        if resource.key.kind == "Namespace":
+            owned.add(resource.key.name)
+    owned.discard("")
+    return frozenset(owned)
+
+
 def render_resources(
     cluster: Cluster, tree: SourceTree, spec: str, warnings: list[str] | None = None
 ) -> ResourceSet:
@@ -94,10 +106,12 @@ def render_resources(
             f"{spec}#spec.ingress.nginx",
         )
     place(render_namespaces(cluster), lambda b: "manifests/namespaces.yaml", f"{spec}#spec")
+    owned = _owned_namespaces(cluster, resources)
     for app in cluster.apps:
         objects = render_app(cluster, app)
+        scope = overlay.Scope(cluster.name, app.namespace, owned - {app.namespace})
         for path in app.overlays:
-            objects = overlay.apply_overlay(objects, overlay.load_overlay(tree, path))
+            objects = overlay.apply_overlay(objects, overlay.load_overlay(tree, path), scope)
         file = f"manifests/apps/{app.namespace}/{app.name}.yaml"
         place(objects, in_file(file), f"{spec}#{app.source}")
     for service in cluster.external_services:
@@ -145,9 +159,15 @@ def input_paths(tree: SourceTree, cluster: Cluster, spec: str) -> list[str]:
     return sorted(paths)
 
 
+def input_digest(data: bytes) -> str:
+    """sha256 of an input's text with LF line ends: YAML reads CRLF as LF, and a checkout
+    under core.autocrlf=true must not make out/index.json stale."""
+    return emit.sha256(data.replace(b"\r\n", b"\n"))
+
+
 def input_digests(tree: SourceTree, cluster: Cluster, spec: str) -> dict[str, str]:
     """sha256 of each input, recorded in out/index.json (see ``unchanged_since_compile``)."""
-    return {path: emit.sha256(tree.read_bytes(path)) for path in input_paths(tree, cluster, spec)}
+    return {path: input_digest(tree.read_bytes(path)) for path in input_paths(tree, cluster, spec)}
 
 
 def unchanged_since_compile(tree: SourceTree, previous: Mapping[str, bytes]) -> bool:
@@ -165,7 +185,7 @@ def unchanged_since_compile(tree: SourceTree, previous: Mapping[str, bytes]) -> 
         return False
     try:
         return all(
-            emit.sha256(tree.read_bytes(path)) == digest for path, digest in recorded.items()
+            input_digest(tree.read_bytes(path)) == digest for path, digest in recorded.items()
         )
     except OSError:
         return False

@@ -56,7 +56,13 @@ from compiler.reconcile.checks import bodies_to_apply, check_base, check_live_ve
 from compiler.reconcile.desired import Desired
 from compiler.reconcile.lock import LeaseLock, LockOptions, default_identity, lease_lock
 from compiler.reconcile.model import DEFAULT_PARALLELISM, ActionKind, Plan
-from compiler.reconcile.prune import PruneDecision, PruneOptions, decide_prune, refusal
+from compiler.reconcile.prune import (
+    PruneDecision,
+    PruneOptions,
+    decide_prune,
+    refusal,
+    skip_reason,
+)
 from compiler.reconcile.results import ApplyError, ApplyResult, Change, Outcome
 from compiler.reconcile.wait import WaitOptions, wait_for
 
@@ -382,7 +388,7 @@ def _prune(
     """Delete in reverse order; the inventory members that stay (skipped or failed)."""
     kept: set[ObjectId] = set(prune.skipped)
     for ref in prune.skipped:
-        run.record(Change(ref, Outcome.SKIPPED, "protected kind: use --prune-protected"))
+        run.record(Change(ref, Outcome.SKIPPED, skip_reason(ref)))
     for batch in order.delete_batches(prune.delete):
         for ref in batch:
             run.cluster.resolve(ref)

@@ -14,7 +14,10 @@ An overlay file under ``overlays/`` holds one or more YAML documents, each one o
 Within a file, resources are added first and patches then apply in document order (so a
 patch may change an added resource), as kustomize does. Secrets with literal values are
 refused: the values would be committed to Git (``spec.secrets`` with ``fromEnv`` keeps
-them out). Every error names the overlay file and the line:col of what is wrong.
+them out). An overlay stays inside its app (``Scope``): it may not emit kgit's own control
+objects (the apply lock Lease, the ApplySet parent), a built-in Namespace, or objects in a
+built-in namespace or in a namespace another part of the spec owns. Every error names the
+overlay file and the line:col of what is wrong.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from compiler.compile.load import Positions, load_documents_text, read_tree_text
 from compiler.compile.overlay.jsonpatch import OPERATIONS, JsonPatchError, apply_patch
 from compiler.compile.overlay.strategic_merge import PatchError, check_directives, merge_object
 from compiler.core.errors import Problem, SpecError
+from compiler.core.ownership import BUILTIN_NAMESPACES, control_objects
 from compiler.core.plaindata import clone
 from compiler.core.sources import SourceTree
 
@@ -58,6 +62,7 @@ __all__ = [
     "JsonPatch",
     "Overlay",
     "Resources",
+    "Scope",
     "StrategicMergePatch",
     "apply_overlay",
     "load_overlay",
@@ -90,6 +95,48 @@ class Resources:
 
 
 OverlayDocument = StrategicMergePatch | JsonPatch | Resources
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where the overlay of one app may put objects.
+
+    ``claimed`` holds the namespaces that other parts of the spec own (other apps, external
+    services, secrets, add-ons): an object there would change what they deploy, so only an
+    overlay of an app in that namespace may add to it.
+    """
+
+    cluster: str
+    namespace: str  # the app's own
+    claimed: frozenset[str] = frozenset()
+
+    def refusal(self, obj: dict[str, Any]) -> str | None:
+        """Why the overlay may not emit ``obj``, or None."""
+        kind = str(obj.get("kind"))
+        meta = obj.get("metadata") or {}
+        name, namespace = str(meta.get("name")), str(meta.get("namespace") or "")
+        if (kind, namespace, name) in control_objects(self.cluster):
+            return f"{kind} {namespace}/{name} is kgit's own control object for this cluster"
+        if kind == "Namespace" and name in BUILTIN_NAMESPACES:
+            return f"Namespace {name} is built into every cluster; kgit never adopts it"
+        if kind == "Namespace" and name in self.claimed:
+            return f"Namespace {name} belongs to another part of the spec"
+        if not namespace or namespace == self.namespace or kind in CLUSTER_SCOPED_KINDS:
+            return None
+        if namespace in BUILTIN_NAMESPACES:
+            return f"{_describe(obj)} is in the built-in namespace {namespace}"
+        if namespace in self.claimed:
+            return (
+                f"{_describe(obj)} is in namespace {namespace}, which another part of the "
+                f"spec owns (this app's namespace is {self.namespace})"
+            )
+        return None
+
+
+SCOPE_HINT = (
+    "an overlay adds objects to its own app's namespace; put the object in the overlay of an "
+    "app of that namespace"
+)
 
 
 @dataclass(frozen=True)
@@ -330,13 +377,17 @@ def _not_found(objects: list[dict[str, Any]]) -> str:
     return f"the app's objects are: {present}"
 
 
-def _add_resources(objects: list[dict[str, Any]], doc: Resources) -> None:
-    namespace = _app_namespace(objects)
+def _add_resources(objects: list[dict[str, Any]], doc: Resources, scope: Scope | None) -> None:
+    namespace = scope.namespace if scope else _app_namespace(objects)
     for index, item in enumerate(doc.items):
         item = clone(item)
         meta = item["metadata"]
         if namespace and item["kind"] not in CLUSTER_SCOPED_KINDS and not meta.get("namespace"):
             meta["namespace"] = namespace  # the app's objects all live in its namespace
+        why = scope.refusal(item) if scope else None
+        if why:
+            field = "namespace" if "namespace" in doc.items[index]["metadata"] else "name"
+            raise _error(doc.positions, ("items", index, "metadata", field), why, SCOPE_HINT)
         for existing in objects:
             if _matches_patch(existing, item) and (existing.get("metadata") or {}).get(
                 "namespace"
@@ -408,17 +459,32 @@ def _refuse_secret_values(objects: list[dict[str, Any]], doc: OverlayDocument) -
                     )
 
 
-def apply_overlay(objects: list[dict[str, Any]], overlay: Overlay) -> list[dict[str, Any]]:
-    """New objects: ``objects`` with the overlay's resources added and patches applied."""
+def _refuse_out_of_scope(objects: list[dict[str, Any]], doc: OverlayDocument, scope: Scope) -> None:
+    """The scope rule on what a patch leaves (a JsonPatch may rename or move an object)."""
+    for obj in objects:
+        why = scope.refusal(obj)
+        if why:
+            raise _error(doc.positions, (), f"this document leaves {why}", SCOPE_HINT)
+
+
+def apply_overlay(
+    objects: list[dict[str, Any]], overlay: Overlay, scope: Scope | None = None
+) -> list[dict[str, Any]]:
+    """New objects: ``objects`` with the overlay's resources added and patches applied.
+
+    With a ``scope`` (the pipeline always passes one), every object the overlay leaves must
+    be one its app may emit."""
     result = clone(objects)
     resources = [doc for doc in overlay.documents if isinstance(doc, Resources)]
     patches = [doc for doc in overlay.documents if not isinstance(doc, Resources)]
     for doc in [*resources, *patches]:
         if isinstance(doc, Resources):
-            _add_resources(result, doc)
+            _add_resources(result, doc, scope)
         elif isinstance(doc, StrategicMergePatch):
             _apply_strategic(result, doc)
         else:
             _apply_json(result, doc)
         _refuse_secret_values(result, doc)
+        if scope is not None:
+            _refuse_out_of_scope(result, doc, scope)
     return result

@@ -35,6 +35,13 @@ MAX_SERVICE_SUBNET_BITS = 20
 MAX_POD_SUBNET_NODE_MASK_DIFF = 16
 DEFAULT_NODE_MASK = {4: 24, 6: 64}  # kube-controller-manager --node-cidr-mask-size-ipv4/6
 
+
+def _short(digits: str) -> str:
+    return digits if len(digits) <= 10 else digits[:10] + "…"
+
+
+_LAX_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+$")  # the schema's pattern
+
 # The kubelet may only set node labels under kubernetes.io/ and k8s.io/ from this list
 # (NodeRestriction; kubelet --node-labels fails otherwise). node-role.kubernetes.io/* is
 # famously not on it.
@@ -64,7 +71,10 @@ class ClusterChecks(FieldChecker):
         version = self.kubernetes(kube)
         self.runtime(as_dict(spec.get("runtime")))
         subnets = self.network(as_dict(spec.get("network")), kube, version)
-        self.nodes(as_list(spec.get("nodes")), subnets, kube)
+        has_vip = bool(as_dict(as_dict(spec.get("controlPlane")).get("vip")))
+        self.nodes(as_list(spec.get("nodes")), subnets, kube, has_vip)
+        self.ssh(spec)
+        self.vip(spec, kube)
 
     def kubernetes(self, kube: dict[str, Any]) -> KubeVersion | None:
         base = ("spec", "kubernetes")
@@ -74,7 +84,14 @@ class ClusterChecks(FieldChecker):
             try:
                 version = KubeVersion.parse(text)
             except ValueError:
-                version = None  # the schema's pattern reports it
+                version = None  # the schema's pattern reports it, unless a part is too long
+                if _LAX_VERSION.match(text):
+                    shown = text if len(text) <= 20 else text[:16] + "…"
+                    self.report(
+                        (*base, "version"),
+                        f"Kubernetes version {shown!r} is not supported "
+                        f"(supported: {SUPPORTED_RANGE})",
+                    )
             if version is not None and not version.supported:
                 self.report(
                     (*base, "version"),
@@ -87,7 +104,61 @@ class ClusterChecks(FieldChecker):
         repository = as_str(kube.get("imageRepository"))
         if repository is not None:
             self._image((*base, "imageRepository"), f"{repository}/name:tag", repository)
+        seen: dict[str, int] = {}
+        for i, san in enumerate(as_list(kube.get("certSANs"))):
+            text = as_str(san)
+            if text is None:
+                continue
+            if text.lower() in seen:
+                self.report(
+                    (*base, "certSANs", i),
+                    f"duplicate certSAN {show(text)} (also certSANs[{seen[text.lower()]}])",
+                )
+            seen.setdefault(text.lower(), i)
+            if ":" in text and not is_ip(text):
+                self.report((*base, "certSANs", i), f"{show(text)} is not an IPv6 address")
         return version
+
+    def vip(self, spec: dict[str, Any], kube: dict[str, Any]) -> None:
+        """The VIP is the endpoint's address, and no node's own address."""
+        vip = as_dict(as_dict(spec.get("controlPlane")).get("vip"))
+        address = as_str(vip.get("address"))
+        if address is None or not is_ip(address):
+            return
+        path = ("spec", "controlPlane", "vip", "address")
+        endpoint = as_str(kube.get("controlPlaneEndpoint"))
+        if endpoint is not None:
+            host = (
+                endpoint[1:].partition("]")[0]
+                if endpoint.startswith("[")
+                else (endpoint.partition(":")[0])
+            )
+            if host != address:
+                self.report(
+                    ("spec", "kubernetes", "controlPlaneEndpoint"),
+                    f"{show(endpoint)} is not the VIP {address} (spec.controlPlane.vip): "
+                    "with a VIP, leave controlPlaneEndpoint out or point it at the VIP",
+                )
+        for i, node in enumerate(as_list(spec.get("nodes"))):
+            if as_str(as_dict(node).get("address")) == address:
+                self.report(
+                    path, f"{address} is the address of spec.nodes[{i}]; a VIP must be free"
+                )
+
+    def ssh(self, spec: dict[str, Any]) -> None:
+        """Bastion ports (the schema checks the shape); a bastion is host[:port]."""
+        places: list[tuple[PathKey, Any]] = [(("spec", "ssh"), spec.get("ssh"))]
+        places += [
+            (("spec", "nodes", i, "ssh"), as_dict(n).get("ssh"))
+            for i, n in enumerate(as_list(spec.get("nodes")))
+        ]
+        for path, raw in places:
+            bastion = as_str(as_dict(raw).get("bastion"))
+            if bastion is None:
+                continue
+            _, colon, port = bastion.rpartition("@")[2].partition(":")
+            if colon and DIGITS.fullmatch(port) and not 1 <= int(port) <= 65535:
+                self.report((*path, "bastion"), f"port {port} is outside 1-65535")
 
     def _host_port(self, path: PathKey, text: str) -> None:
         if text.startswith("["):
@@ -105,8 +176,8 @@ class ClusterChecks(FieldChecker):
                 return
         if port and not DIGITS.fullmatch(port):
             self.report(path, f"port {show(port)} is not a number")
-        elif port and not 1 <= int(port) <= 65535:
-            self.report(path, f"port {port} is outside 1-65535")
+        elif port and (len(port) > 5 or not 1 <= int(port) <= 65535):
+            self.report(path, f"port {_short(port)} is outside 1-65535")
 
     def runtime(self, runtime: dict[str, Any]) -> None:
         base = ("spec", "runtime")
@@ -127,10 +198,11 @@ class ClusterChecks(FieldChecker):
             seen.setdefault(registry, i)
             for j, endpoint in enumerate(as_list(as_dict(mirror).get("endpoints"))):
                 port = re.match(r"^https?://[^/:]+:([0-9]+)", as_str(endpoint) or "")
-                if port and not 1 <= int(port.group(1)) <= 65535:
+                digits = port.group(1) if port else ""
+                if digits and (len(digits) > 5 or not 1 <= int(digits) <= 65535):
                     self.report(
                         (*base, "registryMirrors", i, "endpoints", j),
-                        f"port {port.group(1)} is outside 1-65535",
+                        f"port {_short(digits)} is outside 1-65535",
                     )
 
     # network ------------------------------------------------------------------------
@@ -231,7 +303,13 @@ class ClusterChecks(FieldChecker):
 
     # nodes --------------------------------------------------------------------------
 
-    def nodes(self, nodes: list[Any], subnets: dict[str, Network], kube: dict[str, Any]) -> None:  # noqa: C901 (split pending, see docs/architecture.md)
+    def nodes(  # noqa: C901 (split pending, see docs/architecture.md)
+        self,
+        nodes: list[Any],
+        subnets: dict[str, Network],
+        kube: dict[str, Any],
+        has_vip: bool = False,
+    ) -> None:
         base = ("spec", "nodes")
         entries = [as_dict(n) for n in nodes]
         control_planes = [i for i, n in enumerate(entries) if n.get("role") == "control-plane"]
@@ -241,11 +319,11 @@ class ClusterChecks(FieldChecker):
                 "at least one node must have role control-plane (it runs kubeadm init)",
                 key=True,
             )
-        if len(control_planes) > 1 and "controlPlaneEndpoint" not in kube:
+        if len(control_planes) > 1 and "controlPlaneEndpoint" not in kube and not has_vip:
             self.report(
                 (*base, control_planes[1], "role"),
                 "a second control-plane node needs spec.kubernetes.controlPlaneEndpoint "
-                "(a load-balanced address for the API servers)",
+                "(a load-balanced address for the API servers) or spec.controlPlane.vip",
             )
         names: dict[str, int] = {}
         addresses: dict[Address, int] = {}

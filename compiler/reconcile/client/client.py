@@ -283,24 +283,9 @@ class ClusterClient:
             if not token:
                 return
 
-    def list(
-        self,
-        api_version: str,
-        kind: str,
-        *,
-        label_selector: str | None = None,
-        namespace: str | None = None,
-        field_selector: str | None = None,
-    ) -> list[Body]:
-        return list(
-            self.list_pages(
-                api_version,
-                kind,
-                label_selector=label_selector,
-                namespace=namespace,
-                field_selector=field_selector,
-            )
-        )
+    def list(self, api_version: str, kind: str, **selectors: str | None) -> list[Body]:
+        """``list_pages`` read to the end (label_selector, namespace, field_selector)."""
+        return list(self.list_pages(api_version, kind, **selectors))
 
     def create(self, body: Body) -> Body:
         """Create an object (POST); returns the server's object."""
