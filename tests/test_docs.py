@@ -30,6 +30,7 @@ SHARED_OPTIONS = (
     "-O/--out-dir",
     "--kubeconfig",
     "--context",
+    "--request-timeout",
     "-o/--output",
 )
 

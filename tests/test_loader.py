@@ -273,3 +273,12 @@ def test_alias_expansion_is_bounded_per_file_not_per_document() -> None:
         load_documents_text(one + "---\n" + _modest_bomb("a"), "overlays/x.yaml")
     assert str(caught.value).startswith("overlays/x.yaml:11:")
     assert "YAML aliases expand to more than 100000 values" in str(caught.value)
+
+
+def test_a_long_string_repeated_through_aliases_is_refused() -> None:
+    # 1,000 values only, but 1,000 copies of a 20,000-character string: 20 MB of text.
+    text = "a: &s " + "x" * 20_000 + "\nb: [" + ", ".join(["*s"] * 1000) + "]\n"
+    with pytest.raises(SpecError) as caught:
+        load_documents_text(text, "overlays/x.yaml")
+    assert str(caught.value).startswith("overlays/x.yaml:2:")
+    assert "YAML aliases copy more than 10000000 characters of text" in str(caught.value)

@@ -34,6 +34,7 @@ SOURCE_ANNOTATION = "kgit.dev/source"
 EXECUTABLE = 0o755
 REGULAR = 0o644
 FOLDER = 0o755
+MAX_OBJECT_BYTES = 1536 * 1024  # etcd's default --max-request-bytes: no object is larger
 # out/ is compared byte for byte (`kgit compile --check`) and provision.sh must keep LF
 # endings to run: Git must store and check out these files as they are, even under
 # core.autocrlf=true.
@@ -93,6 +94,12 @@ def serialize(
     objects: list[dict[str, Any]] = []
     for resource in resources:
         document = yamlout.dump(_stamped(resource.body, resource.source, set_id))
+        if len(document) * 4 > MAX_OBJECT_BYTES and len(document.encode()) > MAX_OBJECT_BYTES:
+            raise OutputError(
+                f"{resource.key} (from {resource.source}) is {len(document.encode())} bytes; "
+                f"etcd refuses objects over {MAX_OBJECT_BYTES} bytes (1.5 MiB), so it could "
+                "never be applied"
+            )
         by_file.setdefault(resource.file, []).append(document)
         key = resource.key
         objects.append(

@@ -106,6 +106,7 @@ _TAG_WORDS = {"int": "whole number", "float": "number", "bool": "boolean", "time
 # Limits against hostile documents: aliases that expand exponentially ("billion laughs")
 # and nesting that would exhaust the Python stack.
 MAX_VALUES = 100_000
+MAX_ALIAS_CHARS = 10_000_000  # characters of strings copied through aliases, per file
 MAX_DEPTH = 64
 
 
@@ -126,6 +127,7 @@ class _Budget:
     stream, or 2,000 documents of a bomb just under it would each pass."""
 
     expanded: int = 0
+    chars: int = 0
 
 
 class _ExtraDocument(Exception):
@@ -144,13 +146,17 @@ def _next_document(loader: yaml.SafeLoader, count: int, single: bool) -> None:
         raise _ExtraDocument(loader.peek_event().start_mark)
 
 
-def _size(value: Any) -> int:
-    """How many values an alias copies (for the expansion limit)."""
+def _size(value: Any) -> tuple[int, int]:
+    """How many values, and characters of strings, an alias copies (for the limits): a
+    100,000-value budget alone would let one long string be copied 100,000 times."""
     if isinstance(value, dict):
-        return 1 + sum(_size(v) for v in value.values())
+        sizes = [_size(v) for v in value.values()]
+        keys = sum(len(k) for k in value)
+        return 1 + sum(n for n, _ in sizes), keys + sum(c for _, c in sizes)
     if isinstance(value, list):
-        return 1 + sum(_size(v) for v in value)
-    return 1
+        sizes = [_size(v) for v in value]
+        return 1 + sum(n for n, _ in sizes), sum(c for _, c in sizes)
+    return 1, len(value) if isinstance(value, str) else 0
 
 
 class _Builder:
@@ -169,7 +175,7 @@ class _Builder:
         self.keys: dict[PathKey, Location] = {}
         self.problems: list[Problem] = []
         self.budget = budget  # values copied through aliases, shared by the file's documents
-        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.anchors: dict[str, tuple[Any, tuple[int, int]]] = {}
 
     def document(self) -> tuple[Any, Positions]:
         """One document: the parser stands just after its DocumentStartEvent."""
@@ -192,7 +198,7 @@ class _Builder:
             return self._alias(event, here)
         anchor = getattr(event, "anchor", None)
         if anchor is not None:
-            self.anchors[anchor] = (_BUILDING, 0)
+            self.anchors[anchor] = (_BUILDING, (0, 0))
         if isinstance(event, yaml.ScalarEvent):
             result = self._scalar(event, here)
         elif isinstance(event, yaml.SequenceStartEvent):
@@ -204,7 +210,7 @@ class _Builder:
         return result
 
     def _alias(self, event: yaml.AliasEvent, here: Location) -> Any:
-        value, size = self.anchors.get(event.anchor or "", (None, -1))
+        value, (size, chars) = self.anchors.get(event.anchor or "", (None, (-1, 0)))
         if value is _BUILDING:
             self.problems.append(Problem(here, "a YAML alias refers to a value that contains it"))
             return None
@@ -214,12 +220,21 @@ class _Builder:
         # Only values reached again through aliases count: a large spec is fine, a
         # "billion laughs" document (aliases of aliases) is not.
         self.budget.expanded += size
+        self.budget.chars += chars
         if self.budget.expanded > MAX_VALUES:
             raise _TooBig(
                 Problem(
                     here,
                     f"YAML aliases expand to more than {MAX_VALUES} values "
                     "(aliases of aliases expanding without end?)",
+                )
+            )
+        if self.budget.chars > MAX_ALIAS_CHARS:
+            raise _TooBig(
+                Problem(
+                    here,
+                    f"YAML aliases copy more than {MAX_ALIAS_CHARS} characters of text "
+                    "(a long string repeated through aliases?)",
                 )
             )
         return clone(value)

@@ -7,6 +7,7 @@ reads inputs through a ``SourceTree`` and returns bytes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from compiler.compile import addons, emit, overlay
 from compiler.compile.changecause import annotate_change_causes
 from compiler.compile.emit import HostFile
-from compiler.compile.load import Document
+from compiler.compile.load import Document, Positions
 from compiler.compile.model import Cluster
 from compiler.compile.render.apps import (
     render_app,
@@ -25,9 +26,11 @@ from compiler.compile.render.apps import (
 from compiler.compile.render.flannel import flannel_warnings, render_flannel
 from compiler.compile.render.hosts import render_hosts
 from compiler.compile.render.ingress_nginx import ingress_nginx_warnings, render_ingress_nginx
-from compiler.compile.resources import Resource, ResourceSet
+from compiler.compile.resources import DuplicateObjectError, Resource, ResourceSet
 from compiler.compile.spec import load_spec, run_stage
 from compiler.compile.warnings import spec_warnings
+from compiler.core.errors import Location, Problem, SpecError
+from compiler.core.identity import ObjectId
 from compiler.core.sources import SnapshotTree, SourceTree
 from compiler.repo.vendor import LOCK_FILE
 
@@ -76,18 +79,69 @@ def _owned_namespaces(cluster: Cluster, addons: ResourceSet) -> frozenset[str]:
     return frozenset(owned)
 
 
-def render_resources(
-    cluster: Cluster, tree: SourceTree, spec: str, warnings: list[str] | None = None
-) -> ResourceSet:
-    """Every object of the cluster; advice that is not an error goes to ``warnings``."""
-    resources = ResourceSet()
-    warnings = warnings if warnings is not None else []
+def _spec_path(source: str) -> tuple[str | int, ...]:
+    """('spec', 'apps', 0) from the JSON path 'spec.apps[0]' of a model's source."""
+    parts: list[str | int] = []
+    for token in re.findall(r"[^.\[\]]+|\[\d+\]", source):
+        parts.append(int(token[1:-1]) if token.startswith("[") else token)
+    return tuple(parts)
+
+
+class _Placer:
+    """Adds rendered objects to a ResourceSet; an object produced twice is a SpecError at
+    the second producer (its overlay item, or its entry in the spec)."""
+
+    def __init__(self, resources: ResourceSet, positions: Positions | None) -> None:
+        self.resources = resources
+        self.positions = positions
+        self.overlay_origins: dict[ObjectId, Location] = {}  # objects an overlay added
+
+    def _spec_location(self, src: str) -> Location | None:
+        """Only computed for an error: reading positions re-parses the spec."""
+        if self.positions is None:
+            return None
+        return self.positions.of(_spec_path(src.partition("#")[2]))
 
     def place(
-        objects: list[dict[str, Any]], file: Callable[[dict[str, Any]], str], src: str
+        self,
+        objects: list[dict[str, Any]],
+        file: Callable[[dict[str, Any]], str],
+        src: str,
+        origins: Mapping[ObjectId, Location] | None = None,
     ) -> None:
+        origins = origins or {}
         for body in objects:
-            resources.add(Resource(body, file(body), src))
+            resource = Resource(body, file(body), src)
+            key = resource.key
+            try:
+                self.resources.add(resource)
+            except DuplicateObjectError as exc:
+                second = origins.get(key) or self._spec_location(src)
+                if second is None:
+                    raise
+                message = str(exc)
+                first = self.overlay_origins.get(key)
+                if first is not None:
+                    message = message.replace(" and by ", f" ({first}) and by ", 1)
+                raise SpecError([Problem(second, message)]) from None
+            if key in origins:
+                self.overlay_origins[key] = origins[key]
+
+
+def render_resources(
+    cluster: Cluster,
+    tree: SourceTree,
+    spec: str,
+    warnings: list[str] | None = None,
+    positions: Positions | None = None,
+) -> ResourceSet:
+    """Every object of the cluster; advice that is not an error goes to ``warnings``.
+
+    ``positions`` (of the spec) locate an object produced twice; an object an overlay
+    added is located in its overlay file."""
+    resources = ResourceSet()
+    warnings = warnings if warnings is not None else []
+    place = _Placer(resources, positions).place
 
     flannel = cluster.network.flannel
     base, origin = addons.load_base("flannel", tree, flannel.source)
@@ -110,10 +164,13 @@ def render_resources(
     for app in cluster.apps:
         objects = render_app(cluster, app)
         scope = overlay.Scope(cluster.name, app.namespace, owned - {app.namespace})
+        origins: dict[ObjectId, Location] = {}
         for path in app.overlays:
-            objects = overlay.apply_overlay(objects, overlay.load_overlay(tree, path), scope)
+            loaded = overlay.load_overlay(tree, path)
+            warnings.extend(overlay.removed_api_warnings(loaded, cluster.kubernetes.version))
+            objects = overlay.apply_overlay(objects, loaded, scope, origins)
         file = f"manifests/apps/{app.namespace}/{app.name}.yaml"
-        place(objects, in_file(file), f"{spec}#{app.source}")
+        place(objects, in_file(file), f"{spec}#{app.source}", origins)
     for service in cluster.external_services:
         file = f"manifests/external/{service.namespace}/{service.name}.yaml"
         place(
@@ -134,7 +191,9 @@ def compile_tree(tree: SourceTree, options: CompileOptions | None = None) -> Com
     _document, cluster = load_and_validate(tree, options)
     spec = options.spec_path
     warnings = spec_warnings(cluster)
-    resources = run_stage("render", render_resources, cluster, tree, spec, warnings)
+    resources = run_stage(
+        "render", render_resources, cluster, tree, spec, warnings, _document.positions
+    )
     run_stage("render", annotate_change_causes, resources, options.previous, options.change_cause)
     host_files = tuple(run_stage("render", render_hosts, cluster))
     inputs = input_digests(tree, cluster, spec)

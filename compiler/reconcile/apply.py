@@ -320,6 +320,10 @@ def _apply_locked(
     parent = cluster.get(applyset.parent_ref(desired.cluster_name))
     applyset.check_parent(parent, desired.cluster_name)
     inventory = applyset.read_inventory(parent)
+    if applyset.is_lost(parent):
+        # No inventory to trust (deleted, or a bare leftover): the members the plan saw
+        # live are what a plan made with --rebuild-inventory (or before the loss) acted on.
+        inventory = {a.ref for a in run.plan.actions if a.kind is not ActionKind.CREATE}
     prune = _decide_prune(run.plan, inventory, desired, options)
     desired_refs = set(desired.refs())
     # Nothing has been written up to here: a refusal above is not an apply to record.

@@ -28,6 +28,7 @@ from compiler.reconcile import normalize
 from compiler.reconcile.applyset import with_member_labels
 from compiler.reconcile.client import FIELD_MANAGER, ApiRejected, ClusterClient
 from compiler.reconcile.desired import Desired, with_secret_values
+from compiler.reconcile.inherited import made_by_controller
 from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, Plan, PlanBase
 from compiler.reconcile.observe import Observed, find_existing, observe
 from compiler.reconcile.order import apply_key
@@ -42,6 +43,8 @@ class PlanOptions:
     git_revision: str | None = None
     prune: bool = True  # plan deletions of members that are no longer desired
     parallelism: int = DEFAULT_PARALLELISM  # for new and changed objects
+    # the parent was lost: take every object carrying the label as kgit's (observe.py)
+    rebuild_inventory: bool = False
 
 
 def _seen(live: dict[str, Any]) -> dict[str, Any]:
@@ -253,7 +256,7 @@ class Planner:
                 continue
             if self.observed.in_inventory(ref):
                 actions.append(self.delete(live))
-            else:
+            elif not made_by_controller(ref, live, self.observed.members.keys()):
                 warnings.append(
                     f"{ref} carries kgit's ApplySet label but is not in its inventory; "
                     "kgit leaves it alone"
@@ -291,5 +294,10 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
     """Observe the cluster, then decide one action per desired object, plus deletions of
     members no longer desired."""
     options = options or PlanOptions()
-    observed = observe(client, desired.cluster_name, desired.refs())
+    observed = observe(
+        client,
+        desired.cluster_name,
+        desired.refs(),
+        rebuild_inventory=options.rebuild_inventory,
+    )
     return Planner(client, desired, observed, options).plan()

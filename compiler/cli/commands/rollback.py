@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from compiler.cli.commands.apply import add_apply_options, execute
-from compiler.cli.commands.common import locate_spec
+from compiler.cli.commands.common import client_options, locate_spec
 from compiler.compile import emit
 from compiler.core import exitcodes
 from compiler.core.errors import GitError, PlanError
@@ -80,7 +80,7 @@ def _write_restore(root: Path, wanted: dict[str, tuple[bytes, int] | None]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.reconcile.client import ClientOptions, connect
+    from compiler.reconcile.client import connect
     from compiler.reconcile.desired import desired_from_files, read_cluster_name
     from compiler.reconcile.plan import PlanOptions
     from compiler.repo.gitrepo import (
@@ -117,12 +117,14 @@ def run(args: argparse.Namespace) -> int:
             hint="commit or discard them first",
         )
 
-    client = connect(
-        args.kubeconfig, args.context, options=ClientOptions(parallelism=args.parallelism)
-    )
+    client = connect(args.kubeconfig, args.context, options=client_options(args, args.parallelism))
     try:
         print(f"Rolling back to out/ of {args.revision} ({short}).", file=sys.stderr)
-        options = PlanOptions(git_revision=commit.hexsha, parallelism=args.parallelism)
+        options = PlanOptions(
+            git_revision=commit.hexsha,
+            parallelism=args.parallelism,
+            rebuild_inventory=args.rebuild_inventory,
+        )
         code = execute(client, desired, args, plan_options=options)
     finally:
         client.close()

@@ -303,7 +303,7 @@ class ClusterChecks(FieldChecker):
 
     # nodes --------------------------------------------------------------------------
 
-    def nodes(  # noqa: C901 (split pending, see docs/architecture.md)
+    def nodes(
         self,
         nodes: list[Any],
         subnets: dict[str, Network],
@@ -312,8 +312,33 @@ class ClusterChecks(FieldChecker):
     ) -> None:
         base = ("spec", "nodes")
         entries = [as_dict(n) for n in nodes]
+        self._control_planes(entries, kube, has_vip)
+        names: dict[str, int] = {}
+        addresses: dict[Address, int] = {}
+        for i, node in enumerate(entries):
+            name = as_str(node.get("name"))
+            if name is not None:
+                if name in names:
+                    self.report(
+                        (*base, i, "name"),
+                        f"duplicate node name {name!r} (also nodes[{names[name]}])",
+                    )
+                names.setdefault(name, i)
+            self._node_address((*base, i, "address"), node.get("address"), subnets, addresses, i)
+            if "schedulable" in node and node.get("role") == "worker":
+                self.report(
+                    (*base, i, "schedulable"), "applies to control-plane nodes only", key=True
+                )
+            for key in as_dict(node.get("labels")):
+                self._node_label((*base, i, "labels", key), str(key))
+            self._node_taints((*base, i, "taints"), as_list(node.get("taints")))
+
+    def _control_planes(
+        self, entries: list[dict[str, Any]], kube: dict[str, Any], has_vip: bool
+    ) -> None:
+        base = ("spec", "nodes")
         control_planes = [i for i, n in enumerate(entries) if n.get("role") == "control-plane"]
-        if nodes and not control_planes:
+        if entries and not control_planes:
             self.report(
                 base,
                 "at least one node must have role control-plane (it runs kubeadm init)",
@@ -325,48 +350,43 @@ class ClusterChecks(FieldChecker):
                 "a second control-plane node needs spec.kubernetes.controlPlaneEndpoint "
                 "(a load-balanced address for the API servers) or spec.controlPlane.vip",
             )
-        names: dict[str, int] = {}
-        addresses: dict[Address, int] = {}
+
+    def _node_address(
+        self,
+        path: PathKey,
+        value: Any,
+        subnets: dict[str, Network],
+        seen: dict[Address, int],
+        index: int,
+    ) -> None:
+        """A unicast address, unique, of the subnets' family and outside both subnets."""
+        ip = self._ip(path, value)
+        if ip is None or self._special(path, ip, "a node"):
+            return
+        if ip in seen:
+            self.report(path, f"duplicate node address {ip} (also nodes[{seen[ip]}])")
+        seen.setdefault(ip, index)
         pods = subnets.get("podSubnet")
-        for i, node in enumerate(entries):
-            name = as_str(node.get("name"))
-            if name is not None:
-                if name in names:
-                    self.report(
-                        (*base, i, "name"),
-                        f"duplicate node name {name!r} (also nodes[{names[name]}])",
-                    )
-                names.setdefault(name, i)
-            path = (*base, i, "address")
-            ip = self._ip(path, node.get("address"))
-            if ip is not None and not self._special(path, ip, "a node"):
-                if ip in addresses:
-                    self.report(path, f"duplicate node address {ip} (also nodes[{addresses[ip]}])")
-                addresses.setdefault(ip, i)
-                if pods is not None and ip.version != pods.version:
-                    self.report(
-                        path,
-                        f"{ip} is {ip_family(ip.version)} but podSubnet {pods} is "
-                        f"{ip_family(pods.version)}; nodes and subnets must use one IP family",
-                    )
-                for key, net in subnets.items():
-                    if ip.version == net.version and ip in net:
-                        self.report(path, f"{ip} is inside {key} {net}")
-            if "schedulable" in node and node.get("role") == "worker":
+        if pods is not None and ip.version != pods.version:
+            self.report(
+                path,
+                f"{ip} is {ip_family(ip.version)} but podSubnet {pods} is "
+                f"{ip_family(pods.version)}; nodes and subnets must use one IP family",
+            )
+        for key, net in subnets.items():
+            if ip.version == net.version and ip in net:
+                self.report(path, f"{ip} is inside {key} {net}")
+
+    def _node_taints(self, path: PathKey, taints: list[Any]) -> None:
+        seen: dict[tuple[str | None, str | None], int] = {}
+        for j, taint in enumerate(taints):
+            ident = (as_str(as_dict(taint).get("key")), as_str(as_dict(taint).get("effect")))
+            if ident in seen:
                 self.report(
-                    (*base, i, "schedulable"), "applies to control-plane nodes only", key=True
+                    (*path, j),
+                    f"duplicate taint {ident[0]}:{ident[1]} (also taints[{seen[ident]}])",
                 )
-            for key in as_dict(node.get("labels")):
-                self._node_label((*base, i, "labels", key), str(key))
-            taints: dict[tuple[str | None, str | None], int] = {}
-            for j, taint in enumerate(as_list(node.get("taints"))):
-                ident = (as_str(as_dict(taint).get("key")), as_str(as_dict(taint).get("effect")))
-                if ident in taints:
-                    self.report(
-                        (*base, i, "taints", j),
-                        f"duplicate taint {ident[0]}:{ident[1]} (also taints[{taints[ident]}])",
-                    )
-                taints.setdefault(ident, j)
+            seen.setdefault(ident, j)
 
     def _node_label(self, path: PathKey, key: str) -> None:
         self._qualified_name(path, key)
