@@ -188,8 +188,10 @@ def test_compiling_the_bundled_cluster_emits_flannel_and_ingress_nginx(repo_root
 
 
 def test_ingress_nginx_retirement_is_a_warning_only_when_it_is_used():
-    assert spec_warnings(make_cluster()) == []
-    assert spec_warnings(make_cluster(nginx={})) == [
+    # (the minimal spec's nodes get Debian's containerd with config format 3: warned too)
+    without = spec_warnings(make_cluster())
+    assert not [w for w in without if "ingress-nginx" in w]
+    assert [w for w in spec_warnings(make_cluster(nginx={})) if w not in without] == [
         "ingress-nginx is retired upstream: best-effort maintenance ended in March 2026 and "
         "controller v1.15.1 is its last release, so security fixes will not come; kgit keeps "
         "rendering it, but plan a move to another ingress controller or to Gateway API"
@@ -203,4 +205,4 @@ def test_kgit_validate_prints_the_retirement_warning_and_succeeds(tmp_path: Path
     spec["spec"]["ingress"] = {"nginx": {}}
     (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(spec))
     assert main(["validate", "-f", str(tmp_path / "cluster.yaml")]) == 0
-    assert capsys.readouterr().err == f"warning: {INGRESS_NGINX_RETIRED}\n"
+    assert capsys.readouterr().err.startswith(f"warning: {INGRESS_NGINX_RETIRED}\n")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from compiler.cli.app import main
 from compiler.core.errors import ClusterError
@@ -215,3 +217,38 @@ def test_without_the_token_file_the_pod_environment_is_not_used(service_account,
     token.unlink()
     assert main(run_plan(out)) == 1
     assert last_error(capsys).startswith("error: no kubeconfig found")
+
+
+def test_credentials_are_not_sent_over_plain_http(apiserver, out, capsys, monkeypatch):
+    # client-go (so kubectl) only sends a token on a TLS connection; kgit refuses.
+    monkeypatch.delenv("KGIT_ALLOW_INSECURE_HTTP")
+    assert main(run_plan(out, "--kubeconfig", str(apiserver.kubeconfig))) == 1
+    err = capsys.readouterr().err
+    assert f"error: refusing to send the credentials of context 'kgit-test' to {apiserver.url}" in (
+        err
+    )
+    assert "hint: use the server's https:// address; for a local test server only, set " in err
+    assert len(apiserver.requests) == 0  # not one request went out
+
+
+def test_plain_http_without_credentials_needs_no_opt_in(apiserver, out, tmp_path, monkeypatch):
+    # e.g. `kubectl proxy` on 127.0.0.1:8001: nothing secret travels
+    monkeypatch.delenv("KGIT_ALLOW_INSECURE_HTTP")
+    config = yaml.safe_load(apiserver.kubeconfig.read_text())
+    del config["users"][0]["user"]["token"]
+    kubeconfig = tmp_path / "proxy-kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    assert main(run_plan(out, "--kubeconfig", str(kubeconfig))) == 0
+
+
+def test_kubeconfig_from_a_pipe(apiserver, out, capsys):
+    # `kgit plan --kubeconfig <(vault read ...)`: a /dev/fd path, not a regular file,
+    # that can be read only once
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "w") as writer:
+        writer.write(apiserver.kubeconfig.read_text())
+    try:
+        assert main(run_plan(out, "--kubeconfig", f"/dev/fd/{read_end}")) == 0
+    finally:
+        os.close(read_end)
+    assert "Plan: 2 to create" in capsys.readouterr().out

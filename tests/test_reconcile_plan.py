@@ -318,6 +318,20 @@ def test_saved_plan_is_private_and_round_trips(apiserver, out, tmp_path, capsys)
     assert "Saved the plan to" in capsys.readouterr().err
 
 
+def test_saved_plan_replaces_a_symlink_instead_of_writing_through_it(apiserver, out, tmp_path):
+    # A link planted at the plan's path must not make kgit write (or truncate) its target.
+    target = tmp_path / "someone-elses-file"
+    target.write_text("precious\n")
+    saved = tmp_path / "plan.json"
+    saved.symlink_to(target)
+    assert main(plan_cli(apiserver, out, "--out", str(saved))) == 0
+    assert target.read_text() == "precious\n"
+    assert not saved.is_symlink()
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert Plan.from_json(saved.read_text()).count(ActionKind.CREATE) == 3
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".plan")) == []
+
+
 def test_stale_out_is_warned_about(apiserver, out, capsys):
     (out.parent / "cluster.yaml").write_text("apiVersion: kgit.dev/v1alpha1\nkind: Nope\n")
     assert main(plan_cli(apiserver, out)) == 0

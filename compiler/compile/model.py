@@ -24,9 +24,10 @@ DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
 API_SERVER_PORT = 6443
 
 
-def frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def frozen_map(value: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """A read-only, key-sorted copy (sorted so that output order never depends on input)."""
-    return MappingProxyType({k: value[k] for k in sorted(value or {})})
+    items = value or {}
+    return MappingProxyType({k: items[k] for k in sorted(items)})
 
 
 def entry_source(collection: str, *names: str) -> str:
@@ -54,6 +55,7 @@ class Kubernetes:
     api_server: ControlPlaneComponent
     controller_manager: ControlPlaneComponent
     scheduler: ControlPlaneComponent
+    cert_sans: tuple[str, ...] = ()  # extra names in the API server's certificate
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,13 @@ class Runtime:
 
     @property
     def cri_socket(self) -> str:
-        if self.name == "crio":
-            return "unix:///var/run/crio/crio.sock"
-        return "unix:///run/containerd/containerd.sock"
+        return cri_socket(self.name)
+
+
+def cri_socket(runtime: str) -> str:
+    if runtime == "crio":
+        return "unix:///var/run/crio/crio.sock"
+    return "unix:///run/containerd/containerd.sock"
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,36 @@ class Taint:
 
 
 @dataclass(frozen=True)
+class Ssh:
+    """How `kgit hosts` reaches a node; None: ~/.ssh/config's (or OpenSSH's) default."""
+
+    host: str | None = None  # default: the node's address
+    port: int | None = None
+    user: str | None = None
+    identity_file: str | None = None
+    bastion: str | None = None  # [user@]host[:port], as ProxyJump
+    host_key: str | None = None  # pinned "type base64", checked instead of known_hosts
+
+
+KUBE_VIP_IMAGE = "ghcr.io/kube-vip/kube-vip:v0.8.9"
+
+
+@dataclass(frozen=True)
+class Vip:
+    """A control-plane virtual IP announced by kube-vip (ARP mode, leader election)."""
+
+    address: str
+    interface: str
+    image: str = KUBE_VIP_IMAGE
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    max_unavailable: int = 1
+    drain_timeout_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class Node:
     name: str
     address: str
@@ -114,6 +150,8 @@ class Node:
     taints: tuple[Taint, ...]
     is_init: bool  # the first control-plane node runs `kubeadm init`; all others join
     source: str  # stable identity in cluster.yaml, e.g. nodes/k8s-master (see entry_source)
+    runtime: Literal["crio", "containerd"] = "containerd"  # spec.runtime.name unless set
+    ssh: Ssh = field(default_factory=Ssh)
 
 
 @dataclass(frozen=True)
@@ -197,6 +235,7 @@ class App:
     overlays: tuple[str, ...]
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"]
     source: str
+    path: str = ""  # where it is now, e.g. spec.apps[0]: for error locations only
 
 
 @dataclass(frozen=True)
@@ -215,6 +254,7 @@ class ExternalService:
     addresses: tuple[str, ...]
     external_name: str | None
     source: str
+    path: str = ""  # where it is now, e.g. spec.apps[0]: for error locations only
 
 
 @dataclass(frozen=True)
@@ -226,6 +266,7 @@ class SecretRef:
     type: str
     from_env: Mapping[str, str]  # data key -> environment variable name
     source: str
+    path: str = ""  # where it is now, e.g. spec.apps[0]: for error locations only
 
 
 @dataclass(frozen=True)
@@ -240,6 +281,8 @@ class Cluster:
     apps: tuple[App, ...]
     external_services: tuple[ExternalService, ...]
     secrets: tuple[SecretRef, ...]
+    upgrade: Upgrade = field(default_factory=Upgrade)
+    vip: Vip | None = None
 
     @property
     def init_node(self) -> Node:
@@ -262,6 +305,13 @@ def _component(raw: Mapping[str, Any] | None) -> ControlPlaneComponent:
     return ControlPlaneComponent(extra_args=frozen_map({k: str(v) for k, v in args.items()}))
 
 
+def _vip(raw: Mapping[str, Any] | None) -> Vip | None:
+    vip = (raw or {}).get("vip")
+    if not vip:
+        return None
+    return Vip(vip["address"], vip["interface"], vip.get("image", KUBE_VIP_IMAGE))
+
+
 def _kubernetes(raw: Mapping[str, Any], name: str, init_address: str) -> Kubernetes:
     return Kubernetes(
         version=KubeVersion.parse(str(raw["version"])),
@@ -274,6 +324,7 @@ def _kubernetes(raw: Mapping[str, Any], name: str, init_address: str) -> Kuberne
         api_server=_component(raw.get("apiServer")),
         controller_manager=_component(raw.get("controllerManager")),
         scheduler=_component(raw.get("scheduler")),
+        cert_sans=tuple(raw.get("certSANs") or ()),
     )
 
 
@@ -308,7 +359,28 @@ def _network(raw: Mapping[str, Any]) -> Network:
     )
 
 
-def _nodes(raw: list[Mapping[str, Any]], default_os: OsFamily) -> tuple[Node, ...]:
+_SSH_KEYS = {
+    "host": "host",
+    "port": "port",
+    "user": "user",
+    "identityFile": "identity_file",
+    "bastion": "bastion",
+    "hostKey": "host_key",
+}
+
+
+def _ssh(default: Mapping[str, Any] | None, own: Mapping[str, Any] | None) -> Ssh:
+    """The node's own ssh settings over the cluster-wide ones, key by key."""
+    merged = {**(default or {}), **(own or {})}
+    return Ssh(**{field_name: merged.get(key) for key, field_name in _SSH_KEYS.items()})
+
+
+def _nodes(
+    raw: list[Mapping[str, Any]],
+    default_os: OsFamily,
+    default_runtime: str = "containerd",
+    default_ssh: Mapping[str, Any] | None = None,
+) -> tuple[Node, ...]:
     first_cp = next(i for i, n in enumerate(raw) if n.get("role") == "control-plane")
     return tuple(
         Node(
@@ -323,6 +395,8 @@ def _nodes(raw: list[Mapping[str, Any]], default_os: OsFamily) -> tuple[Node, ..
             ),
             is_init=i == first_cp,
             source=entry_source("nodes", n["name"]),
+            runtime=n.get("runtime", default_runtime),
+            ssh=_ssh(default_ssh, n.get("ssh")),
         )
         for i, n in enumerate(raw)
     )
@@ -384,7 +458,16 @@ def _container_port(raw: int | Mapping[str, Any]) -> ContainerPort:
     )
 
 
-def _app(raw: Mapping[str, Any]) -> App:
+def json_path(*parts: str | int) -> str:
+    """'spec.apps[0]' from ('spec', 'apps', 0): where an entry is now, for error messages
+    (never written to out/: see entry_source)."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _app(raw: Mapping[str, Any], index: int) -> App:
     ingress = raw.get("ingress")
     return App(
         name=raw["name"],
@@ -420,6 +503,7 @@ def _app(raw: Mapping[str, Any]) -> App:
         overlays=tuple(raw.get("overlays") or []),
         service_type=raw.get("serviceType", "ClusterIP"),
         source=entry_source("apps", raw.get("namespace", "default"), raw["name"]),
+        path=json_path("spec", "apps", index),
     )
 
 
@@ -435,7 +519,7 @@ def _service_port(raw: int | Mapping[str, Any]) -> ServicePort:
     )
 
 
-def _external_service(raw: Mapping[str, Any]) -> ExternalService:
+def _external_service(raw: Mapping[str, Any], index: int) -> ExternalService:
     return ExternalService(
         name=raw["name"],
         namespace=raw.get("namespace", "default"),
@@ -443,16 +527,18 @@ def _external_service(raw: Mapping[str, Any]) -> ExternalService:
         addresses=tuple(raw.get("addresses") or []),
         external_name=raw.get("externalName"),
         source=entry_source("externalServices", raw.get("namespace", "default"), raw["name"]),
+        path=json_path("spec", "externalServices", index),
     )
 
 
-def _secret(raw: Mapping[str, Any]) -> SecretRef:
+def _secret(raw: Mapping[str, Any], index: int) -> SecretRef:
     return SecretRef(
         name=raw["name"],
         namespace=raw.get("namespace", "default"),
         type=raw.get("type", "Opaque"),
         from_env=frozen_map(raw["fromEnv"]),
         source=entry_source("secrets", raw.get("namespace", "default"), raw["name"]),
+        path=json_path("spec", "secrets", index),
     )
 
 
@@ -460,9 +546,16 @@ def build_cluster(spec: Mapping[str, Any], spec_file: str = "cluster.yaml") -> C
     """The typed model of a validated spec document, with every default filled in."""
     name = spec["metadata"]["name"]
     body = spec["spec"]
-    nodes = _nodes(body["nodes"], body.get("os", "debian"))
-    init_address = next(n.address for n in nodes if n.is_init)
-    kube = _kubernetes(body["kubernetes"], name, init_address)
+    nodes = _nodes(
+        body["nodes"],
+        body.get("os", "debian"),
+        (body.get("runtime") or {}).get("name", "containerd"),
+        body.get("ssh"),
+    )
+    vip = _vip(body.get("controlPlane"))
+    # With a VIP, the API servers are reached through it: it is the default endpoint.
+    endpoint_address = vip.address if vip else next(n.address for n in nodes if n.is_init)
+    kube = _kubernetes(body["kubernetes"], name, endpoint_address)
     return Cluster(
         name=name,
         spec_file=spec_file,
@@ -471,7 +564,14 @@ def build_cluster(spec: Mapping[str, Any], spec_file: str = "cluster.yaml") -> C
         network=_network(body.get("network") or {}),
         nodes=nodes,
         ingress_nginx=_ingress_nginx((body.get("ingress") or {}).get("nginx")),
-        apps=tuple(_app(a) for a in body.get("apps") or []),
-        external_services=tuple(_external_service(s) for s in body.get("externalServices") or []),
-        secrets=tuple(_secret(s) for s in body.get("secrets") or []),
+        apps=tuple(_app(a, i) for i, a in enumerate(body.get("apps") or [])),
+        external_services=tuple(
+            _external_service(s, i) for i, s in enumerate(body.get("externalServices") or [])
+        ),
+        secrets=tuple(_secret(s, i) for i, s in enumerate(body.get("secrets") or [])),
+        upgrade=Upgrade(
+            max_unavailable=(body.get("upgrade") or {}).get("maxUnavailable", 1),
+            drain_timeout_seconds=(body.get("upgrade") or {}).get("drainTimeoutSeconds", 300),
+        ),
+        vip=vip,
     )

@@ -56,7 +56,13 @@ from compiler.reconcile.checks import bodies_to_apply, check_base, check_live_ve
 from compiler.reconcile.desired import Desired
 from compiler.reconcile.lock import LeaseLock, LockOptions, default_identity, lease_lock
 from compiler.reconcile.model import DEFAULT_PARALLELISM, ActionKind, Plan
-from compiler.reconcile.prune import PruneDecision, PruneOptions, decide_prune, refusal
+from compiler.reconcile.prune import (
+    PruneDecision,
+    PruneOptions,
+    decide_prune,
+    refusal,
+    skip_reason,
+)
 from compiler.reconcile.results import ApplyError, ApplyResult, Change, Outcome
 from compiler.reconcile.wait import WaitOptions, wait_for
 
@@ -321,6 +327,10 @@ def _apply_locked(
     # Kept when this run does not know where its spec lives (no Git origin).
     repository = options.repository or applyset.recorded_repository(parent)
     inventory = applyset.read_inventory(parent)
+    if applyset.is_lost(parent):
+        # No inventory to trust (deleted, or a bare leftover): the members the plan saw
+        # live are what a plan made with --rebuild-inventory (or before the loss) acted on.
+        inventory = {a.ref for a in run.plan.actions if a.kind is not ActionKind.CREATE}
     prune = _decide_prune(run.plan, inventory, desired, options)
     desired_refs = set(desired.refs())
     # Nothing has been written up to here: a refusal above is not an apply to record.
@@ -385,7 +395,7 @@ def _prune(
     """Delete in reverse order; the inventory members that stay (skipped or failed)."""
     kept: set[ObjectId] = set(prune.skipped)
     for ref in prune.skipped:
-        run.record(Change(ref, Outcome.SKIPPED, "protected kind: use --prune-protected"))
+        run.record(Change(ref, Outcome.SKIPPED, skip_reason(ref)))
     for batch in order.delete_batches(prune.delete):
         for ref in batch:
             run.cluster.resolve(ref)

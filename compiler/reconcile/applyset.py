@@ -40,6 +40,7 @@ INVENTORY_KEY = "inventory.json"
 # managed from (compiler.repo.gitrepo.repository_identity), when known.
 CLUSTER_ANNOTATION = "kgit.dev/cluster"
 REPOSITORY_ANNOTATION = "kgit.dev/repository"
+HISTORY_KEY = "history.json"  # compiler.reconcile.history keeps the applies there
 
 
 def parent_ref(cluster_name: str) -> ObjectId:
@@ -113,8 +114,8 @@ def parent_manifest(
 
 def check_parent(parent: Mapping[str, Any] | None, cluster_name: str) -> None:
     """Refuse a parent that another tool owns or whose id does not match (as kubectl does)."""
-    if parent is None:
-        return
+    if parent is None or is_bare(parent):
+        return  # nothing yet, or kgit's own history-only leftover: apply completes it
     ref = parent_ref(cluster_name)
     metadata = parent.get("metadata") or {}
     tooling = (metadata.get("annotations") or {}).get(TOOLING_ANNOTATION, "")
@@ -153,6 +154,28 @@ def check_repository(
         f"delete the ConfigMap {PARENT_NAMESPACE}/{parent_name(cluster_name)}'s "
         f"{REPOSITORY_ANNOTATION} annotation first",
     )
+
+
+def is_bare(parent: Mapping[str, Any]) -> bool:
+    """A parent holding nothing but kgit's history: no ApplySet label or tooling, no
+    other data. Older kgit versions left one when a failed apply's history write found
+    the parent gone (the server had lost its state) and created it; it is kgit's own."""
+    metadata = parent.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    annotations = metadata.get("annotations") or {}
+    data = parent.get("data") or {}
+    return (
+        ID_LABEL not in labels
+        and TOOLING_ANNOTATION not in annotations
+        and bool(data)
+        and set(data) <= {HISTORY_KEY}
+        and not parent.get("binaryData")
+    )
+
+
+def is_lost(parent: Mapping[str, Any] | None) -> bool:
+    """Whether the parent has no inventory to trust: missing, or a bare leftover."""
+    return parent is None or is_bare(parent)
 
 
 def read_inventory(parent: Mapping[str, Any] | None) -> set[ObjectId]:

@@ -55,6 +55,13 @@ def bodies_to_apply(
     by_ref = {ObjectId.of(body): body for body in desired.objects}
     bodies: dict[ObjectId, Body] = {}
     for action in plan.actions:
+        if action.kind is ActionKind.DELETE and action.ref in by_ref:
+            # Only an edited (or foreign) plan asks this: a plan deletes what left out/.
+            raise PlanError(
+                f"the saved plan deletes {action.ref}, which out/manifests still holds; "
+                "kgit never deletes a desired object",
+                hint="run 'kgit plan' again",
+            )
         if action.kind not in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE):
             continue
         body = by_ref.get(action.ref)

@@ -168,7 +168,10 @@ def with_secret_values(
         )
     filled = clone(body)
     filled.pop("stringData", None)
+    # surrogateescape: a value that is not UTF-8 reaches os.environ as surrogate escapes
+    # (PEP 383); Secret data is bytes, so those are the bytes the Secret holds.
     filled["data"] = {
-        key: base64.b64encode(env[var].encode()).decode() for key, var in sorted(mapping.items())
+        key: base64.b64encode(env[var].encode("utf-8", "surrogateescape")).decode()
+        for key, var in sorted(mapping.items())
     }
     return filled

@@ -17,14 +17,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from compiler.core.errors import ClusterError
 from compiler.reconcile.applyset import (
+    HISTORY_KEY,
     PARENT_API_VERSION,
     PARENT_KIND,
     PARENT_NAMESPACE,
     parent_ref,
 )
 
-HISTORY_KEY = "history.json"
 HISTORY_MANAGER = "kgit-history"
 KEEP = 20
 
@@ -91,8 +92,17 @@ class HistoryStore(Protocol):
 
 
 def record(cluster: HistoryStore, cluster_name: str, entry: HistoryEntry) -> None:
-    """Add ``entry`` to the history kept in the ApplySet parent (the last KEEP entries)."""
+    """Add ``entry`` to the history kept in the ApplySet parent (the last KEEP entries).
+
+    Never creates the parent: a server that lost its state mid-apply has none, and a
+    parent holding only a history (no ApplySet label, tooling or inventory) would not be
+    recognised as kgit's. ClusterError then; the apply's own error is the one to report."""
     parent_at = parent_ref(cluster_name)
     parent = cluster.get(parent_at)
+    if parent is None:
+        raise ClusterError(
+            f"the ApplySet parent {parent_at} does not exist (did the cluster lose its "
+            "state?), so there is no history to add this apply to"
+        )
     entries = with_entry(read_history(parent), entry)
     cluster.apply(history_patch(parent_at.name, entries), field_manager=HISTORY_MANAGER)

@@ -7,11 +7,13 @@ Terraform's model: ``apply`` consumes a ``Plan`` and refuses one whose base is s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
 
+from compiler.core.errors import PlanError
 from compiler.core.identity import ObjectId
 
 PLAN_FORMAT_VERSION = "1.0"
@@ -100,12 +102,21 @@ class Plan:
         )
 
     def to_json(self) -> str:
-        data = {"format_version": PLAN_FORMAT_VERSION, **asdict(self)}
+        data = asdict(self)
+        data["format_version"] = PLAN_FORMAT_VERSION
+        data["digest"] = _digest(data)
         return json.dumps(data, indent=2, sort_keys=True, default=_enum_value) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
+        """The plan saved in ``text``; PlanError when its digest says it was edited."""
         data = json.loads(text)
+        if data.get("digest") != _digest(data):
+            raise PlanError(
+                "the saved plan was changed after `kgit plan` wrote it (its base and "
+                "actions do not match its digest); refusing to apply it",
+                hint="run 'kgit plan --out FILE' again",
+            )
         base = PlanBase(**data["base"])
         actions = tuple(
             Action(
@@ -131,6 +142,16 @@ class Plan:
             unhealthy=unhealthy,
             adopted=tuple(data.get("adopted", ())),
         )
+
+
+def _digest(data: dict[str, Any]) -> str:
+    """sha256 of a saved plan's base and actions (in canonical JSON): an edited plan (a
+    no-op turned into a delete, an action removed) no longer matches. Not a signature:
+    whoever can edit the file can recompute it; apply's own rules (checks.py: never
+    delete what out/ holds, both proofs before any delete) hold regardless."""
+    signed = {"base": data.get("base"), "actions": data.get("actions")}
+    text = json.dumps(signed, sort_keys=True, separators=(",", ":"), default=_enum_value)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _enum_value(value: object) -> object:

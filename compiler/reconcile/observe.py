@@ -11,19 +11,22 @@ namespace, one LIST of that kind in that namespace when it has more.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from compiler.core.errors import PlanError
 from compiler.core.identity import ObjectId
 from compiler.reconcile.applyset import (
     PART_OF_LABEL,
     applyset_id,
     check_parent,
+    is_lost,
     parent_ref,
     read_inventory,
 )
 from compiler.reconcile.client import ClusterClient, UnservedKind
+from compiler.reconcile.inherited import made_by_controller as inherited
 
 Body = dict[str, Any]
 # Up to this many objects of one kind in one place, a GET each is cheaper than one LIST
@@ -59,17 +62,37 @@ def kinds_to_list(
     return dict(sorted(kinds.items()))
 
 
-def observe(client: ClusterClient, cluster_name: str, desired: Iterable[ObjectId]) -> Observed:
-    """The ApplySet parent, its inventory, and every live member of the desired/recorded kinds."""
+def observe(
+    client: ClusterClient,
+    cluster_name: str,
+    desired: Iterable[ObjectId],
+    *,
+    rebuild_inventory: bool = False,
+) -> Observed:
+    """The ApplySet parent, its inventory, and every live member of the desired/recorded
+    kinds. A lost parent (``applyset.is_lost``) has no inventory to trust: see
+    ``recover_inventory``."""
+    desired = list(desired)
     parent_at = parent_ref(cluster_name)
     set_id = applyset_id(parent_at)
     parent = client.get(parent_at)
     check_parent(parent, cluster_name)
     inventory = frozenset(read_inventory(parent))
     selector = f"{PART_OF_LABEL}={set_id}"
-    members: dict[str, dict[str, Any]] = {}
+    members, unserved = list_members(client, kinds_to_list(desired, inventory), selector)
+    if is_lost(parent) and any(not inherited(r, o, members) for r, o in members.items()):
+        inventory = recover_inventory(client, parent_at, desired, members, rebuild_inventory)
+    return Observed(set_id, parent, inventory, members, frozenset(unserved))
+
+
+def list_members(
+    client: ClusterClient, kinds: Mapping[str, tuple[str, str]], selector: str
+) -> tuple[dict[ObjectId, Body], set[str]]:
+    """Live objects of ``kinds`` matching ``selector`` (one LIST each), and the group
+    kinds the cluster does not serve."""
+    members: dict[ObjectId, Body] = {}
     unserved: set[str] = set()
-    for gk, (api_version, kind) in kinds_to_list(desired, inventory).items():
+    for gk, (api_version, kind) in kinds.items():
         try:
             items = client.list(api_version, kind, label_selector=selector)
         except UnservedKind:
@@ -77,7 +100,46 @@ def observe(client: ClusterClient, cluster_name: str, desired: Iterable[ObjectId
             continue
         for item in items:
             members[ObjectId.of(item)] = item
-    return Observed(set_id, parent, inventory, members, frozenset(unserved))
+    return members, unserved
+
+
+def recover_inventory(
+    client: ClusterClient,
+    parent_at: ObjectId,
+    desired: list[ObjectId],
+    members: dict[ObjectId, Body],
+    rebuild: bool,
+) -> frozenset[ObjectId]:
+    """The inventory of an ApplySet whose parent was lost (deleted, or a bare leftover)
+    while objects carrying its label remain: kgit applied them, and pruning would stop
+    silently if the plan went on as if they were not its.
+
+    Every served kind is listed by the label (once, for this recovery), adding to
+    ``members``; the labelled objects the cluster's controllers did not make are the
+    rebuilt inventory. When some of them are no longer desired, they would be deleted:
+    only with ``rebuild`` (--rebuild-inventory), a refusal naming them otherwise."""
+    selector = f"{PART_OF_LABEL}={applyset_id(parent_at)}"
+    more, _ = list_members(client, client.served_kinds(), selector)
+    for ref, item in more.items():
+        members.setdefault(ref, item)
+    owned = {ref for ref, item in members.items() if not inherited(ref, item, members)}
+    wanted = set(desired)
+    leaving = sorted(owned - wanted)
+    if leaving and not rebuild:
+        shown = ", ".join(str(ref) for ref in leaving[:3])
+        more_text = f" and {len(leaving) - 3} more" if len(leaving) > 3 else ""
+        raise PlanError(
+            f"the ApplySet parent {parent_at} is missing (or holds no inventory), but "
+            f"{len(owned)} live objects carry its label {selector}, {len(leaving)} of "
+            f"them no longer in out/manifests ({shown}{more_text}): without the parent's "
+            "inventory kgit cannot tell whether it may prune them",
+            hint="if every object carrying the label is kgit's, run 'kgit plan "
+            "--rebuild-inventory' to see them as its inventory again (those no longer in "
+            "out/ are then deleted) and 'kgit apply --rebuild-inventory' to apply it and "
+            "recreate the parent; otherwise remove the label from the objects that are "
+            "not kgit's first",
+        )
+    return frozenset(owned)
 
 
 def by_kind_and_namespace(

@@ -36,6 +36,7 @@ from compiler.reconcile.applyset import (
 from compiler.reconcile.client import FIELD_MANAGER, ApiRejected, ClusterClient
 from compiler.reconcile.desired import Desired, with_secret_values
 from compiler.reconcile.health import unhealthy
+from compiler.reconcile.inherited import made_by_controller
 from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, Plan, PlanBase
 from compiler.reconcile.observe import Observed, find_existing, observe
 from compiler.reconcile.order import apply_key
@@ -55,9 +56,11 @@ class PlanOptions:
     # objects (and later prune them); `--adopt` says it is meant.
     adopt: bool = False
     repository: str | None = None  # where the spec lives (applyset.check_repository)
+    # the parent was lost: take every object carrying the label as kgit's (observe.py)
+    rebuild_inventory: bool = False
 
 
-def _seen(live: dict[str, Any]) -> dict[str, str | None]:
+def _seen(live: dict[str, Any]) -> dict[str, Any]:
     """What the plan records of the live object it acted on, for apply's staleness check."""
     return {
         "live_resource_version": (live.get("metadata") or {}).get("resourceVersion"),
@@ -115,7 +118,9 @@ def _replaceable(body: Mapping[str, Any]) -> bool:
     return str(annotations.get(REPLACE_ANNOTATION, "")).lower() == "true"
 
 
-def _shown(before: dict[str, Any] | None, after: dict[str, Any] | None, label: str):
+def _shown(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, label: str
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str]:
     """Masked before/after for display, and their diff."""
     masked_before, masked_after = mask_pair(before, after)
     return masked_before, masked_after, yaml_diff(before, after, label=label)
@@ -351,7 +356,7 @@ class Planner:
                 continue
             if self.observed.in_inventory(ref):
                 actions.append(self.delete(live))
-            else:
+            elif not made_by_controller(ref, live, self.observed.members.keys()):
                 warnings.append(
                     f"{ref} carries kgit's ApplySet label but is not in its inventory; "
                     "kgit leaves it alone"
@@ -394,5 +399,10 @@ def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | No
     """Observe the cluster, then decide one action per desired object, plus deletions of
     members no longer desired."""
     options = options or PlanOptions()
-    observed = observe(client, desired.cluster_name, desired.refs())
+    observed = observe(
+        client,
+        desired.cluster_name,
+        desired.refs(),
+        rebuild_inventory=options.rebuild_inventory,
+    )
     return Planner(client, desired, observed, options).plan()

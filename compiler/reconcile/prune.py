@@ -10,7 +10,8 @@ Two guards against a broken render deleting a cluster, both lifted by
 that would delete more than half of the inventory. Namespaces and PersistentVolumeClaims
 hold data that cannot be re-created from Git (everything inside a namespace; a volume's
 contents), so they are only deleted with ``--prune-protected`` and reported as skipped
-otherwise.
+otherwise. A built-in namespace (kube-system, default, ...) is never deleted, flag or no
+flag: deleting it would take the cluster's own components with it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from compiler.core.errors import PlanError
 from compiler.core.identity import ObjectId
+from compiler.core.ownership import BUILTIN_NAMESPACES
 from compiler.reconcile.applyset import PART_OF_LABEL
 
 PROTECTED_KINDS = frozenset({("", "Namespace"), ("", "PersistentVolumeClaim")})
@@ -40,6 +42,17 @@ class PruneDecision:
 
 def is_protected(ref: ObjectId) -> bool:
     return (ref.group, ref.kind) in PROTECTED_KINDS
+
+
+def is_built_in_namespace(ref: ObjectId) -> bool:
+    return (ref.group, ref.kind) == ("", "Namespace") and ref.name in BUILTIN_NAMESPACES
+
+
+def skip_reason(ref: ObjectId) -> str:
+    """Why a skipped candidate is kept, as apply reports it."""
+    if is_built_in_namespace(ref):
+        return "built-in namespace: never deleted"
+    return "protected kind: use --prune-protected"
 
 
 def decide_prune(
@@ -65,7 +78,11 @@ def decide_prune(
                 hint="check out/ (was it compiled from the right cluster.yaml?); if the "
                 "deletions are intended, re-run with --allow-mass-prune",
             )
-    skipped = tuple(r for r in candidates if is_protected(r) and not options.prune_protected)
+    skipped = tuple(
+        r
+        for r in candidates
+        if is_built_in_namespace(r) or (is_protected(r) and not options.prune_protected)
+    )
     delete = tuple(r for r in candidates if r not in skipped)
     return PruneDecision(delete, skipped)
 
@@ -74,6 +91,8 @@ def refusal(
     ref: ObjectId, live: Mapping[str, Any], set_id: str, inventory: Collection[ObjectId]
 ) -> str | None:
     """Why the live object must not be deleted, or None when both proofs hold."""
+    if is_built_in_namespace(ref):
+        return f"Namespace {ref.name} is built into the cluster; kgit never deletes it"
     labels = (live.get("metadata") or {}).get("labels") or {}
     if labels.get(PART_OF_LABEL) != set_id:
         return f"it no longer carries {PART_OF_LABEL}={set_id}"

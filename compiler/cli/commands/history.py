@@ -14,6 +14,7 @@ from compiler.cli.commands.common import (
     add_out_option,
     add_output_format,
     add_spec_option,
+    client_options,
     locate_spec,
 )
 from compiler.core import exitcodes
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from compiler.views.history import format_history
 
     name = cluster_name(args)
-    client = connect(args.kubeconfig, args.context)
+    client = connect(args.kubeconfig, args.context, options=client_options(args))
     try:
         parent = client.get(applyset.parent_ref(name))
     finally:

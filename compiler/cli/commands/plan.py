@@ -7,8 +7,10 @@ that need them, so that ``kgit --help`` and the compile commands never load the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,9 @@ from compiler.cli.commands.common import (
     add_cluster_options,
     add_out_option,
     add_output_format,
+    add_rebuild_option,
     add_spec_option,
+    client_options,
     locate_spec,
     warn,
 )
@@ -46,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also save the plan as JSON (no Secret values; mode 0600) for `kgit apply FILE`",
     )
     add_adopt_option(parser)
+    add_rebuild_option(parser)
     parser.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -107,7 +112,7 @@ def plan_inputs(
     """Read out/ and connect; ``args`` needs file, out_dir, kubeconfig, context.
 
     ``kgit apply`` plans with these itself, under its lock."""
-    from compiler.reconcile.client import ClientOptions, connect
+    from compiler.reconcile.client import connect
     from compiler.reconcile.desired import read_desired
     from compiler.reconcile.endpoints import server_mismatch
     from compiler.reconcile.model import DEFAULT_PARALLELISM
@@ -121,7 +126,7 @@ def plan_inputs(
     client = connect(
         getattr(args, "kubeconfig", None),
         getattr(args, "context", None),
-        options=ClientOptions(parallelism=workers),
+        options=client_options(args, workers),
     )
     mismatch = server_mismatch(client.server, files)
     if mismatch:
@@ -129,6 +134,7 @@ def plan_inputs(
     options = PlanOptions(
         git_revision=git_revision(where.out_dir),
         parallelism=workers,
+        rebuild_inventory=getattr(args, "rebuild_inventory", False),
         adopt=bool(getattr(args, "adopt", False)),
         repository=spec_repository(args),
     )
@@ -151,13 +157,25 @@ def plan_for_out(
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    """Write the plan JSON readable by its owner only (it names live objects and versions)."""
+    """Write the plan JSON readable by its owner only (it names live objects and versions).
+
+    Written to a new file beside ``path`` and renamed over it: a symlink at ``path`` is
+    replaced, never written through (it could point anywhere, such as a file the user
+    can write but should not, or a shared file another user reads), and a reader never
+    sees half a plan."""
+    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             os.fchmod(handle.fileno(), 0o600)
             handle.write(plan.to_json())
+        os.replace(temporary, path)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise OutputError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
 
 

@@ -17,13 +17,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from compiler.cli.commands.apply import add_apply_options, execute
-from compiler.cli.commands.common import locate_spec
+from compiler.cli.commands.common import client_options, locate_spec
 from compiler.cli.commands.plan import spec_repository
 from compiler.compile import emit
 from compiler.core import exitcodes
 from compiler.core.errors import GitError, PlanError
+
+if TYPE_CHECKING:
+    import git
+
+    from compiler.repo.gitrepo import Repository
 
 RESTORED_DIRS = ("overlays", "vendor")
 
@@ -39,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _restore_set(
-    repository, commit, spec_rel: str, out_rel: str
-) -> dict[str, tuple[bytes, int] | None]:  # type: ignore[no-untyped-def]
+    repository: Repository, commit: git.Commit, spec_rel: str, out_rel: str
+) -> dict[str, tuple[bytes, int] | None]:
     """Path -> content at REV (None: delete it), for every path --revert touches."""
     from compiler.repo.gitrepo import files_under, head_commit
 
@@ -75,7 +81,7 @@ def _write_restore(root: Path, wanted: dict[str, tuple[bytes, int] | None]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.reconcile.client import ClientOptions, connect
+    from compiler.reconcile.client import connect
     from compiler.reconcile.desired import desired_from_files, read_cluster_name
     from compiler.reconcile.plan import PlanOptions
     from compiler.repo.gitrepo import (
@@ -112,14 +118,13 @@ def run(args: argparse.Namespace) -> int:
             hint="commit or discard them first",
         )
 
-    client = connect(
-        args.kubeconfig, args.context, options=ClientOptions(parallelism=args.parallelism)
-    )
+    client = connect(args.kubeconfig, args.context, options=client_options(args, args.parallelism))
     try:
         print(f"Rolling back to out/ of {args.revision} ({short}).", file=sys.stderr)
         options = PlanOptions(
             git_revision=commit.hexsha,
             parallelism=args.parallelism,
+            rebuild_inventory=args.rebuild_inventory,
             adopt=args.adopt,
             repository=spec_repository(args),
         )

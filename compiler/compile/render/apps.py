@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from compiler.compile.model import App, Cluster, EnvVar, ExternalService, InitContainer, SecretRef
+from compiler.core.ownership import BUILTIN_NAMESPACES
 
-BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kgit"}
 FROM_ENV_ANNOTATION = "kgit.dev/from-env"
 ENDPOINTSLICE_MANAGER = "kgit.dev"  # not endpointslice-controller.k8s.io: that one would own it

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.discovery import LazyDiscoverer
 from kubernetes.dynamic.exceptions import ResourceNotFoundError, ResourceNotUniqueError
-from kubernetes.dynamic.resource import Resource
+from kubernetes.dynamic.resource import Resource, ResourceList
 
 from compiler.core.identity import ObjectId
 from compiler.reconcile.client.credentials import Credentials, load_credentials
@@ -47,13 +49,37 @@ LIST_PAGE_SIZE = 500
 
 @dataclass(frozen=True)
 class ClientOptions:
-    # Transient failures (429, 5xx, dropped connections) are retried in _send.
+    # Transient failures (429, 5xx, dropped connections) are retried in guard(); no
+    # attempt starts after retry.total_timeout, and none outlasts it (see _Deadline).
     retry: RetryPolicy = DEFAULT_POLICY
-    # (connect, read) seconds for every request, discovery included: a dead address fails
-    # fast, a server that accepts and never answers fails too, a big LIST still has time.
-    request_timeout: tuple[float, float] = (10.0, 120.0)
+    # (connect, read) seconds for each attempt of every request, discovery and Lease
+    # renewals included: a dead address fails fast, a server that accepts and never
+    # answers fails too. A LIST page (500 objects) answers in well under a second.
+    request_timeout: tuple[float, float] = (10.0, 30.0)
     # Requests the caller keeps in flight at once (sizes the connection pool).
     parallelism: int = DEFAULT_PARALLELISM
+
+
+class _Deadline(threading.local):
+    """When the request this thread is making must have ended (monotonic seconds), or
+    None outside ``guard``: each attempt's timeout is cut to what is left, so a request
+    and its retries together end within the retry policy's total_timeout."""
+
+    at: float | None = None
+
+
+class _TimedDynamicClient(DynamicClient):
+    """The DynamicClient with a timeout on every request it sends, discovery included
+    (the library's discovery sends none, so a server that accepts a connection and never
+    answers hung kgit forever)."""
+
+    def __init__(self, *args: Any, timeout: Callable[[], tuple[float, float]], **kw: Any):
+        self._kgit_timeout = timeout  # set first: the constructor already runs discovery
+        super().__init__(*args, **kw)
+
+    def request(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        params["_request_timeout"] = self._kgit_timeout()
+        return super().request(method, path, body=body, **params)
 
 
 class _RunDiscoverer(LazyDiscoverer):
@@ -75,6 +101,7 @@ class ClusterClient:
     options: ClientOptions = ClientOptions()
     _dynamic: DynamicClient | None = None
     _resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    _deadline: _Deadline = field(default_factory=_Deadline)
 
     @property
     def context(self) -> str:
@@ -89,12 +116,27 @@ class ClusterClient:
     def guard(self, verb: str, what: str, call: Callable[[], T]) -> T:
         """Run one request, retried on transient failures; failures that remain become
         sentences naming ``verb`` and ``what``."""
+        outermost = self._deadline.at is None
+        if outermost:
+            self._deadline.at = time.monotonic() + self.options.retry.total_timeout
         try:
             return call_with_retry(call, policy=self.options.retry)
         except (ApiException, *TRANSPORT_ERRORS) as exc:
             raise classify(
                 exc, verb=verb, what=what, server=self.server, context=self.context
             ) from None
+        finally:
+            if outermost:
+                self._deadline.at = None
+
+    def attempt_timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds for the next attempt: the configured timeouts, cut to
+        what is left of the current request's total time."""
+        connect, read = self.options.request_timeout
+        if self._deadline.at is None:
+            return connect, read
+        left = max(0.1, self._deadline.at - time.monotonic())
+        return min(connect, left), min(read, left)
 
     def _send(
         self, verb: str, ref: ObjectId, method: str, *, missing_ok: bool = False, **kwargs: Any
@@ -112,7 +154,6 @@ class ClusterClient:
                     resource,
                     namespace=ref.namespace or None,
                     serializer=_raw,
-                    _request_timeout=self.options.request_timeout,
                     **kwargs,
                 ),
             )
@@ -132,8 +173,11 @@ class ClusterClient:
             self._dynamic = self.guard(
                 "discover",
                 "the API groups",
-                lambda: DynamicClient(
-                    self.api_client, cache_file=nowhere, discoverer=_RunDiscoverer
+                lambda: _TimedDynamicClient(
+                    self.api_client,
+                    cache_file=nowhere,
+                    discoverer=_RunDiscoverer,
+                    timeout=self.attempt_timeout,
                 ),
             )
         return self._dynamic
@@ -163,6 +207,21 @@ class ClusterClient:
                 ) from None
             self._resources[key] = found
         return self._resources[key]
+
+    def served_kinds(self) -> dict[str, tuple[str, str]]:
+        """group kind -> (apiVersion, kind) of every kind the server lists, in its
+        preferred version: all of discovery (a dozen requests), for rare needs such as
+        finding objects of kinds out/ no longer has."""
+        found = self.guard("discover", "every API group", lambda: self.dynamic.resources.search())
+        kinds: dict[str, tuple[str, str]] = {}
+        for resource in sorted(found, key=lambda r: not getattr(r, "preferred", False)):
+            if isinstance(resource, ResourceList) or "/" in str(resource.name or "/"):
+                continue  # the library's *List pseudo-kinds, and subresources
+            if "list" not in (resource.verbs or ()):
+                continue
+            group_kind = f"{resource.kind}.{resource.group or ''}".rstrip(".")
+            kinds.setdefault(group_kind, (str(resource.group_version), str(resource.kind)))
+        return dict(sorted(kinds.items()))
 
     def describe(self, api_version: str, kind: str, namespace: str = "", name: str = "") -> str:
         """'deployments.apps web/nginx' or 'namespaces web': how errors name a target."""
@@ -202,10 +261,10 @@ class ClusterClient:
             what += f" (fields {field_selector})"
         token: str | None = None
         while True:
-            page = self.guard(
+            page: Body = self.guard(
                 "list",
                 what,
-                lambda token=token: self.dynamic.get(
+                lambda token=token: self.dynamic.get(  # type: ignore[misc]
                     resource,
                     namespace=namespace if resource.namespaced and namespace else None,
                     label_selector=label_selector,
@@ -213,7 +272,6 @@ class ClusterClient:
                     limit=LIST_PAGE_SIZE,
                     _continue=token,
                     serializer=_raw,
-                    _request_timeout=self.options.request_timeout,
                 ),
             )
             for item in page.get("items") or ():
@@ -225,24 +283,9 @@ class ClusterClient:
             if not token:
                 return
 
-    def list(
-        self,
-        api_version: str,
-        kind: str,
-        *,
-        label_selector: str | None = None,
-        namespace: str | None = None,
-        field_selector: str | None = None,
-    ) -> list[Body]:
-        return list(
-            self.list_pages(
-                api_version,
-                kind,
-                label_selector=label_selector,
-                namespace=namespace,
-                field_selector=field_selector,
-            )
-        )
+    def list(self, api_version: str, kind: str, **selectors: str | None) -> list[Body]:
+        """``list_pages`` read to the end (label_selector, namespace, field_selector)."""
+        return list(self.list_pages(api_version, kind, **selectors))
 
     def create(self, body: Body) -> Body:
         """Create an object (POST); returns the server's object."""

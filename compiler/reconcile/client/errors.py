@@ -114,6 +114,8 @@ def _network_reason(exc: BaseException) -> str:
     text = str(reason)
     if "Connection refused" in text or isinstance(reason, ConnectionRefusedError):
         return "connection refused"
+    if isinstance(reason, urllib3.exceptions.ReadTimeoutError):
+        return "timed out waiting for an answer"
     if "timed out" in text.lower() or isinstance(reason, TimeoutError):
         return "timed out"
     if "Name or service not known" in text or "nodename nor servname" in text:
