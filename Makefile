@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench schema-check realcluster clean
+.PHONY: demo test lint bench schema-check realcluster clean sshd
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ demo: $(VENV)/.installed-kgit
 	$(BIN)/kgit compile --check
 	$(BIN)/kgit diff --demo
 
+# The host tests run a real OpenSSH server (Debian's openssh-server) serving test nodes on
+# loopback addresses; it needs root, as CI has. Installed here like any test dependency.
+sshd:
+	@if [ ! -x /usr/sbin/sshd ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; \
+	  else echo "note: openssh-server not installed and not root; the host SSH tests will be skipped"; fi; \
+	fi
+
 # The real control plane the real-server tests run against (etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubectl, KWOK), built from Go modules into
 # ~/.cache/kgit/realcluster/<hash of tests/realcluster's go.mod, go.sum, mains>/bin and
@@ -32,13 +41,19 @@ demo: $(VENV)/.installed-kgit
 realcluster:
 	@bash tests/realcluster/build.sh >/dev/null || [ $$? -eq 3 ]
 
-test: $(VENV)/.installed-test realcluster
+test: lint sshd realcluster
 	@command -v kubectl >/dev/null || echo "note: kubectl not found; tests that use it will be skipped"
-	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2
+	@command -v go >/dev/null || echo "note: go not found; the actionlint test will be skipped"
+	KGIT_ACTIONLINT="$$(bash tools/actionlint.sh)" $(BIN)/python -m pytest -n 2
 
+# The gates CI runs (through make test) and .pre-commit-config.yaml runs for contributors:
+# formatting, lint with a complexity limit (C901), types, and the import contracts
+# (layers, no kubernetes on the compile path, GitPython only in repo/; no cycles).
 lint: $(VENV)/.installed-test
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.installed-test realcluster
 	$(BIN)/python -m bench.run

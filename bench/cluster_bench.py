@@ -12,10 +12,11 @@ from pathlib import Path
 
 from bench import synth
 from bench.measure import KGIT, Samples, ratio, run_once
-from compiler import emit, yamlout
-from compiler.loader import load_all_trusted
-from compiler.pipeline import CompileOptions, compile_tree
-from compiler.sources import DirectoryTree
+from compiler.compile import emit
+from compiler.compile.load import load_all_trusted
+from compiler.compile.pipeline import CompileOptions, compile_tree
+from compiler.core import yamlout
+from compiler.core.sources import DirectoryTree
 from tests.apiserver.server import ApiServer, start_server
 
 # A real kube-apiserver spends milliseconds per request waiting on etcd and admission; the

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from bench import synth
 from bench.measure import KGIT, Samples, interleave, ratio, run_once
-from compiler import emit, yamlout
-from compiler.loader import load_all_trusted
-from compiler.pipeline import compile_tree
-from compiler.sources import DirectoryTree
+from compiler.compile import emit
+from compiler.compile.load import load_all_trusted
+from compiler.compile.pipeline import compile_tree
+from compiler.core import yamlout
+from compiler.core.sources import DirectoryTree
 
 
 def write_kustomization(repo: Path, target: Path) -> None:

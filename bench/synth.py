@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from compiler import yamlout
+from compiler.core import yamlout
 
 
 def cluster_spec(apps: int, nodes: int, external: int, namespaces: int = 10) -> dict:

@@ -9,10 +9,10 @@ from pathlib import Path
 import git
 import pytest
 
-from compiler.cli import main
-from compiler.errors import KgitError
-from compiler.pipeline import compile_tree
-from compiler.sources import DirectoryTree
+from compiler.cli.app import main
+from compiler.compile.pipeline import compile_tree
+from compiler.core.errors import KgitError
+from compiler.core.sources import DirectoryTree
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -74,5 +74,6 @@ def committed_paths(repo: git.Repo, rev: str = "HEAD") -> set[str]:
     if not commit.parents:
         return {item.path for item in commit.tree.traverse() if item.type == "blob"}
     return {
-        d.a_path or d.b_path for d in commit.parents[0].diff(commit)  # type: ignore[misc]
+        d.a_path or d.b_path
+        for d in commit.parents[0].diff(commit)  # type: ignore[misc]
     }

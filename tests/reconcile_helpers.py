@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from compiler import yamlout
+from compiler.core import yamlout
 from compiler.reconcile.applyset import applyset_id, parent_manifest, parent_ref, with_member_labels
-from compiler.reconcile.connect import ClusterClient, connect
+from compiler.reconcile.client import ClusterClient, connect
 from compiler.reconcile.desired import read_desired, with_secret_values
 
 CLUSTER = "lab"
@@ -93,7 +93,8 @@ def from_env_secret() -> dict[str, Any]:
 
 def write_out(out: Path, objects: list[dict[str, Any]], cluster: str = CLUSTER) -> Path:
     """A minimal out/: index.json naming the cluster, one manifest file per object kind,
-    each object labelled as an ApplySet member as `kgit compile` writes it (compiler/emit.py)."""
+    each object labelled as an ApplySet member as `kgit compile` writes it
+    (compiler/compile/emit.py)."""
     if out.exists():
         for path in sorted(out.rglob("*"), reverse=True):
             path.unlink() if path.is_file() else path.rmdir()

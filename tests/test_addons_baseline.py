@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.addons import baseline_text, parse_manifest
+from compiler.compile.addons import baseline_text, parse_manifest
 from tests.test_addons_support import (
     container_facts,
     kinds_and_names,

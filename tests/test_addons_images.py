@@ -1,4 +1,4 @@
-"""Image references through a registry mirror (compiler/render/images.py)."""
+"""Image references through a registry mirror (compiler/compile/render/images.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import doctest
 
 import pytest
 
-from compiler.render import images
-from compiler.render.images import mirror_image, split_registry
+from compiler.compile.render import images
+from compiler.compile.render.images import mirror_image, split_registry
 
 DIGEST = "@sha256:" + "ab" * 32
 

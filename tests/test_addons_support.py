@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.model import Cluster, build_cluster
+from compiler.compile.model import Cluster, build_cluster
 
 # --- a generic structural diff --------------------------------------------------------------
 

@@ -21,10 +21,12 @@ from tests.apiserver.store import Store
 
 NAMESPACES = ["a", "b"]
 NAMES = ["o0", "o1", "o2"]  # few keys, so writes often hit the same object
-LABELS = st.dictionaries(st.sampled_from(["app", "tier"]), st.sampled_from(["x", "y", "z"]),
-                         max_size=2)
-WRITE = st.tuples(st.sampled_from(["put", "remove"]), st.sampled_from(NAMESPACES),
-                  st.sampled_from(NAMES), LABELS)
+LABELS = st.dictionaries(
+    st.sampled_from(["app", "tier"]), st.sampled_from(["x", "y", "z"]), max_size=2
+)
+WRITE = st.tuples(
+    st.sampled_from(["put", "remove"]), st.sampled_from(NAMESPACES), st.sampled_from(NAMES), LABELS
+)
 # Each selector with the predicate it means, written out by hand (the oracle).
 SELECTORS: dict[str, Callable[[dict[str, str]], bool]] = {
     "": lambda labels: True,
@@ -37,32 +39,46 @@ SELECTORS: dict[str, Callable[[dict[str, str]], bool]] = {
     "!app": lambda labels: "app" not in labels,
     "app=x,tier=y": lambda labels: labels.get("app") == "x" and labels.get("tier") == "y",
     "tier,app!=z": lambda labels: "tier" in labels and labels.get("app") != "z",
-    "app in (x),tier in (y,z)": lambda labels: labels.get("app") == "x"
-    and labels.get("tier") in ("y", "z"),
+    "app in (x),tier in (y,z)": lambda labels: (
+        labels.get("app") == "x" and labels.get("tier") in ("y", "z")
+    ),
 }
 
 
-def brute_force(objects: dict[tuple[str, str], dict[str, str]], selector: str,
-                namespace: str | None, after: tuple[str, str] | None) -> list[tuple[str, str]]:
+def brute_force(
+    objects: dict[tuple[str, str], dict[str, str]],
+    selector: str,
+    namespace: str | None,
+    after: tuple[str, str] | None,
+) -> list[tuple[str, str]]:
     """Every object in (namespace, name) order, tested one by one."""
-    return [key for key in sorted(objects)
-            if (namespace is None or key[0] == namespace) and (after is None or key > after)
-            and SELECTORS[selector](objects[key])]
+    return [
+        key
+        for key in sorted(objects)
+        if (namespace is None or key[0] == namespace)
+        and (after is None or key > after)
+        and SELECTORS[selector](objects[key])
+    ]
 
 
 def obj(namespace: str, name: str, labels: dict[str, str]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+    }
 
 
 @settings(max_examples=300, deadline=None)
-@given(writes=st.lists(WRITE, max_size=40), selector=st.sampled_from(sorted(SELECTORS)),
-       namespace=st.sampled_from([None, *NAMESPACES]),
-       after=st.one_of(st.none(), st.tuples(st.sampled_from(NAMESPACES),
-                                            st.sampled_from(NAMES))))
-def test_select_equals_a_scan_of_every_object(writes: list[Any], selector: str,
-                                              namespace: str | None,
-                                              after: tuple[str, str] | None) -> None:
+@given(
+    writes=st.lists(WRITE, max_size=40),
+    selector=st.sampled_from(sorted(SELECTORS)),
+    namespace=st.sampled_from([None, *NAMESPACES]),
+    after=st.one_of(st.none(), st.tuples(st.sampled_from(NAMESPACES), st.sampled_from(NAMES))),
+)
+def test_select_equals_a_scan_of_every_object(
+    writes: list[Any], selector: str, namespace: str | None, after: tuple[str, str] | None
+) -> None:
     store = Store()
     model: dict[tuple[str, str], dict[str, str]] = {}
     for action, ns, name, labels in writes:
@@ -72,8 +88,7 @@ def test_select_equals_a_scan_of_every_object(writes: list[Any], selector: str,
         else:
             store.remove("", "configmaps", ns, name)
             model.pop((ns, name), None)
-    got = store.select("", "configmaps", namespace, parse_label_selector(selector),
-                       after=after)
+    got = store.select("", "configmaps", namespace, parse_label_selector(selector), after=after)
     keys = [(o["metadata"]["namespace"], o["metadata"]["name"]) for o in got]
     assert keys == brute_force(model, selector, namespace, after)
 
@@ -85,22 +100,29 @@ def _list(server: ApiServer, query: str) -> dict[str, Any]:
 
 
 def _write(server: ApiServer, name: str, labels: dict[str, str], data: dict[str, str]) -> None:
-    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
-                       "metadata": {"name": name, "labels": labels}, "data": data}).encode()
+    body = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": labels},
+            "data": data,
+        }
+    ).encode()
     req = urllib.request.Request(
         f"{server.url}/api/v1/namespaces/default/configmaps/{name}?fieldManager=t",
-        data=body, method="PATCH", headers={"Content-Type": "application/apply-patch+yaml"})
+        data=body,
+        method="PATCH",
+        headers={"Content-Type": "application/apply-patch+yaml"},
+    )
     urllib.request.urlopen(req, timeout=10).read()
 
 
 # https://kubernetes.io/docs/reference/using-api/api-concepts/#collections
 def test_list_shows_each_write_and_relabel_at_once(apiserver: ApiServer) -> None:
     _write(apiserver, "one", {"app": "x"}, {"v": "1"})
-    assert [i["data"] for i in _list(apiserver, "labelSelector=app%3Dx")["items"]] == \
-        [{"v": "1"}]
+    assert [i["data"] for i in _list(apiserver, "labelSelector=app%3Dx")["items"]] == [{"v": "1"}]
     _write(apiserver, "one", {"app": "x"}, {"v": "2"})
-    assert [i["data"] for i in _list(apiserver, "labelSelector=app%3Dx")["items"]] == \
-        [{"v": "2"}]
+    assert [i["data"] for i in _list(apiserver, "labelSelector=app%3Dx")["items"]] == [{"v": "2"}]
     _write(apiserver, "one", {"app": "y"}, {"v": "2"})
     assert _list(apiserver, "labelSelector=app%3Dx")["items"] == []
     [item] = _list(apiserver, "labelSelector=app%3Dy")["items"]

@@ -16,8 +16,7 @@ import pytest
 
 from tests.apiserver.server import ApiServer
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None,
-                                reason="kubectl is not installed")
+pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 
 MANIFEST = """\
 apiVersion: v1
@@ -53,9 +52,21 @@ spec:
 
 def kubectl(server: ApiServer, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["kubectl", "--kubeconfig", str(server.kubeconfig), "--cache-dir",
-         str(tmp_path / "kcache"), "--request-timeout", "20s", *args],
-        capture_output=True, text=True, timeout=60, check=False)
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(server.kubeconfig),
+            "--cache-dir",
+            str(tmp_path / "kcache"),
+            "--request-timeout",
+            "20s",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -65,22 +76,25 @@ def manifest(tmp_path: Path) -> Path:
     return path
 
 
-def test_apply_get_diff_conflict_delete(apiserver: ApiServer, tmp_path: Path,
-                                        manifest: Path) -> None:
+def test_apply_get_diff_conflict_delete(
+    apiserver: ApiServer, tmp_path: Path, manifest: Path
+) -> None:
     applied = kubectl(apiserver, tmp_path, "apply", "--server-side", "-f", str(manifest))
     assert applied.returncode == 0, applied.stderr
-    assert applied.stdout.splitlines() == ["namespace/shop serverside-applied",
-                                           "deployment.apps/web serverside-applied",
-                                           "service/web serverside-applied"]
+    assert applied.stdout.splitlines() == [
+        "namespace/shop serverside-applied",
+        "deployment.apps/web serverside-applied",
+        "service/web serverside-applied",
+    ]
 
     got = kubectl(apiserver, tmp_path, "get", "deploy", "web", "-n", "shop", "-o", "yaml")
     assert got.returncode == 0 and "progressDeadlineSeconds: 600" in got.stdout
 
-    listed = kubectl(apiserver, tmp_path, "get", "deploy", "-n", "shop", "-l", "app=web",
-                     "-o", "name")
+    listed = kubectl(
+        apiserver, tmp_path, "get", "deploy", "-n", "shop", "-l", "app=web", "-o", "name"
+    )
     assert listed.stdout.split() == ["deployment.apps/web"]
-    none = kubectl(apiserver, tmp_path, "get", "deploy", "-n", "shop", "-l", "app=db",
-                   "-o", "name")
+    none = kubectl(apiserver, tmp_path, "get", "deploy", "-n", "shop", "-l", "app=db", "-o", "name")
     assert none.returncode == 0 and none.stdout == ""
 
     same = kubectl(apiserver, tmp_path, "diff", "--server-side", "-f", str(manifest))
@@ -92,13 +106,29 @@ def test_apply_get_diff_conflict_delete(apiserver: ApiServer, tmp_path: Path,
     assert diff.returncode == 1, diff.stderr
     assert "-  replicas: 2" in diff.stdout and "+  replicas: 3" in diff.stdout
 
-    refused = kubectl(apiserver, tmp_path, "apply", "--server-side", "--field-manager",
-                      "other", "-f", str(changed))
+    refused = kubectl(
+        apiserver,
+        tmp_path,
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "other",
+        "-f",
+        str(changed),
+    )
     assert refused.returncode == 1
-    assert 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas' in \
-        refused.stderr
-    forced = kubectl(apiserver, tmp_path, "apply", "--server-side", "--field-manager",
-                     "other", "--force-conflicts", "-f", str(changed))
+    assert 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas' in refused.stderr
+    forced = kubectl(
+        apiserver,
+        tmp_path,
+        "apply",
+        "--server-side",
+        "--field-manager",
+        "other",
+        "--force-conflicts",
+        "-f",
+        str(changed),
+    )
     assert forced.returncode == 0, forced.stderr
     assert apiserver.get("apps/v1", "Deployment", "web", "shop")["spec"]["replicas"] == 3
 

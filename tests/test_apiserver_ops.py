@@ -35,11 +35,19 @@ def wait_for(predicate: Any, seconds: float = 30.0) -> Any:
     return predicate()
 
 
-DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment",
-          "metadata": {"name": "web", "namespace": "default"},
-          "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": {
-              "metadata": {"labels": {"app": "web"}},
-              "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}
+DEPLOY = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "web", "namespace": "default"},
+    "spec": {
+        "replicas": 2,
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+        },
+    },
+}
 
 
 # https://kubernetes.io/docs/reference/using-api/api-concepts/ (429 with Retry-After)
@@ -98,10 +106,16 @@ def test_request_log_counts_per_verb_and_resource(apiserver: ApiServer) -> None:
 def test_deployment_becomes_ready_immediately(apiserver: ApiServer) -> None:
     apiserver.create(DEPLOY)
     status = apiserver.get("apps/v1", "Deployment", "web", "default")["status"]
-    assert (status["observedGeneration"], status["readyReplicas"],
-            status["availableReplicas"], status["updatedReplicas"]) == (1, 2, 2, 2)
+    assert (
+        status["observedGeneration"],
+        status["readyReplicas"],
+        status["availableReplicas"],
+        status["updatedReplicas"],
+    ) == (1, 2, 2, 2)
     assert {c["type"]: c["status"] for c in status["conditions"]} == {
-        "Available": "True", "Progressing": "True"}
+        "Available": "True",
+        "Progressing": "True",
+    }
 
 
 def test_deployment_becomes_ready_after_delay(apiserver: ApiServer) -> None:
@@ -110,8 +124,12 @@ def test_deployment_becomes_ready_after_delay(apiserver: ApiServer) -> None:
     apiserver.create(DEPLOY)
     first = apiserver.get("apps/v1", "Deployment", "web", "default")["status"]
     assert "readyReplicas" not in first
-    assert wait_for(lambda: apiserver.get("apps/v1", "Deployment", "web", "default")[
-        "status"].get("readyReplicas") == 2)
+    assert wait_for(
+        lambda: (
+            apiserver.get("apps/v1", "Deployment", "web", "default")["status"].get("readyReplicas")
+            == 2
+        )
+    )
 
 
 def test_deployment_never_ready(apiserver: ApiServer) -> None:
@@ -126,26 +144,37 @@ def test_deployment_fails_with_event(apiserver: ApiServer) -> None:
     apiserver.create(DEPLOY)
     status = apiserver.get("apps/v1", "Deployment", "web", "default")["status"]
     progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
-    assert (progressing["status"], progressing["reason"]) == ("False",
-                                                              "ProgressDeadlineExceeded")
+    assert (progressing["status"], progressing["reason"]) == ("False", "ProgressDeadlineExceeded")
     (event,) = apiserver.objects(kind="Event", namespace="default")
-    assert (event["reason"], event["involvedObject"]["name"]) == ("ProgressDeadlineExceeded",
-                                                                  "web")
+    assert (event["reason"], event["involvedObject"]["name"]) == ("ProgressDeadlineExceeded", "web")
 
 
-@pytest.mark.parametrize(("mode", "condition"), [
-    pytest.param("ready", "Complete", id="complete"),
-    pytest.param("fail", "Failed", id="failed"),
-])
+@pytest.mark.parametrize(
+    ("mode", "condition"),
+    [
+        pytest.param("ready", "Complete", id="complete"),
+        pytest.param("fail", "Failed", id="failed"),
+    ],
+)
 def test_job_completes_or_fails(apiserver: ApiServer, mode: str, condition: str) -> None:
     apiserver.controllers.set("Job", mode)
-    job = apiserver.create({"apiVersion": "batch/v1", "kind": "Job",
-                            "metadata": {"name": "migrate"}, "spec": {"template": {"spec": {
-                                "restartPolicy": "Never",
-                                "containers": [{"name": "m", "image": "busybox:1"}]}}}})
+    job = apiserver.create(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "migrate"},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{"name": "m", "image": "busybox:1"}],
+                    }
+                }
+            },
+        }
+    )
     uid = job["metadata"]["uid"]
-    assert job["spec"]["selector"] == {"matchLabels": {
-        "batch.kubernetes.io/controller-uid": uid}}
+    assert job["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
     status = apiserver.get("batch/v1", "Job", "migrate", "default")["status"]
     assert condition in {c["type"] for c in status["conditions"]}
 
@@ -156,15 +185,22 @@ def test_daemonset_ready_counts(apiserver: ApiServer) -> None:
     ds["spec"] = {k: v for k, v in DEPLOY["spec"].items() if k != "replicas"}
     apiserver.create(ds)
     status = apiserver.get("apps/v1", "DaemonSet", "web", "default")["status"]
-    assert (status["desiredNumberScheduled"], status["numberReady"],
-            status["updatedNumberScheduled"], status["numberAvailable"]) == (3, 3, 3, 3)
+    assert (
+        status["desiredNumberScheduled"],
+        status["numberReady"],
+        status["updatedNumberScheduled"],
+        status["numberAvailable"],
+    ) == (3, 3, 3, 3)
 
 
 def test_standalone_prints_url_and_serves(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kc"
-    proc = subprocess.Popen([sys.executable, "-m", "tests.apiserver", "--port", "0",
-                             "--kubeconfig", str(kubeconfig)], stdout=subprocess.PIPE,
-                            text=True, cwd=Path(__file__).resolve().parent.parent)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.apiserver", "--port", "0", "--kubeconfig", str(kubeconfig)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.model import Cluster, build_cluster
-from compiler.pipeline import CompileOptions, compile_tree
-from compiler.render.apps import (
+from compiler.compile.model import Cluster, build_cluster
+from compiler.compile.pipeline import CompileOptions, compile_tree
+from compiler.compile.render.apps import (
     render_app,
     render_external_service,
     render_namespaces,
     render_secret,
 )
-from compiler.sources import DirectoryTree
+from compiler.core.sources import DirectoryTree
 
 
 def make_cluster(
@@ -92,8 +92,9 @@ def test_bundled_my_service_has_endpoint_10_10_10_10_port_8080(bundled):
     assert endpoints["subsets"] == [
         {
             "addresses": [{"ip": "10.10.10.10"}],
-            "ports": [{"name": service["spec"]["ports"][0]["name"], "port": 8080,
-                       "protocol": "TCP"}],
+            "ports": [
+                {"name": service["spec"]["ports"][0]["name"], "port": 8080, "protocol": "TCP"}
+            ],
         }
     ]
 
@@ -110,8 +111,7 @@ def test_bundled_namespaces_are_emitted_once(bundled):
 
 # --- Deployment, Service, Ingress ---------------------------------------------------------
 
-NGINX = {"name": "nginx", "namespace": "web", "image": "nginx:1.14.2", "replicas": 3,
-         "ports": [80]}
+NGINX = {"name": "nginx", "namespace": "web", "image": "nginx:1.14.2", "replicas": 3, "ports": [80]}
 
 
 def test_deployment_selector_uses_only_immutable_labels():
@@ -155,8 +155,9 @@ def test_container_has_ports_env_and_resources():
         "resources": {"requests": {"cpu": "50m"}, "limits": {"memory": "128Mi"}},
     }
     cluster = make_cluster(apps=[app])
-    (container,) = by_kind(render_app(cluster, cluster.apps[0]))["Deployment"]["spec"][
-        "template"]["spec"]["containers"]
+    (container,) = by_kind(render_app(cluster, cluster.apps[0]))["Deployment"]["spec"]["template"][
+        "spec"
+    ]["containers"]
     assert container == {
         "name": "nginx",
         "image": "nginx:1.14.2",
@@ -173,8 +174,11 @@ def test_container_has_ports_env_and_resources():
 
 
 def test_service_targets_named_ports_and_uses_service_port():
-    app = {**NGINX, "ports": [{"containerPort": 8080, "servicePort": 80, "name": "web"}],
-           "serviceType": "NodePort"}
+    app = {
+        **NGINX,
+        "ports": [{"containerPort": 8080, "servicePort": 80, "name": "web"}],
+        "serviceType": "NodePort",
+    }
     cluster = make_cluster(apps=[app])
     service = by_kind(render_app(cluster, cluster.apps[0]))["Service"]
     assert service["spec"] == {
@@ -198,16 +202,33 @@ def test_app_without_ports_has_no_service():
     ],
 )
 def test_ingress_routes_host_and_path_to_the_service(ingress_controller, expected_class):
-    app = {**NGINX, "ingress": {"host": "nginx.lab.example", "path": "/app",
-                                "pathType": "Exact", "tlsSecret": "nginx-tls"}}
+    app = {
+        **NGINX,
+        "ingress": {
+            "host": "nginx.lab.example",
+            "path": "/app",
+            "pathType": "Exact",
+            "tlsSecret": "nginx-tls",
+        },
+    }
     cluster = make_cluster(apps=[app], ingress=ingress_controller)
     ingress = by_kind(render_app(cluster, cluster.apps[0]))["Ingress"]
     assert ingress["spec"] == {
         "ingressClassName": expected_class,
-        "rules": [{"host": "nginx.lab.example", "http": {"paths": [{
-            "path": "/app", "pathType": "Exact",
-            "backend": {"service": {"name": "nginx", "port": {"name": "http-80"}}},
-        }]}}],
+        "rules": [
+            {
+                "host": "nginx.lab.example",
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/app",
+                            "pathType": "Exact",
+                            "backend": {"service": {"name": "nginx", "port": {"name": "http-80"}}},
+                        }
+                    ]
+                },
+            }
+        ],
         "tls": [{"hosts": ["nginx.lab.example"], "secretName": "nginx-tls"}],
     }
 
@@ -217,9 +238,11 @@ def test_ingress_routes_host_and_path_to_the_service(ingress_controller, expecte
 
 def test_namespaces_skip_the_built_in_ones_and_are_emitted_once():
     cluster = make_cluster(
-        apps=[{"name": "a", "image": "x:1", "namespace": "web"},
-              {"name": "b", "image": "x:1"},
-              {"name": "c", "image": "x:1", "namespace": "kube-system"}],
+        apps=[
+            {"name": "a", "image": "x:1", "namespace": "web"},
+            {"name": "b", "image": "x:1"},
+            {"name": "c", "image": "x:1", "namespace": "kube-system"},
+        ],
         external=[{"name": "db", "namespace": "web", "externalName": "db.example"}],
         secrets=[{"name": "s", "namespace": "vault", "fromEnv": {"k": "K"}}],
     )
@@ -227,10 +250,16 @@ def test_namespaces_skip_the_built_in_ones_and_are_emitted_once():
 
 
 def test_secret_holds_no_values_only_the_env_var_names():
-    cluster = make_cluster(secrets=[{
-        "name": "db", "namespace": "prod", "type": "kubernetes.io/basic-auth",
-        "fromEnv": {"username": "DB_USER", "password": "DB_PASSWORD"},
-    }])
+    cluster = make_cluster(
+        secrets=[
+            {
+                "name": "db",
+                "namespace": "prod",
+                "type": "kubernetes.io/basic-auth",
+                "fromEnv": {"username": "DB_USER", "password": "DB_PASSWORD"},
+            }
+        ]
+    )
     (secret,) = render_secret(cluster.secrets[0])
     assert "data" not in secret and "stringData" not in secret
     assert secret["type"] == "kubernetes.io/basic-auth"
@@ -238,25 +267,36 @@ def test_secret_holds_no_values_only_the_env_var_names():
         "kgit.dev/from-env": '{"password": "DB_PASSWORD", "username": "DB_USER"}'
     }
     assert json.loads(secret["metadata"]["annotations"]["kgit.dev/from-env"]) == {
-        "username": "DB_USER", "password": "DB_PASSWORD"}
+        "username": "DB_USER",
+        "password": "DB_PASSWORD",
+    }
 
 
 # --- external services --------------------------------------------------------------------
 
 
 def test_external_service_port_names_match_across_service_and_endpoints():
-    cluster = make_cluster(external=[{
-        "name": "pg", "namespace": "prod", "addresses": ["10.0.0.5", "10.0.0.6"],
-        "ports": [{"name": "postgres", "port": 5432, "targetPort": 15432}, 9187],
-    }])
+    cluster = make_cluster(
+        external=[
+            {
+                "name": "pg",
+                "namespace": "prod",
+                "addresses": ["10.0.0.5", "10.0.0.6"],
+                "ports": [{"name": "postgres", "port": 5432, "targetPort": 15432}, 9187],
+            }
+        ]
+    )
     objects = by_kind(render_external_service(cluster, cluster.external_services[0]))
     service_ports = objects["Service"]["spec"]["ports"]
     assert [(p["name"], p["port"], p["targetPort"]) for p in service_ports] == [
-        ("postgres", 5432, 15432), ("tcp-9187", 9187, 9187)]
+        ("postgres", 5432, 15432),
+        ("tcp-9187", 9187, 9187),
+    ]
     expected = [("postgres", 15432), ("tcp-9187", 9187)]
     assert [(p["name"], p["port"]) for p in objects["EndpointSlice"]["ports"]] == expected
     assert [(p["name"], p["port"]) for p in objects["Endpoints"]["subsets"][0]["ports"]] == (
-        expected)
+        expected
+    )
 
 
 def test_endpoint_slice_is_owned_by_kgit_not_the_builtin_controller():
@@ -266,17 +306,25 @@ def test_endpoint_slice_is_owned_by_kgit_not_the_builtin_controller():
     assert labels["kubernetes.io/service-name"] == "pg"
     assert labels["endpointslice.kubernetes.io/managed-by"] == "kgit.dev"
     assert objects["EndpointSlice"]["metadata"]["name"] == "pg-kgit-ipv4"
-    assert objects["Endpoints"]["metadata"]["labels"][
-        "endpointslice.kubernetes.io/skip-mirror"] == "true"
+    assert (
+        objects["Endpoints"]["metadata"]["labels"]["endpointslice.kubernetes.io/skip-mirror"]
+        == "true"
+    )
 
 
 def test_mixed_address_families_get_one_endpoint_slice_each():
-    cluster = make_cluster(external=[{
-        "name": "pg", "addresses": ["10.0.0.5", "fd00::5", "10.0.0.6"], "ports": [5432]}])
-    slices = [o for o in render_external_service(cluster, cluster.external_services[0])
-              if o["kind"] == "EndpointSlice"]
-    assert [(s["metadata"]["name"], s["addressType"],
-             [e["addresses"][0] for e in s["endpoints"]]) for s in slices] == [
+    cluster = make_cluster(
+        external=[{"name": "pg", "addresses": ["10.0.0.5", "fd00::5", "10.0.0.6"], "ports": [5432]}]
+    )
+    slices = [
+        o
+        for o in render_external_service(cluster, cluster.external_services[0])
+        if o["kind"] == "EndpointSlice"
+    ]
+    assert [
+        (s["metadata"]["name"], s["addressType"], [e["addresses"][0] for e in s["endpoints"]])
+        for s in slices
+    ] == [
         ("pg-kgit-ipv4", "IPv4", ["10.0.0.5", "10.0.0.6"]),
         ("pg-kgit-ipv6", "IPv6", ["fd00::5"]),
     ]
@@ -292,18 +340,19 @@ def test_mixed_address_families_get_one_endpoint_slice_each():
 )
 def test_legacy_endpoints_only_before_1_33(version, has_endpoints):
     cluster = make_cluster(
-        version=version, external=[{"name": "pg", "addresses": ["10.0.0.5"], "ports": [5432]}])
+        version=version, external=[{"name": "pg", "addresses": ["10.0.0.5"], "ports": [5432]}]
+    )
     kinds = [o["kind"] for o in render_external_service(cluster, cluster.external_services[0])]
     assert kinds == ["Service", "EndpointSlice"] + (["Endpoints"] if has_endpoints else [])
 
 
 def test_external_name_with_an_ip_address_is_refused_clearly():
-    from compiler.errors import SpecError
-    from compiler.sources import MemoryTree
+    from compiler.core.errors import SpecError
+    from compiler.core.sources import MemoryTree
 
     spec = (
         "apiVersion: kgit.dev/v1alpha1\nkind: Cluster\nmetadata: {name: lab}\nspec:\n"
-        "  kubernetes: {version: \"1.31.4\"}\n"
+        '  kubernetes: {version: "1.31.4"}\n'
         "  nodes:\n    - {name: cp, address: 192.168.10.10, role: control-plane}\n"
         "  externalServices:\n    - {name: db, externalName: 10.0.0.1}\n"
     )

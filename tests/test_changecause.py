@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.pipeline import Compiled, CompileOptions, compile_tree
-from compiler.sources import MemoryTree
+from compiler.compile.pipeline import Compiled, CompileOptions, compile_tree
+from compiler.core.sources import MemoryTree
 
 CAUSE = "kubernetes.io/change-cause"
 
@@ -44,8 +44,11 @@ def compile_spec(
     previous: Compiled | None = None,
     cause: str | None = None,
 ) -> Compiled:
-    text = (SPEC.replace("IMAGE", image).replace("REPLICAS", str(replicas))
-            .replace("ENVVALUE", env_value))
+    text = (
+        SPEC.replace("IMAGE", image)
+        .replace("REPLICAS", str(replicas))
+        .replace("ENVVALUE", env_value)
+    )
     options = CompileOptions(
         change_cause=cause, previous=previous.files if previous is not None else {}
     )
@@ -76,11 +79,17 @@ def causes(compiled: Compiled, name: str = "nginx") -> tuple[str | None, str | N
 def leaf_differences(a: Any, b: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Every path at which two parsed documents differ (an independent structural diff)."""
     if isinstance(a, dict) and isinstance(b, dict):
-        return [p for k in sorted(set(a) | set(b), key=str)
-                for p in leaf_differences(a.get(k), b.get(k), (*path, k))]
+        return [
+            p
+            for k in sorted(set(a) | set(b), key=str)
+            for p in leaf_differences(a.get(k), b.get(k), (*path, k))
+        ]
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [p for i, (x, y) in enumerate(zip(a, b, strict=True))
-                for p in leaf_differences(x, y, (*path, i))]
+        return [
+            p
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for p in leaf_differences(x, y, (*path, i))
+        ]
     return [] if a == b else [path]
 
 
@@ -161,7 +170,6 @@ def test_unreadable_previous_file_counts_as_no_history(previous_text):
     files = dict(first.files)
     files["manifests/apps/web/nginx.yaml"] = previous_text
     options = CompileOptions(previous=files)
-    text = (SPEC.replace("IMAGE", "nginx:1.14.2").replace("REPLICAS", "3")
-            .replace("ENVVALUE", "80"))
+    text = SPEC.replace("IMAGE", "nginx:1.14.2").replace("REPLICAS", "3").replace("ENVVALUE", "80")
     again = compile_tree(MemoryTree({"cluster.yaml": text.encode()}), options)
     assert causes(again) == ("created: image nginx:1.14.2",) * 2

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from compiler import __version__
-from compiler.cli import COMMANDS, main
-from compiler.errors import SpecError
+from compiler.cli.app import COMMANDS, main
+from compiler.core.errors import SpecError
 
 BAD_SPEC = "apiVersion: v1\nkind: Cluster\nmetadata: {name: lab}\nspec: {}\n"
 
@@ -102,7 +102,7 @@ def _explode(*_args: object) -> None:
 def test_internal_error_is_one_line_without_traceback(
     repo_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import compiler.commands.validate as validate_command
+    import compiler.cli.commands.validate as validate_command
 
     monkeypatch.setattr(validate_command, "load_spec", _explode)
     assert main(["validate", "-f", str(repo_root / "cluster.yaml")]) == 1
@@ -115,7 +115,7 @@ def test_internal_error_is_one_line_without_traceback(
 def test_internal_error_with_debug_shows_the_traceback(
     repo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import compiler.commands.validate as validate_command
+    import compiler.cli.commands.validate as validate_command
 
     monkeypatch.setattr(validate_command, "load_spec", _explode)
     with pytest.raises(RuntimeError, match="boom"):
@@ -177,7 +177,7 @@ def test_validate_help_documents_the_file_option(capsys: pytest.CaptureFixture[s
 
 STARTUP_PROBE = """
 import sys
-from compiler.cli import main
+from compiler.cli.app import main
 try:
     main(sys.argv[1:])
 except SystemExit:

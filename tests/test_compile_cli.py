@@ -1,4 +1,4 @@
-"""`kgit compile` and `kgit compile --check` through compiler.cli.main, with exact messages."""
+"""`kgit compile` and `kgit compile --check` through compiler.cli.app.main, with exact messages."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.cli import main
+from compiler.cli.app import main
 from tests.hosts_support import CA_HASH, CERT_KEY, TOKEN, spec
 
 PRIVATE_KEY = (

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler import emit
-from compiler.pipeline import compile_tree, unchanged_since_compile
-from compiler.sources import DirectoryTree
+from compiler.compile import emit
+from compiler.compile.pipeline import compile_tree, unchanged_since_compile
+from compiler.core.sources import DirectoryTree
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_any_change_means_compile_to_find_out(compiled_repo: Path, change: str) 
 
 def test_plan_freshness_check_sees_a_script_that_lost_its_exec_bit(compiled_repo: Path) -> None:
     # The digests still match, but `kgit compile --check` would fail: so must plan's warning.
-    from compiler.commands.plan import out_is_fresh
+    from compiler.cli.commands.plan import out_is_fresh
 
     args = argparse.Namespace(file=str(compiled_repo / "cluster.yaml"), out_dir=None)
     assert out_is_fresh(args) is None

@@ -10,7 +10,7 @@ import git
 import pytest
 import yaml
 
-from compiler.cli import main
+from compiler.cli.app import main
 from tests.git_support import (
     commit_all,
     copy_example,
@@ -64,7 +64,10 @@ def test_an_image_update_between_commits_is_one_changed_field(spec, capsys):
     assert report["summary"] == {"changed": 1, "added": 0, "removed": 0, "hostFiles": 0}
     [change] = report["objects"]
     assert (change["action"], change["kind"], change["namespace"], change["name"]) == (
-        "changed", "Deployment", "web", "nginx"
+        "changed",
+        "Deployment",
+        "web",
+        "nginx",
     )
     assert _user_fields(change) == [(IMAGE_PATH, "nginx:1.14.2", "nginx:1.16.1")]
     # Anything else is an annotation kgit writes by itself, and is marked as such.
@@ -83,8 +86,7 @@ def test_text_output_lists_the_changed_field(spec, capsys):
     assert run.code == 0
     lines = run.out.splitlines()
     assert lines[0] == (
-        "kgit diff HEAD~1 -> HEAD: 1 changed, 0 added, 0 removed object(s); "
-        "0 host file(s) changed"
+        "kgit diff HEAD~1 -> HEAD: 1 changed, 0 added, 0 removed object(s); 0 host file(s) changed"
     )
     assert "~ apps/v1 Deployment web/nginx  (manifests/apps/web/nginx.yaml)" in lines
     assert f"    {IMAGE_PATH}: nginx:1.14.2 -> nginx:1.16.1" in lines

@@ -8,9 +8,9 @@ import json
 import pytest
 from markdown_it import MarkdownIt
 
-from compiler.changes import compare_outputs, image_changes
-from compiler.commit import default_message
-from compiler.diff_render import render_json, render_markdown, render_text
+from compiler.repo.changes import compare_outputs, image_changes
+from compiler.repo.commit import default_message
+from compiler.views.diff import render_json, render_markdown, render_text
 
 SECRET_BEFORE = b"""---
 apiVersion: v1
@@ -42,8 +42,14 @@ stringData:
 """
 # Every value that must never be shown, in each form it takes.
 SECRET_VALUES = [
-    "b2xkLXB3LTEyMzQ=", "bmV3LXB3LTU2Nzg=", "YWRtaW4tdXNlcg==",
-    "old-pw-1234", "new-pw-5678", "admin-user", "plain-old-token", "plain-new-token",
+    "b2xkLXB3LTEyMzQ=",
+    "bmV3LXB3LTU2Nzg=",
+    "YWRtaW4tdXNlcg==",
+    "old-pw-1234",
+    "new-pw-5678",
+    "admin-user",
+    "plain-old-token",
+    "plain-new-token",
 ]
 
 DEPLOYMENT = """---
@@ -116,12 +122,14 @@ def test_added_and_removed_objects_and_host_files():
         {"manifests/a.yaml": SERVICE, "hosts/old/x.sh": b"x\n"},
         {"manifests/a.yaml": _deployment("web:1.0"), "hosts/new/x.sh": b"x\n"},
     )
-    # Sorted by identity: core group ("") first, as ObjectKey orders them.
+    # Sorted by identity: core group ("") first, as ObjectId orders them.
     assert [(c.action, c.key.kind) for c in changes.objects] == [
-        ("removed", "Service"), ("added", "Deployment")
+        ("removed", "Service"),
+        ("added", "Deployment"),
     ]
     assert [(h.action, h.path) for h in changes.host_files] == [
-        ("added", "hosts/new/x.sh"), ("removed", "hosts/old/x.sh")
+        ("added", "hosts/new/x.sh"),
+        ("removed", "hosts/old/x.sh"),
     ]
     assert changes.summary() == "0 changed, 1 added, 1 removed object(s); 2 host file(s) changed"
 
@@ -205,9 +213,7 @@ def test_secret_fields_say_which_keys_changed():
     paths = {f.path: (f.before, f.after) for f in change.fields}
     assert paths["data.password"] == ("(sensitive value, before)", "(sensitive value, changed)")
     assert "data.user" not in paths  # unchanged keys are no change
-    assert paths["stringData.token"] == (
-        "(sensitive value, before)", "(sensitive value, changed)"
-    )
+    assert paths["stringData.token"] == ("(sensitive value, before)", "(sensitive value, changed)")
 
 
 def test_json_output_is_complete():
@@ -247,7 +253,8 @@ def test_markdown_renders_with_a_table_and_collapsible_diffs():
     fences = [t for t in tokens if t.type == "fence"]
     assert [f.info for f in fences] == ["diff", "diff"]
     changed = [
-        line for line in fences[0].content.splitlines()
+        line
+        for line in fences[0].content.splitlines()
         if line[:1] in "+-" and "image: web:" in line
     ]
     assert [line[0] + line.split("image: ")[1] for line in changed] == ["-web:1.0", "+web:1.1"]

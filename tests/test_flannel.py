@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from compiler.addons import baseline_text, parse_manifest
-from compiler.errors import KgitError
-from compiler.render.flannel import (
+from compiler.compile.addons import baseline_text, parse_manifest
+from compiler.compile.render.flannel import (
     flannel_version,
     flannel_warnings,
     patch_net_conf,
     render_flannel,
     with_iface,
 )
+from compiler.core.errors import KgitError
 from tests.test_addons_support import load_objects, make_cluster, manifest_diff, upstream_files
 
 FLANNEL_FILES = ["kube-flannel-v0.22.3.yml", "kube-flannel-v0.26.7.yml", "kube-flannel-v0.28.9.yml"]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler.errors import GitError
-from compiler.gitrepo import GitTree, open_repository, read_owned_out, resolve
-from compiler.pipeline import compile_tree
-from compiler.sources import DirectoryTree
+from compiler.compile.pipeline import compile_tree
+from compiler.core.errors import GitError
+from compiler.core.sources import DirectoryTree
+from compiler.repo.gitrepo import GitTree, open_repository, read_owned_out, resolve
 from tests.git_support import commit_all, copy_example, init_repo, require_bundled_compile
 
 

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from compiler.render.hosts import render_hosts
+from compiler.compile.render.hosts import render_hosts
 from tests.hosts_support import cluster_of, find_tool, spec
 
 MIRRORS = [
@@ -35,6 +35,19 @@ VARIANTS = [
             network={"kubeProxyMode": "ipvs"},
         ),
         id="debian-1.28-ipvs",
+    ),
+    pytest.param(
+        spec(
+            kubernetes={"version": "1.31.4"},
+            controlPlane={"vip": {"address": "10.0.0.100", "interface": "eth0"}},
+            nodes=[
+                {"name": "cp1", "address": "10.0.0.10", "role": "control-plane"},
+                {"name": "cp2", "address": "10.0.0.11", "role": "control-plane"},
+                {"name": "w1", "address": "10.0.0.20", "role": "worker", "runtime": "containerd"},
+            ],
+            runtime={"name": "crio", "containerdConfigVersion": 2},
+        ),
+        id="debian-vip-mixed-runtimes",
     ),
 ]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler.addons import baseline_text, parse_manifest
-from compiler.errors import KgitError
-from compiler.render.ingress_nginx import ingress_nginx_warnings, render_ingress_nginx
+from compiler.compile.addons import baseline_text, parse_manifest
+from compiler.compile.render.ingress_nginx import ingress_nginx_warnings, render_ingress_nginx
+from compiler.core.errors import KgitError
 from tests.test_addons_support import load_objects, make_cluster, manifest_diff, upstream_files
 
 INGRESS_FILES = [

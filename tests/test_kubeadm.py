@@ -13,10 +13,10 @@ import re
 import pytest
 import yaml
 
-from compiler.render.hosts import render_hosts
-from compiler.render.kubeadm import kubeadm_documents
-from compiler.versions import KubeVersion, pause_image_warning
-from compiler.warnings import spec_warnings
+from compiler.compile.render.hosts import render_hosts
+from compiler.compile.render.kubeadm import kubeadm_documents
+from compiler.compile.warnings import spec_warnings
+from compiler.core.versions import KubeVersion, pause_image_warning
 from tests.hosts_support import cluster_of, spec
 
 FULL = {
@@ -267,8 +267,14 @@ def test_explicit_pause_image_with_another_tag_is_warned_about():
 # By hand from the reference's "v1beta3: how it differs from v1beta4" section, and the keys
 # v1beta4 removed (timeoutForControlPlane, discovery.timeout moved to timeouts.*).
 V1BETA3_LACKS = {
-    "timeouts", "dryRun", "extraEnvs", "proxy", "encryptionAlgorithm",
-    "certificateValidityPeriod", "caCertificateValidityPeriod", "imagePullSerial",
+    "timeouts",
+    "dryRun",
+    "extraEnvs",
+    "proxy",
+    "encryptionAlgorithm",
+    "certificateValidityPeriod",
+    "caCertificateValidityPeriod",
+    "imagePullSerial",
     "httpEndpoints",
 }
 V1BETA4_LACKS = {"timeoutForControlPlane", "timeout"}
@@ -306,13 +312,14 @@ def test_every_key_written_is_in_the_reference_for_its_api_version(upstream, ver
     free = FREE_MAPS | ({"extraArgs", "kubeletExtraArgs"} if version == "1.30.8" else set())
     ingress = {"nginx": {"exposure": "LoadBalancer"}}  # so that ipvs.strictARP is written
     written = [
-        doc
-        for node in ("cp1", "cp2", "w1")
-        for doc in documents(version, node, ingress=ingress)
+        doc for node in ("cp1", "cp2", "w1") for doc in documents(version, node, ingress=ingress)
     ]
     assert {doc["kind"] for doc in written} == {
-        "InitConfiguration", "ClusterConfiguration", "JoinConfiguration",
-        "KubeletConfiguration", "KubeProxyConfiguration",
+        "InitConfiguration",
+        "ClusterConfiguration",
+        "JoinConfiguration",
+        "KubeletConfiguration",
+        "KubeProxyConfiguration",
     }
     for doc in written:
         group = doc["apiVersion"].split(".")[0]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.overlay import JsonPatch, Resources, apply_overlay, parse_overlay
+from compiler.compile.overlay import JsonPatch, Resources, apply_overlay, parse_overlay
 
 CASES = Path(__file__).parent / "overlay_cases"
 KUBECTL = shutil.which("kubectl")

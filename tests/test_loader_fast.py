@@ -18,9 +18,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler import loader
-from compiler.errors import SpecError
-from compiler.loader import Positions, load_all_trusted, parse_text
+from compiler.compile import load as loader
+from compiler.compile.load import Positions, load_all_trusted, parse_text
+from compiler.core.errors import SpecError
 
 # Plain scalars whose YAML 1.1 meaning is not a string, or is easily mistaken.
 TRICKY_SCALARS = [

@@ -12,7 +12,7 @@ import pytest
 
 from compiler.reconcile.apply import apply_plan
 from compiler.reconcile.calls import ApplyCluster
-from compiler.reconcile.connect import ApiRejected
+from compiler.reconcile.client import ApiRejected
 from compiler.reconcile.lock import (
     LeaseLock,
     LockError,
@@ -222,7 +222,7 @@ def test_apply_stops_before_its_next_stage_once_renewal_finds_the_lock_taken(
 
 
 def test_force_unlock_command_needs_yes_without_a_terminal(any_cluster, tmp_path, capsys):
-    from compiler.cli import main
+    from compiler.cli.app import main
     from tests.reconcile_apply_support import write_out
 
     write_out(tmp_path / "out", web_app())

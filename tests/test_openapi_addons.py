@@ -15,10 +15,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from compiler import yamlout
-from compiler.addons import baseline_text, parse_manifest
-from compiler.render.flannel import render_flannel
-from compiler.render.ingress_nginx import render_ingress_nginx
+from compiler.compile.addons import baseline_text, parse_manifest
+from compiler.compile.render.flannel import render_flannel
+from compiler.compile.render.ingress_nginx import render_ingress_nginx
+from compiler.core import yamlout
 from tests.test_addons_support import load_objects, make_cluster, schema_version
 
 VERSIONS = ["1.25.3", "1.31.4", "1.36.1"]

@@ -10,13 +10,17 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.pipeline import CompileOptions, compile_tree
-from compiler.sources import DirectoryTree, MemoryTree
+from compiler.compile.pipeline import CompileOptions, compile_tree
+from compiler.core.sources import DirectoryTree, MemoryTree
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
-APP_FILES = ("manifests/apps/", "manifests/external/", "manifests/secrets/",
-             "manifests/namespaces.yaml")
+APP_FILES = (
+    "manifests/apps/",
+    "manifests/external/",
+    "manifests/secrets/",
+    "manifests/namespaces.yaml",
+)
 
 
 def _validate(obj: dict[str, Any], version: str) -> None:
@@ -41,8 +45,15 @@ def test_bundled_cluster_objects_validate_strictly():
     compiled = compile_tree(DirectoryTree(root), CompileOptions())
     objects = _app_objects(compiled.files)
     kinds = {o["kind"] for o in objects}
-    assert {"Namespace", "Deployment", "Service", "Ingress", "EndpointSlice", "Endpoints",
-            "PodDisruptionBudget"} <= kinds
+    assert {
+        "Namespace",
+        "Deployment",
+        "Service",
+        "Ingress",
+        "EndpointSlice",
+        "Endpoints",
+        "PodDisruptionBudget",
+    } <= kinds
     version = str(compiled.cluster.kubernetes.version)
     for obj in objects:
         _validate(obj, version)
@@ -111,4 +122,3 @@ def test_every_kind_of_app_object_validates_strictly(version):
     assert len(objects) >= 10
     for obj in objects:
         _validate(obj, version)
-

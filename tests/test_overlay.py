@@ -11,24 +11,42 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.errors import SpecError
-from compiler.overlay import apply_overlay, load_overlay, parse_overlay
-from compiler.overlay.jsonpatch import JsonPatchError, apply_patch, parse_pointer
-from compiler.pipeline import CompileOptions, compile_tree
-from compiler.sources import DirectoryTree, MemoryTree
+from compiler.compile.overlay import apply_overlay, load_overlay, parse_overlay
+from compiler.compile.overlay.jsonpatch import JsonPatchError, apply_patch, parse_pointer
+from compiler.compile.pipeline import CompileOptions, compile_tree
+from compiler.core.errors import SpecError
+from compiler.core.sources import DirectoryTree, MemoryTree
 
 KUBECTL = shutil.which("kubectl")
 
 
 def base_objects() -> list[dict[str, Any]]:
     return [
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "web", "namespace": "shop"},
-         "spec": {"replicas": 1, "template": {"spec": {"containers": [
-             {"name": "web", "image": "nginx:1.14.2",
-              "ports": [{"containerPort": 80, "name": "http", "protocol": "TCP"}]}]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
-         "spec": {"ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}},
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {
+                "replicas": 1,
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": "nginx:1.14.2",
+                                "ports": [{"containerPort": 80, "name": "http", "protocol": "TCP"}],
+                            }
+                        ]
+                    }
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"ports": [{"name": "http", "port": 80, "protocol": "TCP"}]},
+        },
     ]
 
 
@@ -231,15 +249,22 @@ def test_extra_resources_default_to_the_app_namespace():
     )
     added = apply_overlay(base_objects(), overlay)[2:]
     assert [(o["metadata"]["name"], o["metadata"].get("namespace")) for o in added] == [
-        ("cfg", "shop"), ("other", "elsewhere"), ("r", None)]
+        ("cfg", "shop"),
+        ("other", "elsewhere"),
+        ("r", None),
+    ]
 
 
 def test_apply_overlay_does_not_modify_its_input():
     objects = base_objects()
     snapshot = yaml.safe_dump(objects)
-    apply_overlay(objects, parse_overlay(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 9}\n",
-        "overlays/web.yaml"))
+    apply_overlay(
+        objects,
+        parse_overlay(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 9}\n",
+            "overlays/web.yaml",
+        ),
+    )
     assert yaml.safe_dump(objects) == snapshot
 
 
@@ -255,7 +280,8 @@ def test_port_patch_without_protocol_means_tcp():
     )
     (deployment, _service) = apply_overlay(base_objects(), overlay)
     assert deployment["spec"]["template"]["spec"]["containers"][0]["ports"] == [
-        {"containerPort": 80, "name": "web", "protocol": "TCP"}]
+        {"containerPort": 80, "name": "web", "protocol": "TCP"}
+    ]
 
 
 # --- JSON pointers (RFC 6901 examples) ----------------------------------------------------
@@ -279,15 +305,27 @@ def test_json_pointer_tokens(pointer, tokens):
 @pytest.mark.parametrize(
     ("operations", "expected"),
     [
-        pytest.param([{"op": "add", "path": "/a/-", "value": 9}], {"a": [1, 2, 9], "b": {}},
-                     id="append-with-dash"),
-        pytest.param([{"op": "add", "path": "/a/2", "value": 9}], {"a": [1, 2, 9], "b": {}},
-                     id="insert-at-end-index"),
+        pytest.param(
+            [{"op": "add", "path": "/a/-", "value": 9}],
+            {"a": [1, 2, 9], "b": {}},
+            id="append-with-dash",
+        ),
+        pytest.param(
+            [{"op": "add", "path": "/a/2", "value": 9}],
+            {"a": [1, 2, 9], "b": {}},
+            id="insert-at-end-index",
+        ),
         pytest.param([{"op": "add", "path": "", "value": []}], [], id="replace-whole-doc"),
-        pytest.param([{"op": "test", "path": "/a/0", "value": 1.0}], {"a": [1, 2], "b": {}},
-                     id="test-1-equals-1.0"),
-        pytest.param([{"op": "copy", "from": "/a", "path": "/b/c"}],
-                     {"a": [1, 2], "b": {"c": [1, 2]}}, id="copy"),
+        pytest.param(
+            [{"op": "test", "path": "/a/0", "value": 1.0}],
+            {"a": [1, 2], "b": {}},
+            id="test-1-equals-1.0",
+        ),
+        pytest.param(
+            [{"op": "copy", "from": "/a", "path": "/b/c"}],
+            {"a": [1, 2], "b": {"c": [1, 2]}},
+            id="copy",
+        ),
     ],
 )
 def test_json_patch_operations(operations, expected):
@@ -297,15 +335,26 @@ def test_json_patch_operations(operations, expected):
 @pytest.mark.parametrize(
     ("operation", "message"),
     [
-        pytest.param({"op": "test", "path": "/t", "value": 1},
-                     "test operation: test failed: '/t' is true, not 1", id="true-is-not-1"),
-        pytest.param({"op": "add", "path": "/a/01", "value": 1},
-                     "add operation: '/a/01': '01' is not an array index", id="leading-zero"),
-        pytest.param({"op": "remove", "path": "/a/-"},
-                     "remove operation: '/a/-' does not resolve: '-' is not an array index",
-                     id="dash-only-for-add"),
-        pytest.param({"op": "remove", "path": ""},
-                     "remove operation: cannot remove the whole document", id="remove-root"),
+        pytest.param(
+            {"op": "test", "path": "/t", "value": 1},
+            "test operation: test failed: '/t' is true, not 1",
+            id="true-is-not-1",
+        ),
+        pytest.param(
+            {"op": "add", "path": "/a/01", "value": 1},
+            "add operation: '/a/01': '01' is not an array index",
+            id="leading-zero",
+        ),
+        pytest.param(
+            {"op": "remove", "path": "/a/-"},
+            "remove operation: '/a/-' does not resolve: '-' is not an array index",
+            id="dash-only-for-add",
+        ),
+        pytest.param(
+            {"op": "remove", "path": ""},
+            "remove operation: cannot remove the whole document",
+            id="remove-root",
+        ),
     ],
 )
 def test_json_patch_errors(operation, message):
@@ -321,8 +370,8 @@ def test_json_patch_errors(operation, message):
 def test_bundled_nginx_overlay_matches_kubectl_kustomize(repo_root: Path, tmp_path: Path):
     """overlays/nginx.yaml on the objects kgit renders for the nginx app, by kgit and by
     kustomize (resources + patches translated one to one)."""
-    from compiler.model import build_cluster
-    from compiler.render.apps import render_app
+    from compiler.compile.model import build_cluster
+    from compiler.compile.render.apps import render_app
 
     spec = yaml.safe_load((repo_root / "cluster.yaml").read_text())
     cluster = build_cluster(spec)
@@ -338,8 +387,9 @@ def test_bundled_nginx_overlay_matches_kubectl_kustomize(repo_root: Path, tmp_pa
         kind = type(doc).__name__
         if kind == "Resources":
             # kgit puts extra resources in the app's namespace; kustomize needs it spelled out
-            items = [{**i, "metadata": {"namespace": app.namespace, **i["metadata"]}}
-                     for i in doc.items]
+            items = [
+                {**i, "metadata": {"namespace": app.namespace, **i["metadata"]}} for i in doc.items
+            ]
             (tmp_path / name).write_text(yaml.safe_dump_all(items))
             resources.append(name)
         elif kind == "JsonPatch":
@@ -351,9 +401,11 @@ def test_bundled_nginx_overlay_matches_kubectl_kustomize(repo_root: Path, tmp_pa
             (tmp_path / name).write_text(yaml.safe_dump(patch))
             patches.append({"path": name})
     (tmp_path / "kustomization.yaml").write_text(
-        yaml.safe_dump({"resources": resources, "patches": patches}))
-    run = subprocess.run([KUBECTL, "kustomize", str(tmp_path)], capture_output=True, text=True,
-                         timeout=60)
+        yaml.safe_dump({"resources": resources, "patches": patches})
+    )
+    run = subprocess.run(
+        [KUBECTL, "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 0, run.stderr
     theirs = [d for d in yaml.safe_load_all(run.stdout) if d]
 
@@ -361,14 +413,18 @@ def test_bundled_nginx_overlay_matches_kubectl_kustomize(repo_root: Path, tmp_pa
         return {(o["kind"], o["metadata"]["name"]): o for o in objects}
 
     assert keyed(ours) == keyed(theirs)
-    assert {k for k, _ in keyed(ours)} == {"Deployment", "Service", "Ingress",
-                                            "PodDisruptionBudget"}
+    assert {k for k, _ in keyed(ours)} == {
+        "Deployment",
+        "Service",
+        "Ingress",
+        "PodDisruptionBudget",
+    }
 
 
 def test_overlay_error_reaches_the_user_with_its_location():
     spec = (
         "apiVersion: kgit.dev/v1alpha1\nkind: Cluster\nmetadata: {name: lab}\nspec:\n"
-        "  kubernetes: {version: \"1.31.4\"}\n"
+        '  kubernetes: {version: "1.31.4"}\n'
         "  nodes:\n    - {name: cp, address: 192.168.10.10, role: control-plane}\n"
         "  apps:\n    - {name: web, image: nginx:1.14.2, overlays: [overlays/web.yaml]}\n"
     )
@@ -388,7 +444,8 @@ def test_overlay_error_reaches_the_user_with_its_location():
         pytest.param(
             "apiVersion: kgit.dev/v1alpha1\nkind: Resources\nitems:\n  - apiVersion: v1\n"
             "    kind: ConfigMap\n    metadata: {name: db}\n    data: {password: hunter2}\n"
-            "---\n" + JSON_PATCH.replace("Deployment", "ConfigMap").replace("web}", "db}")
+            "---\n"
+            + JSON_PATCH.replace("Deployment", "ConfigMap").replace("web}", "db}")
             + "patch:\n  - {op: replace, path: /kind, value: Secret}\n",
             "overlays/web.yaml:9:1: this document leaves Secret/db holding data: its values "
             "would be committed to Git (put the Secret in spec.secrets with fromEnv, so its "

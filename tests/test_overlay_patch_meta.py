@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from compiler.overlay.patch_meta import SCHEMA_VERSION, TABLE, field_meta, generate, root_type
+from compiler.compile.overlay.patch_meta import (
+    SCHEMA_VERSION,
+    TABLE,
+    field_meta,
+    generate,
+    root_type,
+)
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
@@ -17,8 +23,8 @@ def test_shipped_table_is_generated_from_the_kubernetes_schema():
     base = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / SCHEMA_VERSION
     definitions = json.loads((base / "_definitions.json").read_text())["$defs"]
     assert json.loads(TABLE.read_text()) == generate(definitions), (
-        "compiler/overlay/patch_meta.json is stale: run "
-        "`.venv/bin/python -m compiler.overlay.patch_meta`"
+        "compiler/compile/overlay/patch_meta.json is stale: run "
+        "`.venv/bin/python -m compiler.compile.overlay.patch_meta`"
     )
 
 
@@ -38,8 +44,9 @@ CONTAINER = "io.k8s.api.core.v1.Container"
         pytest.param(CONTAINER, "env", ("name",), id="env"),
         pytest.param(CONTAINER, "volumeMounts", ("mountPath",), id="volumeMounts"),
         pytest.param(CONTAINER, "ports", ("containerPort", "protocol"), id="container-ports"),
-        pytest.param("io.k8s.api.core.v1.ServiceSpec", "ports", ("port", "protocol"),
-                     id="service-ports"),
+        pytest.param(
+            "io.k8s.api.core.v1.ServiceSpec", "ports", ("port", "protocol"), id="service-ports"
+        ),
     ],
 )
 def test_merging_lists_have_the_documented_keys(type_name, field, keys):

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from compiler import emit
-from compiler.cli import main
-from compiler.errors import PlanError
-from compiler.pipeline import compile_tree
+from compiler.cli.app import main
+from compiler.compile import emit
+from compiler.compile.pipeline import compile_tree
+from compiler.core.errors import PlanError
+from compiler.core.sources import DirectoryTree
 from compiler.reconcile.applyset import PART_OF_LABEL
-from compiler.reconcile.connect import connect
+from compiler.reconcile.client import connect
 from compiler.reconcile.desired import read_desired, secret_env_vars
 from compiler.reconcile.model import ActionKind, Plan
 from compiler.reconcile.plan import make_plan
-from compiler.sources import DirectoryTree
 from tests.reconcile_helpers import (
     apply_in_process,
     apply_out,
@@ -53,12 +53,15 @@ def plan_cli(apiserver, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def plan_of(apiserver, out: Path, environ: dict[str, str] | None = None) -> Plan:
+def plan_of(
+    apiserver, out: Path, environ: dict[str, str] | None = None, *, adopt: bool = False
+) -> Plan:
     from compiler.reconcile.plan import PlanOptions
 
     client = connect(str(apiserver.kubeconfig))
     try:
-        return make_plan(client, read_desired(out), PlanOptions(environ=environ or {}))
+        options = PlanOptions(environ=environ or {}, adopt=adopt)
+        return make_plan(client, read_desired(out), options)
     finally:
         client.close()
 
@@ -291,13 +294,23 @@ def test_immutable_change_to_other_objects_is_an_error_naming_the_field(any_clus
     assert not any("Traceback" in line for line in err)
 
 
-def test_object_existing_without_the_label_is_adopted_not_created(any_cluster, out):
+def test_object_existing_without_the_label_is_adopted_only_when_told(any_cluster, out):
+    """Issue 18, symptom 4: another cluster's spec applied to the same API server adopted
+    (and so could later prune) every object it found, with one warning each."""
     any_cluster.create(namespace("web"), manager="kubectl-create")
-    plan = plan_of(any_cluster, out)
+    with pytest.raises(PlanError) as refused:
+        plan_of(any_cluster, out)
+    assert str(refused.value) == (
+        "1 object exists on the cluster without kgit's ApplySet label: Namespace/web; kgit "
+        "adopts objects only when told to (hint: check that KUBECONFIG points at this "
+        "spec's cluster, then pass --adopt)"
+    )
+    plan = plan_of(any_cluster, out, adopt=True)
     assert kinds(plan)["Namespace/web"] == "update"
     assert plan.warnings == (
-        "Namespace/web exists without kgit's ApplySet label; kgit will adopt it",
+        "kgit will adopt 1 object that exists without its ApplySet label: Namespace/web",
     )
+    assert plan.adopted == ("Namespace/web",)
 
 
 def test_saved_plan_is_private_and_round_trips(any_cluster, out, tmp_path, capsys):
@@ -309,6 +322,20 @@ def test_saved_plan_is_private_and_round_trips(any_cluster, out, tmp_path, capsy
     assert plan.base.applyset_id == set_id()
     assert plan.count(ActionKind.CREATE) == 3
     assert "Saved the plan to" in capsys.readouterr().err
+
+
+def test_saved_plan_replaces_a_symlink_instead_of_writing_through_it(apiserver, out, tmp_path):
+    # A link planted at the plan's path must not make kgit write (or truncate) its target.
+    target = tmp_path / "someone-elses-file"
+    target.write_text("precious\n")
+    saved = tmp_path / "plan.json"
+    saved.symlink_to(target)
+    assert main(plan_cli(apiserver, out, "--out", str(saved))) == 0
+    assert target.read_text() == "precious\n"
+    assert not saved.is_symlink()
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert Plan.from_json(saved.read_text()).count(ActionKind.CREATE) == 3
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".plan")) == []
 
 
 def test_stale_out_is_warned_about(apiserver, out, capsys):

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
-from compiler.errors import PlanError
+from compiler.cli.app import main
+from compiler.core.errors import PlanError
 from compiler.reconcile.desired import with_secret_values
 from compiler.reconcile.model import ActionKind
-from compiler.reconcile.render import format_plan
+from compiler.views.plan import format_plan
 from tests.reconcile_helpers import apply_out, from_env_secret, namespace, write_out
 from tests.test_reconcile_plan import plan_cli, plan_of
 

@@ -10,12 +10,13 @@ import threading
 
 import pytest
 
-from compiler.errors import PlanError
-from compiler.reconcile import connect as connect_module
-from compiler.reconcile.apply import ApplyError, apply_plan, plan_and_apply
-from compiler.reconcile.connect import connect
+from compiler.core.errors import PlanError
+from compiler.reconcile.apply import apply_plan, plan_and_apply
+from compiler.reconcile.client import ClientOptions, connect
+from compiler.reconcile.client import client as connect_module
 from compiler.reconcile.observe import GET_LIMIT
 from compiler.reconcile.plan import PlanOptions
+from compiler.reconcile.results import ApplyError
 from tests.reconcile_apply_support import (
     FAST,
     client_for,
@@ -67,12 +68,12 @@ def test_plan_looks_for_objects_to_create_by_get_or_one_list(apiserver, count, e
     _by_hand(apiserver, namespace("web"), configmap("c-01"))
     client = client_for(apiserver)
     apiserver.requests.clear()
-    _, made = plan(client, [namespace("web"), *_config_maps(count)])
+    _, made = plan(client, [namespace("web"), *_config_maps(count)], adopt=True)
     # The label-filtered LIST of observe, then the look for unlabelled ones.
     assert _reads(apiserver, "configmaps") == [("list", ""), *expected_reads]
     assert made.warnings == (
-        "Namespace/web exists without kgit's ApplySet label; kgit will adopt it",
-        "ConfigMap/web/c-01 exists without kgit's ApplySet label; kgit will adopt it",
+        "kgit will adopt 2 objects that exist without its ApplySet label: Namespace/web, "
+        "ConfigMap/web/c-01",
     )
     assert [a.kind.value for a in made.actions].count("create") == count - 1
 
@@ -82,11 +83,11 @@ def test_plan_lists_many_new_objects_page_by_page(apiserver, monkeypatch):
     _by_hand(apiserver, namespace("web"), *_config_maps(MANY))
     client = client_for(apiserver)
     apiserver.requests.clear()
-    _, made = plan(client, [namespace("web"), *_config_maps(MANY)])
+    _, made = plan(client, [namespace("web"), *_config_maps(MANY)], adopt=True)
     pages = [r for r in apiserver.requests if r.resource == "configmaps" and r.verb == "list"]
     unfiltered = [r for r in pages if "labelSelector" not in r.query]
     assert len(unfiltered) == 3  # 12 objects, 5 a page
-    assert len(made.warnings) == 1 + MANY  # the Namespace, and every one on every page
+    assert len(made.adopted) == 1 + MANY  # the Namespace, and every one on every page
 
 
 # -- apply without a saved plan: lock, plan, apply ---------------------------------------
@@ -138,7 +139,7 @@ def test_apply_without_a_saved_plan_stops_when_not_confirmed_and_releases_the_lo
 
 def _saved_plan_creating(apiserver, objects):
     client = client_for(apiserver)
-    wanted, made = plan(client, objects)
+    wanted, made = plan(client, objects, adopt=True)  # the namespace may exist already
     return client, wanted, made
 
 
@@ -188,9 +189,9 @@ def test_saved_plan_is_stale_when_an_object_it_updates_was_deleted(apiserver):
 
 
 def _ref(name: str):
-    from compiler.reconcile.model import ObjectRef
+    from compiler.core.identity import ObjectId
 
-    return ObjectRef("v1", "ConfigMap", "web", name)
+    return ObjectId("v1", "ConfigMap", "web", name)
 
 
 # -- waiting: one LIST per kind per poll -------------------------------------------------
@@ -213,7 +214,7 @@ def test_waiting_for_many_rollouts_lists_them_instead_of_getting_each(apiserver)
 
 
 def test_connection_pool_holds_a_connection_per_worker(apiserver):
-    client = connect(str(apiserver.kubeconfig), parallelism=32)
+    client = connect(str(apiserver.kubeconfig), options=ClientOptions(parallelism=32))
     pool = client.api_client.rest_client.pool_manager
     assert pool.connection_pool_kw["maxsize"] >= 32
     client.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from urllib3.exceptions import ProtocolError
 
-from compiler.reconcile.retry import RetryPolicy, call_with_retry, no_jitter
+from compiler.reconcile.client.retry import RetryPolicy, call_with_retry, no_jitter
 
 
 class Status(Exception):
@@ -43,9 +43,7 @@ def failing(*errors: BaseException):
 
 def run(call, policy: RetryPolicy = POLICY) -> tuple[str, list[float]]:
     clock = Clock()
-    result = call_with_retry(
-        call, policy=policy, sleep=clock.sleep, clock=lambda: clock.now
-    )
+    result = call_with_retry(call, policy=policy, sleep=clock.sleep, clock=lambda: clock.now)
     return result, clock.sleeps
 
 

@@ -7,7 +7,7 @@ import json
 import git
 import pytest
 
-from compiler.cli import main
+from compiler.cli.app import main
 from tests.reconcile_apply_support import configmap, deployment, namespace, write_out
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from compiler.schema import cluster_schema, schema_text
+from compiler.compile.schema import cluster_schema, schema_text
 
 Walked = tuple[str, dict[str, Any]]
 
@@ -91,7 +91,7 @@ def test_every_free_string_is_bounded_by_a_pattern_enum_or_is_documented_free_te
 def test_kgit_schema_command_prints_the_schema_file(
     repo_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from compiler.cli import main
+    from compiler.cli.app import main
 
     assert main(["schema"]) == 0
     printed = capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""The generated fast schema check (compiler/validate/_schema_fastcheck.py).
+"""The generated fast schema check (compiler/compile/validate/_schema_fastcheck.py).
 
 kgit runs it before jsonschema and skips jsonschema when it passes, so it must never pass
 a spec that jsonschema (the independent oracle here, on the real schema) finds invalid;
@@ -28,11 +28,11 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from bench.synth import cluster_spec
-from compiler.errors import SpecError
-from compiler.loader import load_document_text
-from compiler.schema import cluster_schema
-from compiler.validate import _schema_fastcheck as fastcheck
-from compiler.validate import schema_messages
+from compiler.compile.load import load_document_text
+from compiler.compile.schema import cluster_schema
+from compiler.compile.validate import _schema_fastcheck as fastcheck
+from compiler.compile.validate import schema_messages
+from compiler.core.errors import SpecError
 from tests import test_validate_hostile as hostile
 from tests.test_validate import INVALID_SPECS, MINIMAL
 from tests.test_validate_property import VALUES, _paths
@@ -435,7 +435,7 @@ def test_mutated_specs_never_pass_the_fast_check_when_jsonschema_refuses(data: A
 
 PROBE = """
 import sys
-from compiler.cli import main
+from compiler.cli.app import main
 try:
     code = main(sys.argv[1:])
 except SystemExit as exc:

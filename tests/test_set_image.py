@@ -48,7 +48,8 @@ def test_changes_only_the_image_on_the_bundled_spec(spec, capsys):
     # Comments, order, spacing: every other byte is as it was.
     assert spec.read_text() == _replace_once(old, "image: nginx:1.14.2", "image: nginx:1.16.1")
     changed = [
-        (a, b) for a, b in zip(old.splitlines(), spec.read_text().splitlines(), strict=True)
+        (a, b)
+        for a, b in zip(old.splitlines(), spec.read_text().splitlines(), strict=True)
         if a != b
     ]
     assert changed == [("      image: nginx:1.14.2", "      image: nginx:1.16.1")]
@@ -58,8 +59,9 @@ def test_changes_only_the_image_on_the_bundled_spec(spec, capsys):
     )
     assert kgit(capsys, "compile", "--check", "-f", str(spec)).code == 0
     deployment = _deployment(spec)
-    [container] = [c for c in deployment["spec"]["template"]["spec"]["containers"]
-                   if c["name"] == "nginx"]
+    [container] = [
+        c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "nginx"
+    ]
     assert container["image"] == "nginx:1.16.1"
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["kubernetes.io/change-cause"] == "kgit: set image nginx=nginx:1.16.1"
@@ -82,8 +84,12 @@ def test_sets_an_init_container_image(spec, capsys):
         pytest.param("'nginx:1.14.2'", "nginx:1.16.1", "'nginx:1.16.1'", id="single-quoted"),
         # A plain scalar that YAML would read as a boolean must be quoted to stay a string.
         pytest.param("nginx:1.14.2", "true", '"true"', id="plain-needs-quotes"),
-        pytest.param("nginx:1.14.2", "registry.example/team/nginx@sha256:" + "a" * 64,
-                     "registry.example/team/nginx@sha256:" + "a" * 64, id="digest"),
+        pytest.param(
+            "nginx:1.14.2",
+            "registry.example/team/nginx@sha256:" + "a" * 64,
+            "registry.example/team/nginx@sha256:" + "a" * 64,
+            id="digest",
+        ),
     ],
 )
 def test_keeps_or_adds_quotes_as_needed(spec, capsys, written, image, expected):

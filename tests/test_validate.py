@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.cli import main
+from compiler.cli.app import main
 
 MINIMAL = """\
 apiVersion: kgit.dev/v1alpha1
@@ -200,7 +200,7 @@ INVALID_SPECS = [
     pytest.param(
         add("    - name: cp-2\n      address: 192.168.10.11\n      role: control-plane\n"),
         [
-            "cluster.yaml:14:13: spec.nodes[1].role: a second control-plane node needs spec.kubernetes.controlPlaneEndpoint (a load-balanced address for the API servers)",
+            "cluster.yaml:14:13: spec.nodes[1].role: a second control-plane node needs spec.kubernetes.controlPlaneEndpoint (a load-balanced address for the API servers) or spec.controlPlane.vip",
         ],
         id="second-control-plane-without-endpoint",
     ),
@@ -499,8 +499,10 @@ INVALID_SPECS = [
         id="ingress-without-ports",
     ),
     pytest.param(
-        add(APP + "      ports: [{containerPort: 53, protocol: UDP}]\n"
-            "      ingress: {host: web.lab.example}\n"),
+        add(
+            APP + "      ports: [{containerPort: 53, protocol: UDP}]\n"
+            "      ingress: {host: web.lab.example}\n"
+        ),
         [
             "cluster.yaml:16:7: spec.apps[0].ingress: needs a TCP port: the Ingress routes HTTP to the app's first TCP port",
         ],

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.errors import SpecError
-from compiler.loader import load_document_text
-from compiler.sources import MemoryTree
-from compiler.validate import json_path, validate_document
+from compiler.compile.load import load_document_text
+from compiler.compile.validate import json_path, validate_document
+from compiler.core.errors import SpecError
+from compiler.core.sources import MemoryTree
 
 SPEC: dict[str, Any] = {
     "apiVersion": "kgit.dev/v1alpha1",
@@ -202,7 +202,7 @@ def test_hostile_key_is_refused(mapping: tuple[Any, ...], old: str, key: str) ->
     ],
 )
 def test_source_may_not_leave_the_repository(tmp_path, source: str) -> None:  # type: ignore[no-untyped-def]
-    from compiler.sources import DirectoryTree
+    from compiler.core.sources import DirectoryTree
 
     (tmp_path / "outside.yml").write_text("kind: List\n")
     repo = tmp_path / "repo"

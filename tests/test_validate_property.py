@@ -15,11 +15,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.errors import SpecError
-from compiler.loader import load_document_text, load_tree_document
-from compiler.model import build_cluster
-from compiler.sources import MemoryTree
-from compiler.validate import validate_document
+from compiler.compile.load import load_document_text, load_tree_document
+from compiler.compile.model import build_cluster
+from compiler.compile.validate import validate_document
+from compiler.core.errors import SpecError
+from compiler.core.sources import MemoryTree
 
 REPO = Path(__file__).resolve().parent.parent
 BASE: dict[str, Any] = yaml.safe_load((REPO / "cluster.yaml").read_text(encoding="utf-8"))

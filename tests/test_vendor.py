@@ -13,10 +13,10 @@ from typing import ClassVar
 import pytest
 import yaml
 
-from compiler.addons import baseline_text
-from compiler.cli import main
-from compiler.errors import KgitError
-from compiler.vendor import (
+from compiler.cli.app import main
+from compiler.compile.addons import baseline_text
+from compiler.core.errors import KgitError
+from compiler.repo.vendor import (
     LockEntry,
     VendorError,
     dump_lock,
@@ -274,8 +274,8 @@ def test_kgit_vendor_command_reports_a_404_as_one_error_line(server, repo, capsy
 
 def test_a_vendored_file_compiles_and_an_edit_is_caught(server, repo):
     """End to end: vendor, point the spec at it, compile; then tamper and compile again."""
-    from compiler.pipeline import compile_tree
-    from compiler.sources import DirectoryTree
+    from compiler.compile.pipeline import compile_tree
+    from compiler.core.sources import DirectoryTree
     from tests.test_addons_support import MINIMAL_SPEC
 
     base, routes = server

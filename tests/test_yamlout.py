@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import yaml
 
-from compiler import yamlout
+from compiler.core import yamlout
 
 ruamel_yaml = pytest.importorskip("ruamel.yaml", reason="ruamel.yaml (test extra) not installed")
 

@@ -1,4 +1,4 @@
-"""The fast block writer of compiler.yamlout against PyYAML itself, the reference.
+"""The fast block writer of compiler.core.yamlout against PyYAML itself, the reference.
 
 kgit writes every out/ file through ``yamlout.dump``; its fast path must produce exactly
 the bytes PyYAML would, for any plain data, or out/ would change with the code path.
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler import yamlout
-from compiler.loader import load_all_trusted
+from compiler.compile.load import load_all_trusted
+from compiler.core import yamlout
 
 # Strings that stress quoting and block styles: YAML indicators, ambiguous words, spaces at
 # the ends, unicode, tabs, and multi-line text with and without a final newline.

@@ -1,11 +1,11 @@
-"""Generate compiler/validate/_schema_fastcheck.py from schema/cluster.schema.json.
+"""Generate compiler/compile/validate/_schema_fastcheck.py from schema/cluster.schema.json.
 
 Usage: .venv/bin/python tools/generate_schema_check.py   (or `make schema-check`)
 
 The generated module is a yes/no check of a cluster.yaml against the schema, written by
 fastjsonschema's code generator. kgit runs it first: on a valid spec (the usual case) it
 answers in a fraction of jsonschema's time and kgit never imports jsonschema. When it says
-no, kgit runs jsonschema for the worded messages (compiler/validate/schema_messages.py).
+no, kgit runs jsonschema for the worded messages (compiler/compile/validate/schema_messages.py).
 
 fastjsonschema is a development tool here: the runtime imports only the generated module,
 whose one import of fastjsonschema (its exception classes) is replaced by local classes.
@@ -30,7 +30,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO / "schema" / "cluster.schema.json"
-OUTPUT = REPO / "compiler" / "validate" / "_schema_fastcheck.py"
+OUTPUT = REPO / "compiler" / "compile" / "validate" / "_schema_fastcheck.py"
 COMMAND = ".venv/bin/python tools/generate_schema_check.py  (or: make schema-check)"
 
 # Keywords whose meaning is the same in both implementations for the forms used here.

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, TextIO
 
-from compiler.errors import KgitError
-from compiler.reconcile.model import ObjectRef
+from compiler.core.errors import KgitError
+from compiler.core.identity import ObjectId
 
 Body = dict[str, Any]
 
@@ -164,11 +164,11 @@ READINESS: dict[tuple[str, str], Callable[[Body], Readiness]] = {
 }
 
 
-def waitable(ref: ObjectRef) -> bool:
+def waitable(ref: ObjectId) -> bool:
     return (ref.group, ref.kind) in READINESS
 
 
-def readiness(ref: ObjectRef, live: Body | None) -> Readiness:
+def readiness(ref: ObjectId, live: Body | None) -> Readiness:
     if live is None:
         return _pending("not found")
     check = READINESS.get((ref.group, ref.kind))
@@ -179,12 +179,12 @@ def readiness(ref: ObjectRef, live: Body | None) -> Readiness:
 
 
 class WaitClient(Protocol):
-    def read(self, refs: Sequence[ObjectRef]) -> Mapping[ObjectRef, Body | None]:
+    def read(self, refs: Sequence[ObjectId]) -> Mapping[ObjectId, Body | None]:
         """The live state of each ref (None: not found), in as few requests as it can:
         waiting on 1,000 Deployments must not cost 1,000 GETs per poll."""
         ...
 
-    def events_for(self, ref: ObjectRef) -> list[Body]: ...
+    def events_for(self, ref: ObjectId) -> list[Body]: ...
 
 
 @dataclass(frozen=True)
@@ -193,11 +193,13 @@ class WaitOptions:
     interval: float = 1.0  # seconds between polls
     events: int = 5  # recent Events shown per object that is not ready
     progress: bool | None = None  # None: a progress bar only on a terminal
+    # A CI log must never go silent: at most this long between two lines while waiting.
+    heartbeat: float = 15.0
 
 
 @dataclass(frozen=True)
 class NotReady:
-    ref: ObjectRef
+    ref: ObjectId
     reason: str  # "timed out" or "failed"
     message: str
     conditions: tuple[str, ...] = ()
@@ -255,17 +257,17 @@ def describe_events(events: Sequence[Body], limit: int) -> tuple[str, ...]:
 
 @dataclass
 class _Tracker:
-    refs: list[ObjectRef]
-    state: dict[ObjectRef, Readiness] = field(default_factory=dict)
-    live: dict[ObjectRef, Body | None] = field(default_factory=dict)
+    refs: list[ObjectId]
+    state: dict[ObjectId, Readiness] = field(default_factory=dict)
+    live: dict[ObjectId, Body | None] = field(default_factory=dict)
 
-    def unsettled(self) -> list[ObjectRef]:
+    def unsettled(self) -> list[ObjectId]:
         return [r for r in self.refs if self.state.get(r, _pending("")).state is State.PENDING]
 
 
 def wait_for(
     client: WaitClient,
-    refs: Sequence[ObjectRef],
+    refs: Sequence[ObjectId],
     options: WaitOptions = WaitOptions(),
     *,
     out: TextIO | None = None,
@@ -277,20 +279,28 @@ def wait_for(
     tracker = _Tracker([r for r in refs if waitable(r)])
     if not tracker.refs:
         return
-    deadline = clock() + options.timeout
-    with _Display(out, tracker.refs, options.progress) as display:
+    start = clock()
+    deadline = start + options.timeout
+    with _Display(out, tracker.refs, options.progress, clock) as display:
         while True:
             unsettled = tracker.unsettled()
             lives = client.read(unsettled)
             for ref in unsettled:
                 live = lives.get(ref)
                 tracker.live[ref] = live
+                before = tracker.state.get(ref)
                 tracker.state[ref] = state = readiness(ref, live)
                 if state.state is not State.PENDING:
                     display.settled(ref, state)
+                elif before is None or before.message != state.message:
+                    display.changed(ref, state)  # one line per change of state, not per poll
             if not tracker.unsettled() or clock() >= deadline:
                 break
-            sleep(max(0.0, min(options.interval, deadline - clock())))
+            if clock() - display.last_line >= options.heartbeat:
+                ready = len(tracker.refs) - len(tracker.unsettled())
+                display.heartbeat(ready, clock() - start)
+            pause = min(options.interval, deadline - clock(), options.heartbeat)
+            sleep(max(0.0, pause))
     not_ready = [
         NotReady(
             ref,
@@ -306,7 +316,7 @@ def wait_for(
         raise WaitError(not_ready, options.timeout)
 
 
-def _safe_events(client: WaitClient, ref: ObjectRef) -> list[Body]:
+def _safe_events(client: WaitClient, ref: ObjectId) -> list[Body]:
     # Events explain a failure; failing to read them must not hide the failure itself.
     try:
         return client.events_for(ref)
@@ -317,8 +327,16 @@ def _safe_events(client: WaitClient, ref: ObjectRef) -> list[Body]:
 class _Display:
     """A rich progress bar on a terminal; one plain line per settled object otherwise."""
 
-    def __init__(self, out: TextIO, refs: Sequence[ObjectRef], progress: bool | None) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        refs: Sequence[ObjectId],
+        progress: bool | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._out = out
+        self._clock = clock
+        self.last_line = clock()
         self._total = len(refs)
         self._use_bar = bool(out.isatty()) if progress is None else progress
         self._progress: Any = None
@@ -339,16 +357,26 @@ class _Display:
             self._progress.start()
             self._task = self._progress.add_task("wait", total=self._total)
         else:
-            print(f"Waiting for {self._total} object(s) to be ready...", file=self._out)
+            self._line(f"Waiting for {self._total} object(s) to be ready...")
         return self
 
-    def settled(self, ref: ObjectRef, state: Readiness) -> None:
-        line = f"{ref} {state.state.value}: {state.message}"
+    def _line(self, line: str) -> None:
+        self.last_line = self._clock()
         if self._progress is not None:
-            self._progress.advance(self._task)
             self._progress.console.print(line, markup=False, highlight=False)
         else:
-            print(line, file=self._out)
+            print(line, file=self._out, flush=True)
+
+    def settled(self, ref: ObjectId, state: Readiness) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)
+        self._line(f"{ref} {state.state.value}: {state.message}")
+
+    def changed(self, ref: ObjectId, state: Readiness) -> None:
+        self._line(f"{ref} {state.state.value}: {state.message}")
+
+    def heartbeat(self, ready: int, elapsed: float) -> None:
+        self._line(f"Still waiting: {ready}/{self._total} ready, {elapsed:.0f}s elapsed")
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:

@@ -17,23 +17,38 @@ from tests.apiserver.messages import Request, Route
 from tests.apiserver.status import ApiError, bad_request, invalid, not_found
 from tests.apiserver.store import Obj, Store
 
-_META_ORDER = ("name", "generateName", "namespace", "uid", "resourceVersion", "generation",
-               "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-               "labels", "annotations", "ownerReferences", "finalizers", "managedFields")
+_META_ORDER = (
+    "name",
+    "generateName",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+)
 
 
-def check_body_identity(res: Resource, route: Route, obj: Obj,
-                        name_required: bool) -> None:
+def check_body_identity(res: Resource, route: Route, obj: Obj, name_required: bool) -> None:
     if not isinstance(obj, dict):
         raise bad_request("the body of the request was not a JSON object")
     api_version = obj.get("apiVersion")
     if api_version is not None and api_version != res.api_version:
-        raise bad_request(f"the API version in the data ({api_version}) does not match "
-                          f"the expected API version ({res.api_version})")
+        raise bad_request(
+            f"the API version in the data ({api_version}) does not match "
+            f"the expected API version ({res.api_version})"
+        )
     kind = obj.get("kind")
     if kind is not None and kind != res.kind:
-        raise bad_request(f"the kind in the data ({kind}) does not match the expected "
-                          f"kind ({res.kind})")
+        raise bad_request(
+            f"the kind in the data ({kind}) does not match the expected kind ({res.kind})"
+        )
     obj["apiVersion"], obj["kind"] = res.api_version, res.kind
     meta = obj.get("metadata")
     if meta is None:
@@ -43,14 +58,18 @@ def check_body_identity(res: Resource, route: Route, obj: Obj,
     body_ns = meta.get("namespace")
     if res.namespaced:
         if body_ns and route.namespace and body_ns != route.namespace:
-            raise bad_request("the namespace of the provided object does not match the "
-                              "namespace sent on the request")
+            raise bad_request(
+                "the namespace of the provided object does not match the "
+                "namespace sent on the request"
+            )
         meta["namespace"] = route.namespace or body_ns or ""
     else:
         meta.pop("namespace", None)
     if name_required and meta.get("name") and meta["name"] != route.name:
-        raise bad_request(f"the name of the object ({meta['name']}) does not match the "
-                          f"name on the URL ({route.name})")
+        raise bad_request(
+            f"the name of the object ({meta['name']}) does not match the "
+            f"name on the URL ({route.name})"
+        )
     if name_required and not meta.get("name"):
         meta["name"] = route.name
 
@@ -60,8 +79,10 @@ def field_validation(req: Request, res: Resource, obj: Obj, apply: bool = False)
     warnings to send (Ignore: none)."""
     mode = req.param("fieldValidation", "Warn")
     if mode not in ("Strict", "Warn", "Ignore"):
-        raise bad_request(f'fieldValidation parameter unsupported: "{mode}", '
-                          'supported values are "Strict", "Warn", "Ignore"')
+        raise bad_request(
+            f'fieldValidation parameter unsupported: "{mode}", '
+            'supported values are "Strict", "Warn", "Ignore"'
+        )
     node = schema.kind_schema(res.group, res.version, res.kind)
     if node is None:
         return []
@@ -72,9 +93,11 @@ def field_validation(req: Request, res: Resource, obj: Obj, apply: bool = False)
         if apply:
             raise bad_request(
                 f"failed to create typed patch object ({res.api_version}, Kind={res.kind}):"
-                f" .{unknown[0]}: field not declared in schema")
-        raise bad_request("strict decoding error: " + ", ".join(
-            f'unknown field "{u}"' for u in unknown))
+                f" .{unknown[0]}: field not declared in schema"
+            )
+        raise bad_request(
+            "strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown)
+        )
     return [f'unknown field "{u}"' for u in unknown]
 
 
@@ -85,10 +108,14 @@ def namespace_must_exist(store: Store, res: Resource, namespace: str, creating: 
     if ns is None:
         raise not_found("", "namespaces", namespace)
     if creating and ns["metadata"].get("deletionTimestamp"):
-        raise ApiError(403, "Forbidden", f'{res.plural}{"." + res.group if res.group else ""}'
-                       f' "{res.kind.lower()}" is forbidden: unable to create new content '
-                       f"in namespace {namespace} because it is being terminated",
-                       {"kind": res.plural})
+        raise ApiError(
+            403,
+            "Forbidden",
+            f"{res.plural}{'.' + res.group if res.group else ''}"
+            f' "{res.kind.lower()}" is forbidden: unable to create new content '
+            f"in namespace {namespace} because it is being terminated",
+            {"kind": res.plural},
+        )
 
 
 def default_and_validate(store: Store, res: Resource, obj: Obj, old: Obj | None) -> None:
@@ -107,8 +134,14 @@ def prepare_update(res: Resource, route: Route, live: Obj, new: Obj) -> Obj:
     resource) or everything but status (/status)."""
     meta = new["metadata"]
     live_meta = live["metadata"]
-    for key in ("uid", "creationTimestamp", "generation", "deletionTimestamp",
-                "deletionGracePeriodSeconds", "selfLink"):
+    for key in (
+        "uid",
+        "creationTimestamp",
+        "generation",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ):
         if key in live_meta:
             meta[key] = live_meta[key]
         else:
@@ -116,8 +149,10 @@ def prepare_update(res: Resource, route: Route, live: Obj, new: Obj) -> Obj:
     if route.subresource == "status":
         status = new.get("status")
         new = {k: copy.deepcopy(v) for k, v in live.items() if k != "status"}
-        new["metadata"] = {**copy.deepcopy(live_meta),
-                           "managedFields": live_meta.get("managedFields")}
+        new["metadata"] = {
+            **copy.deepcopy(live_meta),
+            "managedFields": live_meta.get("managedFields"),
+        }
         if status is not None:
             new["status"] = status
     elif res.status:
@@ -127,7 +162,8 @@ def prepare_update(res: Resource, route: Route, live: Obj, new: Obj) -> Obj:
             new.pop("status", None)
     if res.kind == "Namespace":
         new.setdefault("spec", {})["finalizers"] = list(
-            (live.get("spec") or {}).get("finalizers") or ["kubernetes"])
+            (live.get("spec") or {}).get("finalizers") or ["kubernetes"]
+        )
     return new
 
 
@@ -138,8 +174,11 @@ def bump_generation(res: Resource, old: Obj, new: Obj) -> None:
     if "spec" in old or "spec" in new:
         changed = old.get("spec") != new.get("spec")
     else:
-        changed = any(old.get(k) != new.get(k) for k in set(old) | set(new)
-                      if k not in ("metadata", "status", "apiVersion", "kind"))
+        changed = any(
+            old.get(k) != new.get(k)
+            for k in set(old) | set(new)
+            if k not in ("metadata", "status", "apiVersion", "kind")
+        )
     new["metadata"]["generation"] = generation + 1 if changed else generation
 
 

@@ -16,8 +16,12 @@ import urllib.request
 from tests.apiserver.server import ApiServer, start_server
 
 
-def _call(url: str, method: str = "GET", body: dict[str, object] | None = None,
-          ctype: str = "application/json") -> None:
+def _call(
+    url: str,
+    method: str = "GET",
+    body: dict[str, object] | None = None,
+    ctype: str = "application/json",
+) -> None:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": ctype})
     with urllib.request.urlopen(req, timeout=30) as resp:
@@ -27,18 +31,33 @@ def _call(url: str, method: str = "GET", body: dict[str, object] | None = None,
 def run(server: ApiServer, objects: int, requests: int, threads: int) -> dict[str, float]:
     batches = max(1, objects // 1000)
     for i in range(objects):
-        server.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
-            "name": f"cm-{i}", "labels": {"app": f"a{i % 50}", "batch": f"b{i % batches}"}},
-            "data": {"k": str(i)}})
+        server.create(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": f"cm-{i}",
+                    "labels": {"app": f"a{i % 50}", "batch": f"b{i % batches}"},
+                },
+                "data": {"k": str(i)},
+            }
+        )
     base = f"{server.url}/api/v1/namespaces/default/configmaps"
     work = {
         "get": lambda i: _call(f"{base}/cm-{i % objects}"),
         "list-selected": lambda i: _call(f"{base}?labelSelector=app%3Da{i % 50}"),
         "list-1000": lambda i: _call(f"{base}?labelSelector=batch%3Db{i % batches}"),
-        "apply": lambda i: _call(f"{base}/cm-{i % objects}?fieldManager=bench&force=true",
-                                 "PATCH", {
-            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i % objects}"},
-            "data": {"k": "v"}}, "application/apply-patch+yaml"),
+        "apply": lambda i: _call(
+            f"{base}/cm-{i % objects}?fieldManager=bench&force=true",
+            "PATCH",
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"cm-{i % objects}"},
+                "data": {"k": "v"},
+            },
+            "application/apply-patch+yaml",
+        ),
     }
     out = {}
     for name, fn in work.items():

@@ -41,8 +41,14 @@ def _now() -> str:
 
 def _cond(kind: str, status: str, reason: str, message: str) -> Obj:
     stamp = _now()
-    return {"type": kind, "status": status, "lastUpdateTime": stamp,
-            "lastTransitionTime": stamp, "reason": reason, "message": message}
+    return {
+        "type": kind,
+        "status": status,
+        "lastUpdateTime": stamp,
+        "lastTransitionTime": stamp,
+        "reason": reason,
+        "message": message,
+    }
 
 
 class Controllers:
@@ -119,20 +125,23 @@ class Controllers:
         if behaviour.mode == "ready":
             # Before becoming ready the rollout is in progress.
             self._reconcile(res, ns, name, generation, "never")
-        self._later(behaviour.delay, self._reconcile, (res, ns, name, generation,
-                                                       behaviour.mode))
+        self._later(behaviour.delay, self._reconcile, (res, ns, name, generation, behaviour.mode))
 
-    def _reconcile(self, res: Resource, ns: str, name: str, generation: int | None,
-                   mode: str) -> None:
+    def _reconcile(
+        self, res: Resource, ns: str, name: str, generation: int | None, mode: str
+    ) -> None:
         obj = self._server.store.get(res.group, res.plural, ns, name)
         if obj is None or obj["metadata"].get("generation") != generation:
             return
-        builder = {"Deployment": self._deployment, "DaemonSet": self._daemonset,
-                   "StatefulSet": self._statefulset, "Job": self._job,
-                   "CustomResourceDefinition": self._crd}[res.kind]
+        builder = {
+            "Deployment": self._deployment,
+            "DaemonSet": self._daemonset,
+            "StatefulSet": self._statefulset,
+            "Job": self._job,
+            "CustomResourceDefinition": self._crd,
+        }[res.kind]
         status, event = builder(obj, mode)
-        written = self._server.write_status(res, ns, name, status, _MANAGER[res.kind],
-                                            generation)
+        written = self._server.write_status(res, ns, name, status, _MANAGER[res.kind], generation)
         if event and written is not None:
             self._server.record_event(written, event[0], event[1], _MANAGER[res.kind])
 
@@ -147,44 +156,72 @@ class Controllers:
         status: Obj = {"observedGeneration": gen}
         if mode == "ready":
             if n:
-                status.update(replicas=n, updatedReplicas=n, readyReplicas=n,
-                              availableReplicas=n)
+                status.update(replicas=n, updatedReplicas=n, readyReplicas=n, availableReplicas=n)
             status["conditions"] = [
-                _cond("Available", "True", "MinimumReplicasAvailable",
-                      "Deployment has minimum availability."),
-                _cond("Progressing", "True", "NewReplicaSetAvailable",
-                      f'ReplicaSet "{rs}" has successfully progressed.')]
+                _cond(
+                    "Available",
+                    "True",
+                    "MinimumReplicasAvailable",
+                    "Deployment has minimum availability.",
+                ),
+                _cond(
+                    "Progressing",
+                    "True",
+                    "NewReplicaSetAvailable",
+                    f'ReplicaSet "{rs}" has successfully progressed.',
+                ),
+            ]
             return status, None
         status.update(replicas=n, updatedReplicas=n, unavailableReplicas=n)
-        available = _cond("Available", "False", "MinimumReplicasUnavailable",
-                          "Deployment does not have minimum availability.")
+        available = _cond(
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        )
         if mode == "fail":
-            status["conditions"] = [available, _cond(
-                "Progressing", "False", "ProgressDeadlineExceeded",
-                f'ReplicaSet "{rs}" has timed out progressing.')]
-            return status, ("ProgressDeadlineExceeded",
-                            f'Deployment "{obj["metadata"]["name"]}" has timed out '
-                            "progressing.")
-        status["conditions"] = [available, _cond(
-            "Progressing", "True", "ReplicaSetUpdated",
-            f'ReplicaSet "{rs}" is progressing.')]
+            status["conditions"] = [
+                available,
+                _cond(
+                    "Progressing",
+                    "False",
+                    "ProgressDeadlineExceeded",
+                    f'ReplicaSet "{rs}" has timed out progressing.',
+                ),
+            ]
+            return status, (
+                "ProgressDeadlineExceeded",
+                f'Deployment "{obj["metadata"]["name"]}" has timed out progressing.',
+            )
+        status["conditions"] = [
+            available,
+            _cond("Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs}" is progressing.'),
+        ]
         return status, None
 
     def _daemonset(self, obj: Obj, mode: str) -> tuple[Obj, tuple[str, str] | None]:
         n = self.nodes
         gen = obj["metadata"].get("generation")
         ready = n if mode == "ready" else 0
-        status: Obj = {"currentNumberScheduled": n, "desiredNumberScheduled": n,
-                       "numberMisscheduled": 0, "numberReady": ready,
-                       "observedGeneration": gen, "updatedNumberScheduled": n}
+        status: Obj = {
+            "currentNumberScheduled": n,
+            "desiredNumberScheduled": n,
+            "numberMisscheduled": 0,
+            "numberReady": ready,
+            "observedGeneration": gen,
+            "updatedNumberScheduled": n,
+        }
         if ready:
             status["numberAvailable"] = ready
         else:
             status["numberUnavailable"] = n
         event = None
         if mode == "fail":
-            event = ("FailedCreate", f'Error creating: pods "{obj["metadata"]["name"]}-" is '
-                     "forbidden: simulated failure")
+            event = (
+                "FailedCreate",
+                f'Error creating: pods "{obj["metadata"]["name"]}-" is '
+                "forbidden: simulated failure",
+            )
         return status, event
 
     @staticmethod
@@ -192,16 +229,25 @@ class Controllers:
         n = obj.get("spec", {}).get("replicas", 1)
         gen = obj["metadata"].get("generation")
         revision = f"{obj['metadata']['name']}-6c8d7f9b5"
-        status: Obj = {"observedGeneration": gen, "replicas": n, "currentReplicas": n,
-                       "updatedReplicas": n, "currentRevision": revision,
-                       "updateRevision": revision, "collisionCount": 0,
-                       "availableReplicas": n if mode == "ready" else 0}
+        status: Obj = {
+            "observedGeneration": gen,
+            "replicas": n,
+            "currentReplicas": n,
+            "updatedReplicas": n,
+            "currentRevision": revision,
+            "updateRevision": revision,
+            "collisionCount": 0,
+            "availableReplicas": n if mode == "ready" else 0,
+        }
         if mode == "ready":
             status["readyReplicas"] = n
         event = None
         if mode == "fail":
-            event = ("FailedCreate", f'create Pod {obj["metadata"]["name"]}-0 in StatefulSet '
-                     f'{obj["metadata"]["name"]} failed: simulated failure')
+            event = (
+                "FailedCreate",
+                f"create Pod {obj['metadata']['name']}-0 in StatefulSet "
+                f"{obj['metadata']['name']} failed: simulated failure",
+            )
         return status, event
 
     @staticmethod
@@ -209,25 +255,52 @@ class Controllers:
         spec = obj.get("spec", {})
         stamp = _now()
         if mode == "never":
-            return {"active": 1, "ready": 0, "startTime": stamp, "terminating": 0,
-                    "uncountedTerminatedPods": {}}, None
+            return {
+                "active": 1,
+                "ready": 0,
+                "startTime": stamp,
+                "terminating": 0,
+                "uncountedTerminatedPods": {},
+            }, None
         if mode == "ready":
-            return {"completionTime": stamp, "conditions": [
-                _job_cond("SuccessCriteriaMet", "CompletionsReached",
-                          "Reached expected number of succeeded pods"),
-                _job_cond("Complete", "CompletionsReached",
-                          "Reached expected number of succeeded pods")],
-                "ready": 0, "startTime": stamp, "succeeded": spec.get("completions", 1),
-                "terminating": 0, "uncountedTerminatedPods": {}}, None
+            return {
+                "completionTime": stamp,
+                "conditions": [
+                    _job_cond(
+                        "SuccessCriteriaMet",
+                        "CompletionsReached",
+                        "Reached expected number of succeeded pods",
+                    ),
+                    _job_cond(
+                        "Complete",
+                        "CompletionsReached",
+                        "Reached expected number of succeeded pods",
+                    ),
+                ],
+                "ready": 0,
+                "startTime": stamp,
+                "succeeded": spec.get("completions", 1),
+                "terminating": 0,
+                "uncountedTerminatedPods": {},
+            }, None
         limit = spec.get("backoffLimit", 6)
-        return {"conditions": [
-            _job_cond("FailureTarget", "BackoffLimitExceeded",
-                      "Job has reached the specified backoff limit"),
-            _job_cond("Failed", "BackoffLimitExceeded",
-                      "Job has reached the specified backoff limit")],
-            "failed": limit + 1, "ready": 0, "startTime": stamp, "terminating": 0,
-            "uncountedTerminatedPods": {}}, (
-            "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+        return {
+            "conditions": [
+                _job_cond(
+                    "FailureTarget",
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit",
+                ),
+                _job_cond(
+                    "Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"
+                ),
+            ],
+            "failed": limit + 1,
+            "ready": 0,
+            "startTime": stamp,
+            "terminating": 0,
+            "uncountedTerminatedPods": {},
+        }, ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
 
     @staticmethod
     def _crd(obj: Obj, mode: str) -> tuple[Obj, tuple[str, str] | None]:
@@ -236,24 +309,57 @@ class Controllers:
         stored = [v["name"] for v in spec.get("versions", []) if v.get("storage")]
         stamp = _now()
         if mode != "ready":
-            return {"acceptedNames": {"kind": "", "plural": ""}, "conditions": [
-                {"type": "NamesAccepted", "status": "False", "lastTransitionTime": stamp,
-                 "reason": "MultipleNamesNotAllowed", "message": "simulated"}],
-                "storedVersions": stored}, None
-        return {"acceptedNames": names, "conditions": [
-            {"type": "NamesAccepted", "status": "True", "lastTransitionTime": stamp,
-             "reason": "NoConflicts", "message": "no conflicts found"},
-            {"type": "Established", "status": "True", "lastTransitionTime": stamp,
-             "reason": "InitialNamesAccepted", "message": "the initial names have been "
-             "accepted"}], "storedVersions": stored}, None
+            return {
+                "acceptedNames": {"kind": "", "plural": ""},
+                "conditions": [
+                    {
+                        "type": "NamesAccepted",
+                        "status": "False",
+                        "lastTransitionTime": stamp,
+                        "reason": "MultipleNamesNotAllowed",
+                        "message": "simulated",
+                    }
+                ],
+                "storedVersions": stored,
+            }, None
+        return {
+            "acceptedNames": names,
+            "conditions": [
+                {
+                    "type": "NamesAccepted",
+                    "status": "True",
+                    "lastTransitionTime": stamp,
+                    "reason": "NoConflicts",
+                    "message": "no conflicts found",
+                },
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "lastTransitionTime": stamp,
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted",
+                },
+            ],
+            "storedVersions": stored,
+        }, None
 
 
 def _job_cond(kind: str, reason: str, message: str) -> Obj:
     stamp = _now()
-    return {"type": kind, "status": "True", "lastProbeTime": stamp,
-            "lastTransitionTime": stamp, "reason": reason, "message": message}
+    return {
+        "type": kind,
+        "status": "True",
+        "lastProbeTime": stamp,
+        "lastTransitionTime": stamp,
+        "reason": reason,
+        "message": message,
+    }
 
 
-_MANAGER = {"Deployment": "kube-controller-manager", "DaemonSet": "kube-controller-manager",
-            "StatefulSet": "kube-controller-manager", "Job": "kube-controller-manager",
-            "CustomResourceDefinition": "kube-apiserver"}
+_MANAGER = {
+    "Deployment": "kube-controller-manager",
+    "DaemonSet": "kube-controller-manager",
+    "StatefulSet": "kube-controller-manager",
+    "Job": "kube-controller-manager",
+    "CustomResourceDefinition": "kube-apiserver",
+}

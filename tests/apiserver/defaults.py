@@ -73,6 +73,7 @@ def _set(d: Obj, key: str, value: Any) -> None:
 
 # --- pod templates -----------------------------------------------------------------
 
+
 def default_probe(probe: Obj) -> None:
     """Probe: timeoutSeconds 1, periodSeconds 10, successThreshold 1, failureThreshold 3;
     httpGet.scheme HTTP. (core/v1 Probe, pod-v1 reference; SetDefaults_Probe)"""
@@ -95,8 +96,9 @@ def default_container(c: Obj) -> None:
         name = image.split("@", 1)[0]
         tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else ""
         digest = "@" in image
-        c["imagePullPolicy"] = "Always" if (not digest and tag in ("", "latest")) \
-            else "IfNotPresent"
+        c["imagePullPolicy"] = (
+            "Always" if (not digest and tag in ("", "latest")) else "IfNotPresent"
+        )
     _set(c, "terminationMessagePath", "/dev/termination-log")
     _set(c, "terminationMessagePolicy", "File")
     _set(c, "resources", {})
@@ -152,6 +154,7 @@ def default_pod_template(template: Obj | None) -> None:
 
 
 # --- apps/v1 -----------------------------------------------------------------------
+
 
 def default_deployment(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
     """Deployment: replicas 1, strategy RollingUpdate with maxSurge/maxUnavailable 25%,
@@ -234,6 +237,7 @@ def default_replicaset(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
 
 # --- batch/v1 ----------------------------------------------------------------------
 
+
 def default_job(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
     """Job: completions 1 and parallelism 1 (when both unset), backoffLimit 6,
     completionMode NonIndexed, suspend false, podReplacementPolicy TerminatingOrFailed;
@@ -260,9 +264,12 @@ def default_job(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
             spec["selector"] = {"matchLabels": generated}
         template = spec.setdefault("template", {})
         labels = template.setdefault("metadata", {}).setdefault("labels", {})
-        for key, value in (("batch.kubernetes.io/controller-uid", uid),
-                           ("batch.kubernetes.io/job-name", name),
-                           ("controller-uid", uid), ("job-name", name)):
+        for key, value in (
+            ("batch.kubernetes.io/controller-uid", uid),
+            ("batch.kubernetes.io/job-name", name),
+            ("controller-uid", uid),
+            ("job-name", name),
+        ):
             labels.setdefault(key, value)
         spec["manualSelector"] = False
     # A Job without labels takes its template's (SetDefaults_Job), generated ones
@@ -287,6 +294,7 @@ def default_cronjob(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
 
 
 # --- core/v1 -----------------------------------------------------------------------
+
 
 def default_pod(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
     """Pod: pod spec defaults plus enableServiceLinks true, priority 0,
@@ -328,9 +336,13 @@ def default_service(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
         _set(port, "targetPort", port.get("port"))
     # normalizeClusterIPs: a changed clusterIP with clusterIPs left as they were
     # changes clusterIPs[0] too (and validation then refuses the change).
-    if (old_spec.get("clusterIP") and spec.get("clusterIP")
-            and spec["clusterIP"] != old_spec["clusterIP"]
-            and spec.get("clusterIPs") == old_spec.get("clusterIPs") and spec["clusterIPs"]):
+    if (
+        old_spec.get("clusterIP")
+        and spec.get("clusterIP")
+        and spec["clusterIP"] != old_spec["clusterIP"]
+        and spec.get("clusterIPs") == old_spec.get("clusterIPs")
+        and spec["clusterIPs"]
+    ):
         spec["clusterIPs"] = [spec["clusterIP"], *spec["clusterIPs"][1:]]
     # patchAllocatedValues: an update that omits allocated values keeps them.
     if not spec.get("clusterIP") and old_spec.get("clusterIP"):
@@ -349,8 +361,10 @@ def default_service(obj: Obj, old: Obj | None, alloc: Allocator) -> None:
     _set(spec, "internalTrafficPolicy", "Cluster")
     if kind in ("NodePort", "LoadBalancer"):
         _set(spec, "externalTrafficPolicy", "Cluster")
-        old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
-                     for p in old_spec.get("ports") or []}
+        old_ports = {
+            (p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+            for p in old_spec.get("ports") or []
+        }
         for port in spec.get("ports") or []:
             if not port.get("nodePort"):
                 kept = old_ports.get((port.get("port"), port.get("protocol")))

@@ -21,8 +21,18 @@ if TYPE_CHECKING:
 
 # Kinds whose registry returns the deleted object; the others answer a Status Success
 # (genericregistry.Store.ReturnDeletedObject upstream).
-RETURNS_DELETED = {"Pod", "ServiceAccount", "PersistentVolumeClaim", "Service", "Namespace",
-                   "CustomResourceDefinition", "Node"}
+RETURNS_DELETED = {
+    "Pod",
+    "ServiceAccount",
+    "PersistentVolumeClaim",
+    "Service",
+    "Namespace",
+    "CustomResourceDefinition",
+    "Node",
+}
+# NamespaceLifecycle admission refuses to delete these (immortalNamespaces in
+# k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle/admission.go).
+IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 
 
 def delete(server: ApiServer, req: Request, route: Route) -> Response:
@@ -37,22 +47,43 @@ def delete(server: ApiServer, req: Request, route: Route) -> Response:
     dry_run = req.dry_run or "All" in (options.get("dryRun") or [])
     policy = options.get("propagationPolicy") or req.param("propagationPolicy")
     if policy and policy not in ("Orphan", "Background", "Foreground"):
-        raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: '
-                       f'propagationPolicy: Unsupported value: "{policy}": supported '
-                       'values: "Foreground", "Background", "Orphan", "nil"', {})
+        raise ApiError(
+            422,
+            "Invalid",
+            f'DeleteOptions.meta.k8s.io "" is invalid: '
+            f'propagationPolicy: Unsupported value: "{policy}": supported '
+            'values: "Foreground", "Background", "Orphan", "nil"',
+            {},
+        )
     with server.store.lock:
         live = get_or_404(server.store, route)
+        if res.kind == "Namespace" and route.name in IMMORTAL_NAMESPACES:
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'namespaces "{route.name}" is forbidden: this namespace may not be deleted',
+                {"name": route.name, "kind": "namespaces"},
+            )
         pre = options.get("preconditions") or {}
         if pre.get("uid") and pre["uid"] != live["metadata"].get("uid"):
-            raise conflict(res.group, res.plural, route.name,
-                           f"Precondition failed: UID in precondition: {pre['uid']}, "
-                           f"UID in object meta: {live['metadata'].get('uid')}")
-        if pre.get("resourceVersion") and pre["resourceVersion"] != \
-                live["metadata"].get("resourceVersion"):
-            raise conflict(res.group, res.plural, route.name,
-                           "Precondition failed: ResourceVersion in precondition: "
-                           f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-                           f"{live['metadata'].get('resourceVersion')}")
+            raise conflict(
+                res.group,
+                res.plural,
+                route.name,
+                f"Precondition failed: UID in precondition: {pre['uid']}, "
+                f"UID in object meta: {live['metadata'].get('uid')}",
+            )
+        if pre.get("resourceVersion") and pre["resourceVersion"] != live["metadata"].get(
+            "resourceVersion"
+        ):
+            raise conflict(
+                res.group,
+                res.plural,
+                route.name,
+                "Precondition failed: ResourceVersion in precondition: "
+                f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                f"{live['metadata'].get('resourceVersion')}",
+            )
         obj = copy.deepcopy(live)
         meta = obj["metadata"]
         finalizers = list(meta.get("finalizers") or [])
@@ -85,18 +116,29 @@ def delete(server: ApiServer, req: Request, route: Route) -> Response:
                 if meta != live["metadata"]:
                     server.persist(res, obj, live)
                 if gc_finalizer:
-                    server.controllers.collect_garbage(res, route.namespace, route.name,
-                                                       str(meta.get("uid")))
+                    server.controllers.collect_garbage(
+                        res, route.namespace, route.name, str(meta.get("uid"))
+                    )
             return Response(200, obj)
         if not dry_run:
             server.remove(res, live)
     if res.kind in RETURNS_DELETED or res.crd:
         return Response(200, obj)
-    return Response(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                          "status": "Success", "details": {
-                              "name": route.name, **({"group": res.group} if res.group
-                                                     else {}),
-                              "kind": res.plural, "uid": meta.get("uid")}})
+    return Response(
+        200,
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {
+                "name": route.name,
+                **({"group": res.group} if res.group else {}),
+                "kind": res.plural,
+                "uid": meta.get("uid"),
+            },
+        },
+    )
 
 
 def delete_collection(server: ApiServer, req: Request, route: Route) -> Response:
@@ -113,7 +155,10 @@ def delete_collection(server: ApiServer, req: Request, route: Route) -> Response
                 deleted.append(obj)
                 if not req.dry_run:
                     server.remove(res, obj)
-    body = {"kind": f"{res.kind}List", "apiVersion": res.api_version,
-            "metadata": {"resourceVersion": str(server.store.resource_version)},
-            "items": deleted}
+    body = {
+        "kind": f"{res.kind}List",
+        "apiVersion": res.api_version,
+        "metadata": {"resourceVersion": str(server.store.resource_version)},
+        "items": deleted,
+    }
     return Response(200, body)

@@ -46,8 +46,9 @@ class Resource:
 
 
 def _r(group: str, kind: str, plural: str, namespaced: bool = True, **kw: Any) -> Resource:
-    return Resource(group=group, version="v1", kind=kind, plural=plural, namespaced=namespaced,
-                    **kw)
+    return Resource(
+        group=group, version="v1", kind=kind, plural=plural, namespaced=namespaced, **kw
+    )
 
 
 _ALL = ("all",)
@@ -55,58 +56,154 @@ _EXT = ("api-extensions",)
 _NS_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
 
 BUILTIN: tuple[Resource, ...] = (
-    _r("", "Namespace", "namespaces", False, short_names=("ns",), status=True,
-       verbs=_NS_VERBS, extra_subresources=("finalize",)),
+    _r(
+        "",
+        "Namespace",
+        "namespaces",
+        False,
+        short_names=("ns",),
+        status=True,
+        verbs=_NS_VERBS,
+        extra_subresources=("finalize",),
+    ),
     _r("", "ConfigMap", "configmaps", short_names=("cm",)),
     _r("", "Secret", "secrets"),
     _r("", "Service", "services", short_names=("svc",), status=True, categories=_ALL),
     _r("", "Endpoints", "endpoints", short_names=("ep",)),
     _r("", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
     _r("", "Pod", "pods", short_names=("po",), status=True, categories=_ALL),
-    _r("", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",),
-       status=True),
+    _r("", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",), status=True),
     _r("", "Event", "events", short_names=("ev",)),
     _r("", "Node", "nodes", False, short_names=("no",), status=True),
-    _r("apps", "Deployment", "deployments", short_names=("deploy",), status=True,
-       generation=True, categories=_ALL, extra_subresources=("scale",)),
-    _r("apps", "DaemonSet", "daemonsets", short_names=("ds",), status=True, generation=True,
-       categories=_ALL),
-    _r("apps", "StatefulSet", "statefulsets", short_names=("sts",), status=True,
-       generation=True, categories=_ALL, extra_subresources=("scale",)),
-    _r("apps", "ReplicaSet", "replicasets", short_names=("rs",), status=True, generation=True,
-       categories=_ALL, extra_subresources=("scale",)),
+    _r(
+        "apps",
+        "Deployment",
+        "deployments",
+        short_names=("deploy",),
+        status=True,
+        generation=True,
+        categories=_ALL,
+        extra_subresources=("scale",),
+    ),
+    _r(
+        "apps",
+        "DaemonSet",
+        "daemonsets",
+        short_names=("ds",),
+        status=True,
+        generation=True,
+        categories=_ALL,
+    ),
+    _r(
+        "apps",
+        "StatefulSet",
+        "statefulsets",
+        short_names=("sts",),
+        status=True,
+        generation=True,
+        categories=_ALL,
+        extra_subresources=("scale",),
+    ),
+    _r(
+        "apps",
+        "ReplicaSet",
+        "replicasets",
+        short_names=("rs",),
+        status=True,
+        generation=True,
+        categories=_ALL,
+        extra_subresources=("scale",),
+    ),
     _r("batch", "Job", "jobs", status=True, generation=True, categories=_ALL),
-    _r("batch", "CronJob", "cronjobs", short_names=("cj",), status=True, generation=True,
-       categories=_ALL),
+    _r(
+        "batch",
+        "CronJob",
+        "cronjobs",
+        short_names=("cj",),
+        status=True,
+        generation=True,
+        categories=_ALL,
+    ),
     _r("rbac.authorization.k8s.io", "Role", "roles"),
     _r("rbac.authorization.k8s.io", "RoleBinding", "rolebindings"),
     _r("rbac.authorization.k8s.io", "ClusterRole", "clusterroles", False),
     _r("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings", False),
-    _r("networking.k8s.io", "Ingress", "ingresses", short_names=("ing",), status=True,
-       generation=True),
+    _r(
+        "networking.k8s.io",
+        "Ingress",
+        "ingresses",
+        short_names=("ing",),
+        status=True,
+        generation=True,
+    ),
     _r("networking.k8s.io", "IngressClass", "ingressclasses", False, generation=True),
-    _r("networking.k8s.io", "NetworkPolicy", "networkpolicies", short_names=("netpol",),
-       generation=True),
+    _r(
+        "networking.k8s.io",
+        "NetworkPolicy",
+        "networkpolicies",
+        short_names=("netpol",),
+        generation=True,
+    ),
     _r("discovery.k8s.io", "EndpointSlice", "endpointslices", generation=True),
     _r("coordination.k8s.io", "Lease", "leases"),
-    _r("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", False,
-       short_names=("crd", "crds"), status=True, generation=True, categories=_EXT),
-    _r("admissionregistration.k8s.io", "ValidatingWebhookConfiguration",
-       "validatingwebhookconfigurations", False, generation=True, categories=_EXT),
-    _r("admissionregistration.k8s.io", "MutatingWebhookConfiguration",
-       "mutatingwebhookconfigurations", False, generation=True, categories=_EXT),
-    _r("policy", "PodDisruptionBudget", "poddisruptionbudgets", short_names=("pdb",),
-       status=True, generation=True),
+    _r(
+        "apiextensions.k8s.io",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        False,
+        short_names=("crd", "crds"),
+        status=True,
+        generation=True,
+        categories=_EXT,
+    ),
+    _r(
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        False,
+        generation=True,
+        categories=_EXT,
+    ),
+    _r(
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        False,
+        generation=True,
+        categories=_EXT,
+    ),
+    _r(
+        "policy",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        short_names=("pdb",),
+        status=True,
+        generation=True,
+    ),
     _r("scheduling.k8s.io", "PriorityClass", "priorityclasses", False, short_names=("pc",)),
 )
 
 # Group order as a real 1.32 server lists them in /apis.
 GROUP_ORDER = (
-    "apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io",
-    "authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io",
-    "networking.k8s.io", "policy", "rbac.authorization.k8s.io", "storage.k8s.io",
-    "admissionregistration.k8s.io", "apiextensions.k8s.io", "scheduling.k8s.io",
-    "coordination.k8s.io", "node.k8s.io", "discovery.k8s.io", "flowcontrol.apiserver.k8s.io",
+    "apiregistration.k8s.io",
+    "apps",
+    "events.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "autoscaling",
+    "batch",
+    "certificates.k8s.io",
+    "networking.k8s.io",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "storage.k8s.io",
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "scheduling.k8s.io",
+    "coordination.k8s.io",
+    "node.k8s.io",
+    "discovery.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
 )
 
 
@@ -119,21 +216,31 @@ def resource_from_crd(crd: dict[str, Any]) -> list[Resource]:
         if not version.get("served", True):
             continue
         subresources = version.get("subresources") or {}
-        out.append(Resource(
-            group=spec.get("group", ""), version=version["name"], kind=names.get("kind", ""),
-            plural=names.get("plural", ""), namespaced=spec.get("scope") == "Namespaced",
-            short_names=tuple(names.get("shortNames", [])),
-            status="status" in subresources, generation=True,
-            categories=tuple(names.get("categories", [])), crd=True,
-            extra_subresources=("scale",) if "scale" in subresources else (),
-        ))
+        out.append(
+            Resource(
+                group=spec.get("group", ""),
+                version=version["name"],
+                kind=names.get("kind", ""),
+                plural=names.get("plural", ""),
+                namespaced=spec.get("scope") == "Namespaced",
+                short_names=tuple(names.get("shortNames", [])),
+                status="status" in subresources,
+                generation=True,
+                categories=tuple(names.get("categories", [])),
+                crd=True,
+                extra_subresources=("scale",) if "scale" in subresources else (),
+            )
+        )
     return out
 
 
 def _api_resource(r: Resource) -> list[dict[str, Any]]:
     main = {
-        "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced,
-        "kind": r.kind, "verbs": list(r.verbs),
+        "name": r.plural,
+        "singularName": r.singular,
+        "namespaced": r.namespaced,
+        "kind": r.kind,
+        "verbs": list(r.verbs),
     }
     if r.short_names:
         main["shortNames"] = list(r.short_names)
@@ -142,16 +249,38 @@ def _api_resource(r: Resource) -> list[dict[str, Any]]:
     main["storageVersionHash"] = _hash(r)
     out = [main]
     if r.status:
-        out.append({"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced,
-                    "kind": r.kind, "verbs": STATUS_VERBS})
+        out.append(
+            {
+                "name": f"{r.plural}/status",
+                "singularName": "",
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": STATUS_VERBS,
+            }
+        )
     for sub in r.extra_subresources:
         if sub == "scale":
-            out.append({"name": f"{r.plural}/scale", "singularName": "",
-                        "namespaced": r.namespaced, "group": "autoscaling", "version": "v1",
-                        "kind": "Scale", "verbs": STATUS_VERBS})
+            out.append(
+                {
+                    "name": f"{r.plural}/scale",
+                    "singularName": "",
+                    "namespaced": r.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
+                    "verbs": STATUS_VERBS,
+                }
+            )
         elif sub == "finalize":
-            out.append({"name": f"{r.plural}/finalize", "singularName": "",
-                        "namespaced": r.namespaced, "kind": r.kind, "verbs": ["update"]})
+            out.append(
+                {
+                    "name": f"{r.plural}/finalize",
+                    "singularName": "",
+                    "namespaced": r.namespaced,
+                    "kind": r.kind,
+                    "verbs": ["update"],
+                }
+            )
     return out
 
 
@@ -166,8 +295,12 @@ def resource_list(group_version: str, resources: list[Resource]) -> dict[str, An
     items: list[dict[str, Any]] = []
     for r in sorted(resources, key=lambda x: x.plural):
         items.extend(_api_resource(r))
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
-            "resources": items}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": items,
+    }
 
 
 def _group_key(group: str) -> tuple[int, str]:
@@ -185,14 +318,24 @@ def group_versions(resources: list[Resource]) -> dict[str, list[str]]:
 
 
 def api_versions() -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
-        {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}
+        ],
+    }
 
 
 def api_group(group: str, versions: list[str]) -> dict[str, Any]:
     gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
-    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": gvs,
-            "preferredVersion": gvs[0]}
+    return {
+        "kind": "APIGroup",
+        "apiVersion": "v1",
+        "name": group,
+        "versions": gvs,
+        "preferredVersion": gvs[0],
+    }
 
 
 def api_group_list(resources: list[Resource]) -> dict[str, Any]:
@@ -210,7 +353,8 @@ def _discovery_resource(r: Resource) -> dict[str, Any]:
         "resource": r.plural,
         "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
         "scope": "Namespaced" if r.namespaced else "Cluster",
-        "singularResource": r.singular, "verbs": list(r.verbs),
+        "singularResource": r.singular,
+        "verbs": list(r.verbs),
     }
     if r.short_names:
         out["shortNames"] = list(r.short_names)
@@ -218,11 +362,21 @@ def _discovery_resource(r: Resource) -> dict[str, Any]:
         out["categories"] = list(r.categories)
     subs = []
     if r.status:
-        subs.append({"subresource": "status", "responseKind": dict(out["responseKind"]),
-                     "verbs": STATUS_VERBS})
+        subs.append(
+            {
+                "subresource": "status",
+                "responseKind": dict(out["responseKind"]),
+                "verbs": STATUS_VERBS,
+            }
+        )
     if "scale" in r.extra_subresources:
-        subs.append({"subresource": "scale", "responseKind": {
-            "group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": STATUS_VERBS})
+        subs.append(
+            {
+                "subresource": "scale",
+                "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                "verbs": STATUS_VERBS,
+            }
+        )
     if subs:
         out["subresources"] = subs
     return out
@@ -235,17 +389,35 @@ def aggregated(resources: list[Resource], core: bool) -> dict[str, Any]:
     for group, versions in groups.items():
         vitems = []
         for v in versions:
-            rs = sorted((r for r in resources if r.group == group and r.version == v),
-                        key=lambda x: x.plural)
-            vitems.append({"version": v, "resources": [_discovery_resource(r) for r in rs],
-                           "freshness": "Current"})
-        items.append({"metadata": {"name": group, "creationTimestamp": None},
-                      "versions": vitems})
-    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
-            "metadata": {}, "items": items}
+            rs = sorted(
+                (r for r in resources if r.group == group and r.version == v),
+                key=lambda x: x.plural,
+            )
+            vitems.append(
+                {
+                    "version": v,
+                    "resources": [_discovery_resource(r) for r in rs],
+                    "freshness": "Current",
+                }
+            )
+        items.append({"metadata": {"name": group, "creationTimestamp": None}, "versions": vitems})
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    }
 
 
 def version_info() -> dict[str, str]:
-    return {"major": "1", "minor": "32", "gitVersion": "v1.32.4", "gitCommit": "kgit-test",
-            "gitTreeState": "clean", "buildDate": "2025-04-22T00:00:00Z",
-            "goVersion": "go1.23.6", "compiler": "gc", "platform": "linux/amd64"}
+    return {
+        "major": "1",
+        "minor": "32",
+        "gitVersion": "v1.32.4",
+        "gitCommit": "kgit-test",
+        "gitTreeState": "clean",
+        "buildDate": "2025-04-22T00:00:00Z",
+        "goVersion": "go1.23.6",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    }

@@ -50,27 +50,61 @@ class Faults:
             self._rules.append(fault)
         return fault
 
-    def error(self, status: int = 500, *, verb: str | None = None, path: str = ".*",
-              times: int | None = None, probability: float = 1.0,
-              retry_after: int | None = None, after: int = 0) -> Fault:
+    def error(
+        self,
+        status: int = 500,
+        *,
+        verb: str | None = None,
+        path: str = ".*",
+        times: int | None = None,
+        probability: float = 1.0,
+        retry_after: int | None = None,
+        after: int = 0,
+    ) -> Fault:
         """Answer matching requests with ``status`` (500, 503, 429, ...) as a Status
         object; 429 and 503 carry ``Retry-After`` (default 1 second). ``after=N`` lets
         the first N matching requests through and fails every one after them."""
         if retry_after is None and status in (429, 503):
             retry_after = 1
-        return self.add(Fault("status", verb, path, status, retry_after, 0.0, probability,
-                              times, after))
+        return self.add(
+            Fault("status", verb, path, status, retry_after, 0.0, probability, times, after)
+        )
 
-    def latency(self, seconds: float, *, verb: str | None = None, path: str = ".*",
-                times: int | None = None, probability: float = 1.0, after: int = 0) -> Fault:
-        return self.add(Fault("latency", verb, path, latency=seconds,
-                              probability=probability, times=times, after=after))
+    def latency(
+        self,
+        seconds: float,
+        *,
+        verb: str | None = None,
+        path: str = ".*",
+        times: int | None = None,
+        probability: float = 1.0,
+        after: int = 0,
+    ) -> Fault:
+        return self.add(
+            Fault(
+                "latency",
+                verb,
+                path,
+                latency=seconds,
+                probability=probability,
+                times=times,
+                after=after,
+            )
+        )
 
-    def drop(self, *, verb: str | None = None, path: str = ".*", times: int | None = None,
-             probability: float = 1.0, after: int = 0) -> Fault:
+    def drop(
+        self,
+        *,
+        verb: str | None = None,
+        path: str = ".*",
+        times: int | None = None,
+        probability: float = 1.0,
+        after: int = 0,
+    ) -> Fault:
         """Close the connection without answering (``after``: as for ``error``)."""
-        return self.add(Fault("drop", verb, path, probability=probability, times=times,
-                              after=after))
+        return self.add(
+            Fault("drop", verb, path, probability=probability, times=times, after=after)
+        )
 
     def clear(self) -> None:
         with self._lock:
@@ -95,13 +129,18 @@ class Faults:
 
 def fault_error(code: int) -> ApiError:
     """The Status a real server sends with ``code`` (reason and message as upstream)."""
-    reasons = {429: ("TooManyRequests", "the server has received too many requests and has "
-                     "asked us to try again later"),
-               500: ("InternalError", "Internal error occurred: injected fault"),
-               503: ("ServiceUnavailable", "the server is currently unable to handle the "
-                     "request"),
-               504: ("Timeout", "the server was unable to return a response in the time "
-                     "allotted, but may still be processing the request")}
+    reasons = {
+        429: (
+            "TooManyRequests",
+            "the server has received too many requests and has asked us to try again later",
+        ),
+        500: ("InternalError", "Internal error occurred: injected fault"),
+        503: ("ServiceUnavailable", "the server is currently unable to handle the request"),
+        504: (
+            "Timeout",
+            "the server was unable to return a response in the time "
+            "allotted, but may still be processing the request",
+        ),
+    }
     reason, message = reasons.get(code, ("InternalError", f"injected fault {code}"))
-    return ApiError(code, reason, message, {"retryAfterSeconds": 1} if code in (429, 503)
-                    else {})
+    return ApiError(code, reason, message, {"retryAfterSeconds": 1} if code in (429, 503) else {})

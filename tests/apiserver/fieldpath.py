@@ -18,14 +18,23 @@ Path = tuple[str, ...]
 MISSING = object()
 
 # Fields the field manager never tracks (fieldmanager stripMeta upstream).
-STRIPPED: frozenset[Path] = frozenset({
-    ("f:apiVersion",), ("f:kind",), ("f:metadata",),
-    ("f:metadata", "f:name"), ("f:metadata", "f:namespace"),
-    ("f:metadata", "f:creationTimestamp"), ("f:metadata", "f:selfLink"),
-    ("f:metadata", "f:uid"), ("f:metadata", "f:generation"),
-    ("f:metadata", "f:managedFields"), ("f:metadata", "f:resourceVersion"),
-    ("f:metadata", "f:deletionTimestamp"), ("f:metadata", "f:deletionGracePeriodSeconds"),
-})
+STRIPPED: frozenset[Path] = frozenset(
+    {
+        ("f:apiVersion",),
+        ("f:kind",),
+        ("f:metadata",),
+        ("f:metadata", "f:name"),
+        ("f:metadata", "f:namespace"),
+        ("f:metadata", "f:creationTimestamp"),
+        ("f:metadata", "f:selfLink"),
+        ("f:metadata", "f:uid"),
+        ("f:metadata", "f:generation"),
+        ("f:metadata", "f:managedFields"),
+        ("f:metadata", "f:resourceVersion"),
+        ("f:metadata", "f:deletionTimestamp"),
+        ("f:metadata", "f:deletionGracePeriodSeconds"),
+    }
+)
 
 # List-map keys a server fills in when absent (the OpenAPI ``default`` of the key
 # field, e.g. ContainerPort.protocol and ServicePort.protocol default to TCP).
@@ -71,8 +80,11 @@ def _walk(value: Any, node: Node, path: Path, out: set[Path]) -> None:
             p = (*path, "f:" + k)
             cn = schema.child(node, k) or schema.ANY
             _walk(v, cn, p, out)
-            if v is None or (isinstance(v, dict) and not v) or not (struct and (
-                    k in props or node.get("t") == "any")):
+            if (
+                v is None
+                or (isinstance(v, dict) and not v)
+                or not (struct and (k in props or node.get("t") == "any"))
+            ):
                 out.add(p)
     elif isinstance(value, list):
         lt = schema.list_type(node)
@@ -134,8 +146,11 @@ def find_element(items: list[Any], pe: str) -> int | None:
     for i, elem in enumerate(items):
         if kind == "v" and elem == want:
             return i
-        if kind == "k" and isinstance(elem, dict) and all(
-                elem.get(k, KEY_DEFAULTS.get(k)) == v for k, v in want.items()):
+        if (
+            kind == "k"
+            and isinstance(elem, dict)
+            and all(elem.get(k, KEY_DEFAULTS.get(k)) == v for k, v in want.items())
+        ):
             return i
     return None
 

@@ -9,11 +9,17 @@ import yaml
 
 def kubeconfig_dict(url: str, context: str = "kgit-test") -> dict[str, object]:
     return {
-        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
         "clusters": [{"name": context, "cluster": {"server": url}}],
         "users": [{"name": context, "user": {"token": "kgit-test-token"}}],
-        "contexts": [{"name": context, "context": {"cluster": context, "user": context,
-                                                   "namespace": "default"}}],
+        "contexts": [
+            {
+                "name": context,
+                "context": {"cluster": context, "user": context, "namespace": "default"},
+            }
+        ],
         "current-context": context,
     }
 

@@ -38,8 +38,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        req = Request(self.command, split.path, parse_qs(split.query, keep_blank_values=True),
-                      headers, body)
+        req = Request(
+            self.command, split.path, parse_qs(split.query, keep_blank_values=True), headers, body
+        )
         resp = type(self).handle_request(req)
         if resp.drop:
             self.close_connection = True

@@ -30,8 +30,12 @@ def apply_merge(live: Any, config: Any, node: Node) -> Any:
                 continue
             out[k] = apply_merge(live.get(k), v, schema.child(node, k) or schema.ANY)
         return out
-    if (isinstance(config, list) and isinstance(live, list) and node.get("t") == "array"
-            and schema.list_type(node) in ("map", "set")):
+    if (
+        isinstance(config, list)
+        and isinstance(live, list)
+        and node.get("t") == "array"
+        and schema.list_type(node) in ("map", "set")
+    ):
         it = schema.item(node)
         out_list = list(live)
         index = {element_for(e, node): i for i, e in enumerate(out_list)}
@@ -112,8 +116,14 @@ def _smp_list(current: Any, patch: list[Any], node: Node) -> list[Any]:
     for elem in patch:
         if not isinstance(elem, dict):
             raise bad_request("unable to find api field in struct for the merge key")
-        idx = next((i for i, e in enumerate(out)
-                    if isinstance(e, dict) and e.get(merge_key) == elem.get(merge_key)), None)
+        idx = next(
+            (
+                i
+                for i, e in enumerate(out)
+                if isinstance(e, dict) and e.get(merge_key) == elem.get(merge_key)
+            ),
+            None,
+        )
         if elem.get("$patch") == "delete":
             if idx is not None:
                 del out[idx]
@@ -148,8 +158,12 @@ def json_patch(target: Any, operations: Any) -> Any:
             doc = _put(doc, path, value, insert=True)
         elif name == "test":
             if _get(doc, path) != op.get("value"):
-                raise ApiError(422, "Invalid", "the server rejected our request due to an "
-                               "error in our request", None)
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    "the server rejected our request due to an error in our request",
+                    None,
+                )
         else:
             raise bad_request(f"Unexpected kind: {name}")
     return doc
@@ -162,8 +176,13 @@ def _pointer(text: str) -> list[str]:
 
 
 def _missing(path: list[str]) -> ApiError:
-    return ApiError(422, "Invalid", "the server rejected our request due to an error in our "
-                    f"request: doc is missing path: /{'/'.join(path)}", None)
+    return ApiError(
+        422,
+        "Invalid",
+        "the server rejected our request due to an error in our "
+        f"request: doc is missing path: /{'/'.join(path)}",
+        None,
+    )
 
 
 def _get(doc: Any, path: list[str]) -> Any:

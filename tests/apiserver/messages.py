@@ -19,9 +19,14 @@ from tests.apiserver.discovery import Resource
 from tests.apiserver.status import bad_request, unsupported_media_type
 
 JSON = "application/json"
-BODY_TYPES = (JSON, "application/yaml", "application/apply-patch+yaml",
-              "application/merge-patch+json", "application/json-patch+json",
-              "application/strategic-merge-patch+json")
+BODY_TYPES = (
+    JSON,
+    "application/yaml",
+    "application/apply-patch+yaml",
+    "application/merge-patch+json",
+    "application/json-patch+json",
+    "application/strategic-merge-patch+json",
+)
 
 
 @dataclass

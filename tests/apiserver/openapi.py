@@ -40,8 +40,17 @@ def document(gv: str, resources: list[Resource]) -> dict[str, Any] | None:
         prefix = f"/{gv}/namespaces/{{namespace}}" if r.namespaced else f"/{gv}"
         params = [{"name": p, "in": "query", "schema": {"type": "string"}} for p in _PARAMS]
         gvk = {"group": r.group, "version": r.version, "kind": r.kind}
-        paths[f"{prefix}/{r.plural}/{{name}}"] = {"patch": {
-            "operationId": f"patch{r.kind}", "parameters": params,
-            "x-kubernetes-action": "patch", "x-kubernetes-group-version-kind": gvk}}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.4"},
-            "paths": paths, "components": {}}
+        paths[f"{prefix}/{r.plural}/{{name}}"] = {
+            "patch": {
+                "operationId": f"patch{r.kind}",
+                "parameters": params,
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": gvk,
+            }
+        }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.32.4"},
+        "paths": paths,
+        "components": {},
+    }

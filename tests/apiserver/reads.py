@@ -23,7 +23,8 @@ EXPIRED_CONTINUE = (
     "can start a new list without the continue parameter, or use the continue token in this "
     "response to retrieve the remainder of the results. Continuing with the provided token "
     "results in an inconsistent list - objects that were created, modified, or deleted "
-    "between the time the first chunk was returned and now may show up in the list.")
+    "between the time the first chunk was returned and now may show up in the list."
+)
 
 
 def get_or_404(store: Store, route: Route) -> Obj:
@@ -47,8 +48,9 @@ def list_objects(store: Store, req: Request, route: Route) -> Response:
     start_after: tuple[str, str] | None = None
     if token:
         list_rv, start_after = decode_continue(store, token)
-    items = store.select(res.group, res.plural, route.namespace or None, requirements,
-                         after=start_after)
+    items = store.select(
+        res.group, res.plural, route.namespace or None, requirements, after=start_after
+    )
     selected = [o for o in items if field_match(o)]
     meta: dict[str, Any] = {"resourceVersion": list_rv}
     if limit and len(selected) > limit:
@@ -58,12 +60,15 @@ def list_objects(store: Store, req: Request, route: Route) -> Response:
         if not requirements and not req.param("fieldSelector"):
             meta["remainingItemCount"] = len(selected) - limit
         selected = page
-    body = {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta,
-            "items": selected if res.crd else [strip_type(o) for o in selected]}
+    body = {
+        "kind": f"{res.kind}List",
+        "apiVersion": res.api_version,
+        "metadata": meta,
+        "items": selected if res.crd else [strip_type(o) for o in selected],
+    }
     # The envelope is encoded as usual; the items come from the store's per-object cache.
     envelope = json.dumps({**body, "items": []}, separators=(",", ":")).encode()
-    items = b",".join(store.encoded_item(res.group, res.plural, o, typed=res.crd)
-                      for o in selected)
+    items = b",".join(store.encoded_item(res.group, res.plural, o, typed=res.crd) for o in selected)
     assert envelope.endswith(b'"items":[]}')
     return Response(200, body, encoded=envelope[:-3] + b"[" + items + b"]}")
 
@@ -107,8 +112,11 @@ def non_resource(req: Request, resources: list[Resource]) -> Response:
         return Response(200, discovery.version_info())
     if path in ("/healthz", "/livez", "/readyz"):
         return Response(200, "ok", content_type="text/plain")
-    if path in ("/api", "/apis") and "as=APIGroupDiscoveryList" in accept and \
-            "v=v2;" in accept + ";":
+    if (
+        path in ("/api", "/apis")
+        and "as=APIGroupDiscoveryList" in accept
+        and "v=v2;" in accept + ";"
+    ):
         body = discovery.aggregated(resources, core=path == "/api")
         return Response(200, body, content_type=discovery.AGGREGATED_CONTENT_TYPE)
     if path == "/api":
@@ -117,8 +125,7 @@ def non_resource(req: Request, resources: list[Resource]) -> Response:
         return Response(200, discovery.api_group_list(resources))
     parts = path.strip("/").split("/")
     if parts == ["api", "v1"]:
-        return Response(200, discovery.resource_list(
-            "v1", [r for r in resources if r.group == ""]))
+        return Response(200, discovery.resource_list("v1", [r for r in resources if r.group == ""]))
     if parts[0] == "apis" and len(parts) == 2:
         versions = discovery.group_versions(resources).get(parts[1])
         if versions:
@@ -130,7 +137,7 @@ def non_resource(req: Request, resources: list[Resource]) -> Response:
     if path == "/openapi/v3":
         return Response(200, openapi.root(resources))
     if path.startswith("/openapi/v3/"):
-        doc = openapi.document(path[len("/openapi/v3/"):], resources)
+        doc = openapi.document(path[len("/openapi/v3/") :], resources)
         if doc is not None:
             return Response(200, doc)
     # /openapi/v2 is not served (kubectl only needs it without v3).

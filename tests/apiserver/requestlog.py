@@ -43,12 +43,22 @@ class RequestLog:
         with self._lock:
             self._records.clear()
 
-    def filter(self, *, verb: str | None = None, resource: str | None = None,
-               method: str | None = None, status: int | None = None) -> list[RequestRecord]:
-        return [r for r in self if (verb is None or r.verb == verb)
-                and (resource is None or r.resource == resource)
-                and (method is None or r.method == method)
-                and (status is None or r.status == status)]
+    def filter(
+        self,
+        *,
+        verb: str | None = None,
+        resource: str | None = None,
+        method: str | None = None,
+        status: int | None = None,
+    ) -> list[RequestRecord]:
+        return [
+            r
+            for r in self
+            if (verb is None or r.verb == verb)
+            and (resource is None or r.resource == resource)
+            and (method is None or r.method == method)
+            and (status is None or r.status == status)
+        ]
 
     def count(self, verb: str | None = None, resource: str | None = None, **kw: Any) -> int:
         return len(self.filter(verb=verb, resource=resource, **kw))

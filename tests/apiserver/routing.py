@@ -30,8 +30,11 @@ def route(req: Request, resources: Mapping[ResourceKey, Resource]) -> Route:
         return Route(None, verb=req.method.lower())
     namespace = ""
     # /api/v1/namespaces/NAME/status and .../finalize address a Namespace, not a scope.
-    if rest[0] == "namespaces" and len(rest) >= 3 and not (
-            len(rest) == 3 and rest[2] in ("status", "finalize")):
+    if (
+        rest[0] == "namespaces"
+        and len(rest) >= 3
+        and not (len(rest) == 3 and rest[2] in ("status", "finalize"))
+    ):
         namespace, rest = rest[1], rest[2:]
     plural = rest[0]
     name = rest[1] if len(rest) > 1 else ""
@@ -42,9 +45,10 @@ def route(req: Request, resources: Mapping[ResourceKey, Resource]) -> Route:
     if namespace and not res.namespaced:
         raise not_found_path()
     verb = {
-        "GET": "get" if name else ("watch" if req.param("watch") in ("true", "1")
-                                   else "list"),
-        "POST": "create", "PUT": "update", "PATCH": "patch",
+        "GET": "get" if name else ("watch" if req.param("watch") in ("true", "1") else "list"),
+        "POST": "create",
+        "PUT": "update",
+        "PATCH": "patch",
         "DELETE": "delete" if name else "deletecollection",
     }.get(req.method, req.method.lower())
     return Route(res, namespace, name, sub, verb)

@@ -64,10 +64,12 @@ def _split(selector: str) -> list[str]:
 
 def _check_value(value: str, selector: str) -> None:
     if len(value) > 63 or not re.fullmatch(_VALUE, value):
-        raise bad_request(f"unable to parse requirement: values[0][{selector}]: Invalid value: "
-                          f'"{value}": a valid label must be an empty string or consist of '
-                          "alphanumeric characters, '-', '_' or '.', and must start and end "
-                          "with an alphanumeric character")
+        raise bad_request(
+            f"unable to parse requirement: values[0][{selector}]: Invalid value: "
+            f'"{value}": a valid label must be an empty string or consist of '
+            "alphanumeric characters, '-', '_' or '.', and must start and end "
+            "with an alphanumeric character"
+        )
 
 
 def parse_label_selector(selector: str) -> list[Requirement]:
@@ -86,13 +88,16 @@ def parse_label_selector(selector: str) -> list[Requirement]:
         elif m := _CMP.match(part):
             op = {"==": "=", "=": "=", "!=": "!=", ">": "gt", "<": "lt"}[m["op"]]
             if op in ("gt", "lt") and not m["value"].isdigit():
-                raise bad_request("unable to parse requirement: for 'Gt', 'Lt' operators, "
-                                  "the value must be an integer")
+                raise bad_request(
+                    "unable to parse requirement: for 'Gt', 'Lt' operators, "
+                    "the value must be an integer"
+                )
             _check_value(m["value"], selector)
             out.append(Requirement(m["key"], op, (m["value"],)))
         else:
-            raise bad_request(f"unable to parse requirement: found '{part.strip()}', "
-                              "expected: identifier")
+            raise bad_request(
+                f"unable to parse requirement: found '{part.strip()}', expected: identifier"
+            )
     return out
 
 
@@ -117,13 +122,29 @@ def _get(obj: dict[str, Any], dotted: str) -> str:
 EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
     "Secret": ("type",),
     "Namespace": ("status.phase",),
-    "Pod": ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-            "spec.serviceAccountName", "status.phase", "status.podIP", "status.nominatedNodeName",
-            "spec.hostNetwork"),
-    "Event": ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-              "involvedObject.uid", "involvedObject.apiVersion",
-              "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
-              "reportingComponent", "source", "type"),
+    "Pod": (
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+        "spec.hostNetwork",
+    ),
+    "Event": (
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    ),
     "Job": ("status.successful",),
     "ReplicaSet": ("status.replicas",),
     "Node": ("spec.unschedulable",),
@@ -142,9 +163,12 @@ def parse_field_selector(selector: str, kind: str) -> Callable[[dict[str, Any]],
             raise bad_request(f"invalid selector: '{selector}'; can't understand '{part}'")
         key, op, value = m.groups()
         if key not in allowed:
-            raise ApiError(400, "BadRequest",
-                           f'"{key}" is not a known field selector: only "metadata.name", '
-                           f'"metadata.namespace"')
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'"{key}" is not a known field selector: only "metadata.name", '
+                f'"metadata.namespace"',
+            )
         tests.append((key, op != "!=", value))
 
     def match(obj: dict[str, Any]) -> bool:

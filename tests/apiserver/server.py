@@ -18,7 +18,7 @@ import uuid
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from tests.apiserver import deletes, discovery, reads, routing, ssa, writes
+from tests.apiserver import deletes, discovery, evictions, reads, routing, ssa, writes
 from tests.apiserver.admission import schema_root
 from tests.apiserver.controllers import Controllers
 from tests.apiserver.discovery import Resource
@@ -70,8 +70,9 @@ class ApiServer:
     def start(self, port: int = 0, kubeconfig: Path | None = None) -> ApiServer:
         self._httpd = listen(self.handle, port)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         if kubeconfig is not None:
             self.kubeconfig = write_kubeconfig(kubeconfig, self.url)
@@ -90,17 +91,34 @@ class ApiServer:
         """What a fresh kubeadm cluster has: the four namespaces, the kubernetes Service
         and a node."""
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
-            self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
-                        manager="kube-apiserver")
-        self.create({"apiVersion": "v1", "kind": "Service", "metadata": {
-            "name": "kubernetes", "namespace": "default",
-            "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"clusterIP": "10.96.0.1", "ports": [
-                {"name": "https", "port": 443, "targetPort": 6443}]}},
-            manager="kube-apiserver")
-        self.create({"apiVersion": "v1", "kind": "Node", "metadata": {
-            "name": "node-1", "labels": {"kubernetes.io/hostname": "node-1"}}},
-            manager="kubelet")
+            self.create(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+                manager="kube-apiserver",
+            )
+        self.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": "kubernetes",
+                    "namespace": "default",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"},
+                },
+                "spec": {
+                    "clusterIP": "10.96.0.1",
+                    "ports": [{"name": "https", "port": 443, "targetPort": 6443}],
+                },
+            },
+            manager="kube-apiserver",
+        )
+        self.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": "node-1", "labels": {"kubernetes.io/hostname": "node-1"}},
+            },
+            manager="kubelet",
+        )
 
     # -- resources --------------------------------------------------------------------
 
@@ -146,14 +164,16 @@ class ApiServer:
         res = self.resource_for(api_version, kind)
         if res is None:
             return None
-        found = self.store.get(res.group, res.plural, namespace if res.namespaced else "",
-                               name)
+        found = self.store.get(res.group, res.plural, namespace if res.namespaced else "", name)
         return copy.deepcopy(found) if found else None
 
     def objects(self, kind: str | None = None, namespace: str | None = None) -> list[Obj]:
-        return [copy.deepcopy(o) for _, _, o in self.store
-                if (kind is None or o.get("kind") == kind)
-                and (namespace is None or o["metadata"].get("namespace", "") == namespace)]
+        return [
+            copy.deepcopy(o)
+            for _, _, o in self.store
+            if (kind is None or o.get("kind") == kind)
+            and (namespace is None or o["metadata"].get("namespace", "") == namespace)
+        ]
 
     def _resource_of(self, obj: Obj) -> Resource:
         res = self.resource_for(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
@@ -186,21 +206,31 @@ class ApiServer:
             resp = self._dispatch(req, route)
             warnings = getattr(self._tls, "warnings", [])
             if warnings:
-                resp.headers["Warning"] = ", ".join(
-                    "299 - " + json.dumps(w) for w in warnings)
+                resp.headers["Warning"] = ", ".join("299 - " + json.dumps(w) for w in warnings)
         except ApiError as err:
             resp = Response(err.code, err.to_status(), dict(err.headers))
         except Exception as exc:
-            resp = Response(500, ApiError(500, "InternalError",
-                                          f"Internal error occurred: {exc!r}").to_status())
+            resp = Response(
+                500, ApiError(500, "InternalError", f"Internal error occurred: {exc!r}").to_status()
+            )
         self._log(req, route, resp)
         return resp
 
     def _log(self, req: Request, route: Route, resp: Response) -> None:
-        self.requests.append(RequestRecord(
-            req.method, req.path, req.query, resp.status, route.verb,
-            route.resource.plural if route.resource else "", route.subresource,
-            route.namespace, route.name, req.content_type))
+        self.requests.append(
+            RequestRecord(
+                req.method,
+                req.path,
+                req.query,
+                resp.status,
+                route.verb,
+                route.resource.plural if route.resource else "",
+                route.subresource,
+                route.namespace,
+                route.name,
+                req.content_type,
+            )
+        )
 
     def warn(self, messages: list[str]) -> None:
         """Send ``messages`` as ``Warning: 299`` headers of the current HTTP response
@@ -214,9 +244,12 @@ class ApiServer:
         if route.resource is None:
             return reads.non_resource(req, self.resources())
         res = route.resource
+        if route.subresource == "eviction" and res.kind == "Pod" and route.verb == "create":
+            return evictions.evict(self, req, route)
         if route.subresource and not (
-                (route.subresource == "status" and res.status)
-                or route.subresource in res.extra_subresources):
+            (route.subresource == "status" and res.status)
+            or route.subresource in res.extra_subresources
+        ):
             raise not_found_path()
         if route.subresource in ("scale", "finalize"):
             raise method_not_allowed()
@@ -249,8 +282,7 @@ class ApiServer:
         controllers in step."""
         obj["metadata"]["resourceVersion"] = self.store.next_rv()
         meta = obj["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and \
-                res.kind != "Namespace":
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and res.kind != "Namespace":
             self.remove(res, obj)
             return
         if res.kind == "Service":
@@ -278,8 +310,9 @@ class ApiServer:
                 return
             new = copy.deepcopy(live)
             meta = new["metadata"]
-            meta["finalizers"] = [f for f in meta.get("finalizers") or []
-                                  if f not in ("foregroundDeletion", "orphan")]
+            meta["finalizers"] = [
+                f for f in meta.get("finalizers") or [] if f not in ("foregroundDeletion", "orphan")
+            ]
             if not meta["finalizers"]:
                 del meta["finalizers"]
             if new != live:
@@ -299,8 +332,15 @@ class ApiServer:
 
     # -- used by controllers ----------------------------------------------------------
 
-    def write_status(self, res: Resource, namespace: str, name: str, status: Obj,
-                     manager: str, generation: int | None = None) -> Obj | None:
+    def write_status(
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        status: Obj,
+        manager: str,
+        generation: int | None = None,
+    ) -> Obj | None:
         """Update an object's status as a controller does (Update on /status)."""
         with self.store.lock:
             live = self.store.get(res.group, res.plural, namespace, name)
@@ -311,32 +351,49 @@ class ApiServer:
             new = copy.deepcopy(live)
             new["status"] = status
             sub = "status" if res.status else ""
-            entries = ssa.update(live, new, schema_root(res), manager=manager,
-                                 api_version=res.api_version, status_subresource=res.status,
-                                 subresource=sub, now=now_iso())
+            entries = ssa.update(
+                live,
+                new,
+                schema_root(res),
+                manager=manager,
+                api_version=res.api_version,
+                status_subresource=res.status,
+                subresource=sub,
+                now=now_iso(),
+            )
             new["metadata"]["managedFields"] = ssa.write_entries(entries)
             if new == live:
                 return live
             self.persist(res, new, live)
             return new
 
-    def record_event(self, involved: Obj, reason: str, message: str, component: str,
-                     event_type: str = "Warning") -> Obj:
+    def record_event(
+        self, involved: Obj, reason: str, message: str, component: str, event_type: str = "Warning"
+    ) -> Obj:
         meta = involved["metadata"]
         namespace = meta.get("namespace") or "default"
         stamp = now_iso()
         event = {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}",
-                         "namespace": namespace},
-            "involvedObject": {"apiVersion": involved["apiVersion"], "kind": involved["kind"],
-                               "name": meta["name"], "namespace": namespace,
-                               "uid": meta.get("uid"),
-                               "resourceVersion": meta.get("resourceVersion")},
-            "reason": reason, "message": message, "type": event_type,
-            "source": {"component": component}, "count": 1,
-            "firstTimestamp": stamp, "lastTimestamp": stamp,
-            "reportingComponent": component, "reportingInstance": "",
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved["apiVersion"],
+                "kind": involved["kind"],
+                "name": meta["name"],
+                "namespace": namespace,
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "source": {"component": component},
+            "count": 1,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "reportingComponent": component,
+            "reportingInstance": "",
         }
         return self.create(event, manager=component)
 
@@ -344,4 +401,3 @@ class ApiServer:
 def start_server(*, port: int = 0, kubeconfig: Path | None = None, seed: int = 0) -> ApiServer:
     """Start a server on 127.0.0.1 (``port`` 0 picks a free one)."""
     return ApiServer(seed=seed).start(port, kubeconfig)
-

@@ -51,9 +51,16 @@ def read_entries(obj: dict[str, Any] | None) -> list[Entry]:
         return []
     out = []
     for e in obj.get("metadata", {}).get("managedFields") or []:
-        out.append(Entry(e.get("manager", ""), e.get("operation", "Update"),
-                         e.get("apiVersion", ""), e.get("subresource", ""), e.get("time", ""),
-                         fp.decode(e.get("fieldsV1") or {})))
+        out.append(
+            Entry(
+                e.get("manager", ""),
+                e.get("operation", "Update"),
+                e.get("apiVersion", ""),
+                e.get("subresource", ""),
+                e.get("time", ""),
+                fp.decode(e.get("fieldsV1") or {}),
+            )
+        )
     return out
 
 
@@ -62,9 +69,14 @@ def write_entries(entries: list[Entry]) -> list[dict[str, Any]]:
     entries.sort(key=lambda e: (e.operation, e.time, e.manager, e.api_version, e.subresource))
     out = []
     for e in entries:
-        item: dict[str, Any] = {"manager": e.manager, "operation": e.operation,
-                                "apiVersion": e.api_version, "time": e.time,
-                                "fieldsType": "FieldsV1", "fieldsV1": fp.encode(e.fields)}
+        item: dict[str, Any] = {
+            "manager": e.manager,
+            "operation": e.operation,
+            "apiVersion": e.api_version,
+            "time": e.time,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": fp.encode(e.fields),
+        }
         if e.subresource:
             item["subresource"] = e.subresource
         out.append(item)
@@ -93,9 +105,18 @@ class ApplyResult:
     previous_fields: set[fp.Path]
 
 
-def apply(live: dict[str, Any] | None, config: dict[str, Any], node: Node, *, manager: str,
-          api_version: str, force: bool, status_subresource: bool, subresource: str,
-          now: str) -> ApplyResult:
+def apply(
+    live: dict[str, Any] | None,
+    config: dict[str, Any],
+    node: Node,
+    *,
+    manager: str,
+    api_version: str,
+    force: bool,
+    status_subresource: bool,
+    subresource: str,
+    now: str,
+) -> ApplyResult:
     """Merge ``config`` into ``live`` for ``manager``; raises the upstream conflict error."""
     entries = read_entries(live)
     applied = fp.strip(fp.to_field_set(config, node), status_subresource, subresource)
@@ -127,9 +148,7 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], node: Node, *, ma
     owned_by_others: set[fp.Path] = set()
     for e in others:
         owned_by_others |= e.fields
-    for path in sorted(previous - applied - owned_by_others, key=len, reverse=True):
-        fp.remove_at(merged, path)
-        _drop_empty_parents(merged, path, owned_by_others | applied)
+    _remove_disowned(merged, previous - applied - owned_by_others, owned_by_others | applied)
 
     if mine is None:
         mine = Entry(manager, "Apply", api_version, subresource, now)
@@ -139,12 +158,28 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], node: Node, *, ma
     return ApplyResult(merged, entries, key, previous)
 
 
+def _remove_disowned(obj: dict[str, Any], doomed: set[fp.Path], kept: set[fp.Path]) -> None:
+    """Remove the fields nobody applies any more, a whole list element or map entry at
+    once when nothing under it is kept: removing a list-map element's fields one by one
+    would drop its key fields first (``ports[port=81]`` left as ``{protocol: TCP}``, then
+    a 422 on the missing port), where upstream removes the element."""
+    kept_parents = _parents(kept)
+    removed: set[fp.Path] = set()
+    for path in sorted(doomed, key=lambda p: (len(p), p)):
+        if any(path[:n] in removed for n in range(1, len(path))):
+            continue  # gone with its element
+        if path in kept_parents:
+            continue  # something under it stays; its own disowned fields go one by one
+        fp.remove_at(obj, path)
+        removed.add(path)
+        _drop_empty_parents(obj, path, kept)
+
+
 def _drop_empty_parents(obj: dict[str, Any], path: fp.Path, owned: set[fp.Path]) -> None:
     for n in range(len(path) - 1, 1, -1):
         parent = path[:n]
         value = fp.get_at(obj, parent)
-        if value in ({}, []) and parent not in owned and not any(
-                p[:n] == parent for p in owned):
+        if value in ({}, []) and parent not in owned and not any(p[:n] == parent for p in owned):
             fp.remove_at(obj, parent)
         else:
             return
@@ -155,12 +190,17 @@ def _parents(paths: set[fp.Path]) -> set[fp.Path]:
 
 
 def conflict_error(conflicts: list[tuple[Entry, fp.Path]]) -> ApiError:
-    causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {e.describe()}",
-               "field": fp.format_path(p)} for e, p in conflicts]
+    causes = [
+        {
+            "reason": "FieldManagerConflict",
+            "message": f"conflict with {e.describe()}",
+            "field": fp.format_path(p),
+        }
+        for e, p in conflicts
+    ]
     if len(conflicts) == 1:
         e, p = conflicts[0]
-        message = f"Apply failed with 1 conflict: conflict with {e.describe()}: " \
-                  f"{fp.format_path(p)}"
+        message = f"Apply failed with 1 conflict: conflict with {e.describe()}: {fp.format_path(p)}"
     else:
         by_manager: dict[str, list[str]] = {}
         for e, p in conflicts:
@@ -173,18 +213,31 @@ def conflict_error(conflicts: list[tuple[Entry, fp.Path]]) -> ApiError:
     return ApiError(409, "Conflict", message, {"causes": causes})
 
 
-def update(old: dict[str, Any] | None, new: dict[str, Any], node: Node, *, manager: str,
-           api_version: str, status_subresource: bool, subresource: str,
-           now: str) -> list[Entry]:
+def update(
+    old: dict[str, Any] | None,
+    new: dict[str, Any],
+    node: Node,
+    *,
+    manager: str,
+    api_version: str,
+    status_subresource: bool,
+    subresource: str,
+    now: str,
+) -> list[Entry]:
     """Ownership after an Update operation by ``manager``."""
     entries = read_entries(old)
-    old_set = fp.strip(fp.to_field_set(_without_meta(old), node), status_subresource,
-                       subresource) if old else set()
-    new_set = fp.strip(fp.to_field_set(_without_meta(new), node), status_subresource,
-                       subresource)
+    old_set = (
+        fp.strip(fp.to_field_set(_without_meta(old), node), status_subresource, subresource)
+        if old
+        else set()
+    )
+    new_set = fp.strip(fp.to_field_set(_without_meta(new), node), status_subresource, subresource)
     parents = _parents(new_set)
-    changed = {p for p in new_set if p not in old_set or (
-        p not in parents and fp.get_at(old, p) != fp.get_at(new, p))}
+    changed = {
+        p
+        for p in new_set
+        if p not in old_set or (p not in parents and fp.get_at(old, p) != fp.get_at(new, p))
+    }
     removed = old_set - new_set
     key = (manager, "Update", subresource)
     mine = _find(entries, key)
@@ -205,7 +258,8 @@ def update(old: dict[str, Any] | None, new: dict[str, Any], node: Node, *, manag
 def stamp(result: ApplyResult, object_changed: bool, now: str) -> list[Entry]:
     """Upstream updates an apply entry's time only when something changed."""
     mine = _find(result.entries, result.manager_key)
-    if mine is not None and (object_changed or mine.fields != result.previous_fields
-                             or not mine.time):
+    if mine is not None and (
+        object_changed or mine.fields != result.previous_fields or not mine.time
+    ):
         mine.time = now
     return result.entries

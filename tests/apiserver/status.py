@@ -23,9 +23,14 @@ class ApiError(Exception):
         return f"{self.code} {self.reason}: {self.message}"
 
     def to_status(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                               "status": "Failure", "message": self.message,
-                               "reason": self.reason}
+        out: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+        }
         if self.details is not None:
             out["details"] = self.details
         out["code"] = self.code
@@ -44,24 +49,31 @@ def _details(name: str, group: str, kind: str) -> dict[str, Any]:
 
 def not_found(group: str, plural: str, name: str) -> ApiError:
     qualified = f"{plural}.{group}" if group else plural
-    return ApiError(404, "NotFound", f'{qualified} "{name}" not found',
-                    _details(name, group, plural))
+    return ApiError(
+        404, "NotFound", f'{qualified} "{name}" not found', _details(name, group, plural)
+    )
 
 
 def already_exists(group: str, plural: str, name: str) -> ApiError:
     qualified = f"{plural}.{group}" if group else plural
-    return ApiError(409, "AlreadyExists", f'{qualified} "{name}" already exists',
-                    _details(name, group, plural))
+    return ApiError(
+        409, "AlreadyExists", f'{qualified} "{name}" already exists', _details(name, group, plural)
+    )
 
 
 def conflict(group: str, plural: str, name: str, why: str) -> ApiError:
     qualified = f"{plural}.{group}" if group else plural
-    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified} "{name}": '
-                    f"{why}", _details(name, group, plural))
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {qualified} "{name}": {why}',
+        _details(name, group, plural),
+    )
 
 
-STALE = ("the object has been modified; please apply your changes to the latest version "
-         "and try again")
+STALE = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
 
 
 @dataclass(frozen=True)
@@ -111,8 +123,12 @@ def invalid(group: str, kind: str, name: str, causes: list[Cause]) -> ApiError:
     qualified = f"{kind}.{group}" if group else kind
     parts = [f"{c.field}: {c.message()}" for c in causes]
     joined = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
-    return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {joined}',
-                    {**_details(name, group, kind), "causes": [c.as_cause() for c in causes]})
+    return ApiError(
+        422,
+        "Invalid",
+        f'{qualified} "{name}" is invalid: {joined}',
+        {**_details(name, group, kind), "causes": [c.as_cause() for c in causes]},
+    )
 
 
 def bad_request(message: str) -> ApiError:
@@ -120,25 +136,37 @@ def bad_request(message: str) -> ApiError:
 
 
 def method_not_allowed() -> ApiError:
-    return ApiError(405, "MethodNotAllowed",
-                    "the server does not allow this method on the requested resource", {})
+    return ApiError(
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
+        {},
+    )
 
 
 def unsupported_media_type(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType",
-                    f'the body of the request was in an unknown format - accepted media types '
-                    f'include: {", ".join(PATCH_TYPES)}' if content_type else
-                    "the body of the request was in an unknown format", {})
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types "
+        f"include: {', '.join(PATCH_TYPES)}"
+        if content_type
+        else "the body of the request was in an unknown format",
+        {},
+    )
 
 
-PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
-               "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+)
 
 
 def not_found_path() -> ApiError:
     """A URL that names no resource: upstream answers 404 with reason NotFound."""
-    return ApiError(404, "NotFound", "the server could not find the requested resource",
-                    {})
+    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
 
 def gone(message: str) -> ApiError:

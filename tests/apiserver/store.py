@@ -84,9 +84,14 @@ class Store:
         """Objects sorted by namespace then name, as etcd keys sort."""
         return self.select(group, plural, namespace)
 
-    def select(self, group: str, plural: str, namespace: str | None,
-               requirements: list[Requirement] | None = None,
-               after: Key | None = None) -> list[Obj]:
+    def select(
+        self,
+        group: str,
+        plural: str,
+        namespace: str | None,
+        requirements: list[Requirement] | None = None,
+        after: Key | None = None,
+    ) -> list[Obj]:
         """Objects in ``namespace`` (None: all) matching the label ``requirements``,
         sorted by (namespace, name), starting after the key ``after``."""
         requirements = requirements or []
@@ -100,7 +105,7 @@ class Store:
                 candidates, used = narrowed
                 keys = sorted(k for k in candidates if namespace is None or k[0] == namespace)
                 if after is not None:
-                    keys = keys[bisect.bisect_right(keys, after):]
+                    keys = keys[bisect.bisect_right(keys, after) :]
                 objs = [bucket[ns][name] for ns, name in keys]
                 rest = [r for r in requirements if r is not used]
             if not rest:
@@ -122,8 +127,9 @@ class Store:
             self._encoded[key] = (obj, data)
         return data
 
-    def _in_order(self, group: str, plural: str, namespace: str | None,
-                  after: Key | None) -> list[Obj]:
+    def _in_order(
+        self, group: str, plural: str, namespace: str | None, after: Key | None
+    ) -> list[Obj]:
         bucket = self._data.get((group, plural), {})
         order = self._sorted.get((group, plural), {})
         namespaces = [namespace] if namespace is not None else sorted(order)
@@ -137,8 +143,9 @@ class Store:
             out.extend(objs[n] for n in names[start:])
         return out
 
-    def _narrow(self, group: str, plural: str,
-                requirements: list[Requirement]) -> tuple[set[Key], Requirement] | None:
+    def _narrow(
+        self, group: str, plural: str, requirements: list[Requirement]
+    ) -> tuple[set[Key], Requirement] | None:
         """The smallest set of keys one requirement selects, with that requirement (its
         keys match it exactly); None when no requirement can use the index (``!=``,
         ``notin``, ``!key``, ``gt``/``lt``)."""
@@ -195,8 +202,12 @@ class Store:
 
     def __iter__(self) -> Iterator[tuple[str, str, Obj]]:
         with self.lock:
-            items = [(g, p, o) for (g, p), b in self._data.items()
-                     for names in b.values() for o in names.values()]
+            items = [
+                (g, p, o)
+                for (g, p), b in self._data.items()
+                for names in b.values()
+                for o in names.values()
+            ]
         return iter(items)
 
     def count(self) -> int:

@@ -22,13 +22,17 @@ Obj = dict[str, Any]
 
 DNS1123_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                 "characters, '-' or '.', and must start and end with an alphanumeric "
-                 "character (e.g. 'example.com', regex used for validation is "
-                 f"'{DNS1123_SUBDOMAIN}')")
-LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
-             "or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  "
-             f"or '123-abc', regex used for validation is '{DNS1123_LABEL}')")
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+    "characters, '-' or '.', and must start and end with an alphanumeric "
+    "character (e.g. 'example.com', regex used for validation is "
+    f"'{DNS1123_SUBDOMAIN}')"
+)
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
+    "or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  "
+    f"or '123-abc', regex used for validation is '{DNS1123_LABEL}')"
+)
 
 # Kinds whose names must be DNS-1123 labels rather than subdomains.
 LABEL_NAMED = {"Namespace", "Service"}
@@ -38,12 +42,10 @@ PATH_SEGMENT_NAMED = {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"
 
 def validate_name(kind: str, name: str) -> list[Cause]:
     if not name:
-        return [Cause("FieldValueRequired", "metadata.name",
-                      "name or generateName is required")]
+        return [Cause("FieldValueRequired", "metadata.name", "name or generateName is required")]
     if kind in PATH_SEGMENT_NAMED:
         if name in (".", "..") or "/" in name or "%" in name:
-            return [Cause("FieldValueInvalid", "metadata.name",
-                          "may not contain '/' or '%'", name)]
+            return [Cause("FieldValueInvalid", "metadata.name", "may not contain '/' or '%'", name)]
         return []
     if kind in LABEL_NAMED:
         if len(name) > 63 or not re.fullmatch(DNS1123_LABEL, name):
@@ -99,17 +101,32 @@ def _workload(obj: Obj) -> list[Cause]:
     if selector is None:
         out.append(Cause("FieldValueRequired", "spec.selector", ""))
     elif not _get(selector, "matchLabels") and not _get(selector, "matchExpressions"):
-        out.append(Cause("FieldValueInvalid", "spec.selector",
-                         "empty selector is invalid for deployment", selector))
+        out.append(
+            Cause(
+                "FieldValueInvalid",
+                "spec.selector",
+                "empty selector is invalid for deployment",
+                selector,
+            )
+        )
     labels = _get(template, "metadata", "labels")
     if selector and not _selector_matches(selector, labels):
-        out.append(Cause("FieldValueInvalid", "spec.template.metadata.labels",
-                         "`selector` does not match template `labels`", labels))
+        out.append(
+            Cause(
+                "FieldValueInvalid",
+                "spec.template.metadata.labels",
+                "`selector` does not match template `labels`",
+                labels,
+            )
+        )
     out += _containers(_get(template, "spec"), "spec.template.spec")
     replicas = _get(obj, "spec", "replicas")
     if isinstance(replicas, int) and replicas < 0:
-        out.append(Cause("FieldValueInvalid", "spec.replicas",
-                         "must be greater than or equal to 0", replicas))
+        out.append(
+            Cause(
+                "FieldValueInvalid", "spec.replicas", "must be greater than or equal to 0", replicas
+            )
+        )
     return out
 
 
@@ -118,29 +135,50 @@ def _job(obj: Obj) -> list[Cause]:
     out = _containers(spec, "spec.template.spec")
     policy = _get(spec, "restartPolicy")
     if policy not in ("OnFailure", "Never"):
-        out.append(Cause("FieldValueNotSupported", "spec.template.spec.restartPolicy",
-                         'supported values: "OnFailure", "Never"', policy))
+        out.append(
+            Cause(
+                "FieldValueNotSupported",
+                "spec.template.spec.restartPolicy",
+                'supported values: "OnFailure", "Never"',
+                policy,
+            )
+        )
     return out
 
 
 def _service(obj: Obj) -> list[Cause]:
     spec = _get(obj, "spec") or {}
     out = []
-    if spec.get("type") != "ExternalName" and not spec.get("ports") and \
-            spec.get("clusterIP") != "None":
+    if (
+        spec.get("type") != "ExternalName"
+        and not spec.get("ports")
+        and spec.get("clusterIP") != "None"
+    ):
         out.append(Cause("FieldValueRequired", "spec.ports", ""))
     if spec.get("type") == "ExternalName" and not spec.get("externalName"):
         out.append(Cause("FieldValueRequired", "spec.externalName", ""))
     for i, port in enumerate(spec.get("ports") or []):
         value = port.get("port")
         if not isinstance(value, int) or not 1 <= value <= 65535:
-            out.append(Cause("FieldValueInvalid", f"spec.ports[{i}].port",
-                             "must be between 1 and 65535, inclusive", value))
+            out.append(
+                Cause(
+                    "FieldValueInvalid",
+                    f"spec.ports[{i}].port",
+                    "must be between 1 and 65535, inclusive",
+                    value,
+                )
+            )
         node_port = port.get("nodePort")
         if node_port and not 30000 <= node_port <= 32767:
-            out.append(Cause("FieldValueInvalid", f"spec.ports[{i}].nodePort",
-                             "provided port is not in the valid range. The range of valid "
-                             "ports is 30000-32767", node_port))
+            out.append(
+                Cause(
+                    "FieldValueInvalid",
+                    f"spec.ports[{i}].nodePort",
+                    "provided port is not in the valid range. The range of valid "
+                    "ports is 30000-32767",
+                    node_port,
+                )
+            )
         if len(spec.get("ports") or []) > 1 and not port.get("name"):
             out.append(Cause("FieldValueRequired", f"spec.ports[{i}].name", ""))
     return out
@@ -152,12 +190,18 @@ def _ingress(obj: Obj) -> list[Cause]:
         for j, path in enumerate(_get(rule, "http", "paths") or []):
             where = f"spec.rules[{i}].http.paths[{j}]"
             if not path.get("pathType"):
-                out.append(Cause("FieldValueRequired", f"{where}.pathType",
-                                 "pathType must be specified"))
+                out.append(
+                    Cause("FieldValueRequired", f"{where}.pathType", "pathType must be specified")
+                )
             elif path["pathType"] not in ("Exact", "Prefix", "ImplementationSpecific"):
-                out.append(Cause("FieldValueNotSupported", f"{where}.pathType",
-                                 'supported values: "Exact", "ImplementationSpecific", '
-                                 '"Prefix"', path["pathType"]))
+                out.append(
+                    Cause(
+                        "FieldValueNotSupported",
+                        f"{where}.pathType",
+                        'supported values: "Exact", "ImplementationSpecific", "Prefix"',
+                        path["pathType"],
+                    )
+                )
     return out
 
 
@@ -165,11 +209,21 @@ def _webhooks(obj: Obj) -> list[Cause]:
     out = []
     for i, hook in enumerate(obj.get("webhooks") or []):
         if not hook.get("sideEffects"):
-            out.append(Cause("FieldValueRequired", f"webhooks[{i}].sideEffects",
-                             'must specify one of "None", "NoneOnDryRun"'))
+            out.append(
+                Cause(
+                    "FieldValueRequired",
+                    f"webhooks[{i}].sideEffects",
+                    'must specify one of "None", "NoneOnDryRun"',
+                )
+            )
         if not hook.get("admissionReviewVersions"):
-            out.append(Cause("FieldValueRequired", f"webhooks[{i}].admissionReviewVersions",
-                             'must specify one of "v1", "v1beta1"'))
+            out.append(
+                Cause(
+                    "FieldValueRequired",
+                    f"webhooks[{i}].admissionReviewVersions",
+                    'must specify one of "v1", "v1beta1"',
+                )
+            )
     return out
 
 
@@ -177,15 +231,24 @@ def _lease(obj: Obj) -> list[Cause]:
     spec = obj.get("spec") or {}
     duration = spec.get("leaseDurationSeconds")
     if duration is not None and (not isinstance(duration, int) or duration <= 0):
-        return [Cause("FieldValueInvalid", "spec.leaseDurationSeconds",
-                      "must be greater than 0", duration)]
+        return [
+            Cause(
+                "FieldValueInvalid", "spec.leaseDurationSeconds", "must be greater than 0", duration
+            )
+        ]
     return []
 
 
 CREATE_RULES = {
-    "Deployment": _workload, "DaemonSet": _workload, "StatefulSet": _workload,
-    "ReplicaSet": _workload, "Job": _job, "Service": _service, "Ingress": _ingress,
-    "ValidatingWebhookConfiguration": _webhooks, "MutatingWebhookConfiguration": _webhooks,
+    "Deployment": _workload,
+    "DaemonSet": _workload,
+    "StatefulSet": _workload,
+    "ReplicaSet": _workload,
+    "Job": _job,
+    "Service": _service,
+    "Ingress": _ingress,
+    "ValidatingWebhookConfiguration": _webhooks,
+    "MutatingWebhookConfiguration": _webhooks,
     "Lease": _lease,
 }
 
@@ -208,17 +271,23 @@ def validate_update(old: Obj, new: Obj) -> list[Cause]:
     """Immutable fields, as each kind's ValidateXUpdate reports them."""
     kind = str(new.get("kind"))
     out: list[Cause] = []
-    if kind in ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet") and \
-            _get(old, "spec", "selector") != _get(new, "spec", "selector"):
-            out.append(_immutable("spec.selector", _get(new, "spec", "selector")))
+    if kind in ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet") and _get(
+        old, "spec", "selector"
+    ) != _get(new, "spec", "selector"):
+        out.append(_immutable("spec.selector", _get(new, "spec", "selector")))
     if kind == "StatefulSet":
         for field in ("serviceName", "volumeClaimTemplates", "podManagementPolicy"):
             if _get(old, "spec", field) != _get(new, "spec", field):
-                out.append(Cause("FieldValueForbidden", "spec",
-                                 "updates to statefulset spec for fields other than "
-                                 "'replicas', 'ordinals', 'template', 'updateStrategy', "
-                                 "'persistentVolumeClaimRetentionPolicy' and "
-                                 "'minReadySeconds' are forbidden"))
+                out.append(
+                    Cause(
+                        "FieldValueForbidden",
+                        "spec",
+                        "updates to statefulset spec for fields other than "
+                        "'replicas', 'ordinals', 'template', 'updateStrategy', "
+                        "'persistentVolumeClaimRetentionPolicy' and "
+                        "'minReadySeconds' are forbidden",
+                    )
+                )
                 break
     if kind == "Job":
         if _get(old, "spec", "selector") != _get(new, "spec", "selector"):
@@ -233,23 +302,36 @@ def validate_update(old: Obj, new: Obj) -> list[Cause]:
         if _get(new, "spec", "type") != "ExternalName" and old_ips:
             for i, ip in enumerate(old_ips):
                 if i < len(new_ips) and new_ips[i] != ip:
-                    out.append(Cause("FieldValueInvalid", f"spec.clusterIPs[{i}]",
-                                     "may not change once set", new_ips))
-    if kind == "IngressClass" and \
-            _get(old, "spec", "controller") != _get(new, "spec", "controller"):
-            out.append(_immutable("spec.controller", _get(new, "spec", "controller")))
-    if kind in ("RoleBinding", "ClusterRoleBinding") and \
-            old.get("roleRef") != new.get("roleRef"):
-            out.append(Cause("FieldValueInvalid", "roleRef", "cannot change roleRef",
-                             new.get("roleRef")))
+                    out.append(
+                        Cause(
+                            "FieldValueInvalid",
+                            f"spec.clusterIPs[{i}]",
+                            "may not change once set",
+                            new_ips,
+                        )
+                    )
+    if kind == "IngressClass" and _get(old, "spec", "controller") != _get(
+        new, "spec", "controller"
+    ):
+        out.append(_immutable("spec.controller", _get(new, "spec", "controller")))
+    if kind in ("RoleBinding", "ClusterRoleBinding") and old.get("roleRef") != new.get("roleRef"):
+        out.append(
+            Cause("FieldValueInvalid", "roleRef", "cannot change roleRef", new.get("roleRef"))
+        )
     if kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
         if new.get("immutable") is not True:
-            out.append(Cause("FieldValueForbidden", "immutable",
-                             "field is immutable when `immutable` is set"))
+            out.append(
+                Cause(
+                    "FieldValueForbidden", "immutable", "field is immutable when `immutable` is set"
+                )
+            )
         for field in ("data", "binaryData", "stringData"):
             if old.get(field) != new.get(field):
-                out.append(Cause("FieldValueForbidden", field,
-                                 "field is immutable when `immutable` is set"))
+                out.append(
+                    Cause(
+                        "FieldValueForbidden", field, "field is immutable when `immutable` is set"
+                    )
+                )
     if kind == "Secret" and old.get("type") != new.get("type"):
         out.append(_immutable("type", new.get("type")))
     if kind == "PriorityClass" and old.get("value") != new.get("value"):

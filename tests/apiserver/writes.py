@@ -69,15 +69,24 @@ def create(server: ApiServer, req: Request, route: Route, obj: Obj) -> Obj:
     # etcd refuses a create that names a resourceVersion (a 500 upstream, after
     # validation); the dry-run storage never looks, so dry runs pass.
     version_set = bool(meta.get("resourceVersion")) and not req.dry_run
-    for key in ("uid", "resourceVersion", "creationTimestamp", "generation",
-                "managedFields", "deletionTimestamp", "selfLink"):
+    for key in (
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "generation",
+        "managedFields",
+        "deletionTimestamp",
+        "selfLink",
+    ):
         meta.pop(key, None)
     if res.status:
         obj.pop("status", None)
     with server.store.lock:
         namespace_must_exist(server.store, res, meta.get("namespace", ""), creating=True)
-        if server.store.get(res.group, res.plural, meta.get("namespace", ""),
-                            meta.get("name", "")) is not None:
+        if (
+            server.store.get(res.group, res.plural, meta.get("namespace", ""), meta.get("name", ""))
+            is not None
+        ):
             raise already_exists(res.group, res.plural, meta["name"])
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_iso()
@@ -85,12 +94,23 @@ def create(server: ApiServer, req: Request, route: Route, obj: Obj) -> Obj:
             meta["generation"] = 1
         default_and_validate(server.store, res, obj, None)
         if version_set:
-            raise ApiError(500, "InternalError", f"Internal error occurred: {RV_ON_CREATE}",
-                           {"causes": [{"message": RV_ON_CREATE}]})
+            raise ApiError(
+                500,
+                "InternalError",
+                f"Internal error occurred: {RV_ON_CREATE}",
+                {"causes": [{"message": RV_ON_CREATE}]},
+            )
         manager = req.param("fieldManager") or default_manager(req)
-        entries = ssa.update(None, obj, schema_root(res), manager=manager,
-                             api_version=res.api_version, status_subresource=res.status,
-                             subresource="", now=meta["creationTimestamp"])
+        entries = ssa.update(
+            None,
+            obj,
+            schema_root(res),
+            manager=manager,
+            api_version=res.api_version,
+            status_subresource=res.status,
+            subresource="",
+            now=meta["creationTimestamp"],
+        )
         meta["managedFields"] = ssa.write_entries(entries)
         order_metadata(obj)
         if req.dry_run:
@@ -99,8 +119,14 @@ def create(server: ApiServer, req: Request, route: Route, obj: Obj) -> Obj:
     return obj
 
 
-def commit_update(server: ApiServer, req: Request, route: Route, live: Obj, new: Obj,
-                  entries: list[ssa.Entry] | None = None) -> Response:
+def commit_update(
+    server: ApiServer,
+    req: Request,
+    route: Route,
+    live: Obj,
+    new: Obj,
+    entries: list[ssa.Entry] | None = None,
+) -> Response:
     """Shared tail of PUT and non-apply PATCH."""
     res = route.resource
     assert res is not None
@@ -112,9 +138,16 @@ def commit_update(server: ApiServer, req: Request, route: Route, live: Obj, new:
     bump_generation(res, live, new)
     manager = req.param("fieldManager") or default_manager(req)
     if entries is None:
-        entries = ssa.update(live, new, schema_root(res), manager=manager,
-                             api_version=res.api_version, status_subresource=res.status,
-                             subresource=route.subresource, now=now_iso())
+        entries = ssa.update(
+            live,
+            new,
+            schema_root(res),
+            manager=manager,
+            api_version=res.api_version,
+            status_subresource=res.status,
+            subresource=route.subresource,
+            now=now_iso(),
+        )
     new["metadata"]["managedFields"] = ssa.write_entries(entries)
     new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
     order_metadata(new)
@@ -136,12 +169,24 @@ def update(server: ApiServer, req: Request, route: Route, obj: Obj) -> Response:
         if live is None:
             namespace_must_exist(server.store, res, route.namespace, creating=False)
             raise not_found(res.group, res.plural, route.name)
-        if not obj["metadata"].get("resourceVersion") and \
-                res.kind in UNCONDITIONAL_UPDATE_FORBIDDEN:
+        if (
+            not obj["metadata"].get("resourceVersion")
+            and res.kind in UNCONDITIONAL_UPDATE_FORBIDDEN
+        ):
             # genericregistry.Store.Update names the resource, not the kind, here.
-            raise invalid(res.group, res.plural, route.name, [Cause(
-                "FieldValueInvalid", "metadata.resourceVersion",
-                "must be specified for an update", GoLiteral("0x0"))])
+            raise invalid(
+                res.group,
+                res.plural,
+                route.name,
+                [
+                    Cause(
+                        "FieldValueInvalid",
+                        "metadata.resourceVersion",
+                        "must be specified for an update",
+                        GoLiteral("0x0"),
+                    )
+                ],
+            )
         resp = commit_update(server, req, route, live, obj)
     return resp
 
@@ -153,14 +198,28 @@ def patch(server: ApiServer, req: Request, route: Route) -> Response:
     if ctype == "application/apply-patch+yaml":
         return apply(server, req, route)
     if req.param("force"):
-        raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: force: '
-                       "Forbidden: may not be specified for non-apply patch",
-                       {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
-                           {"reason": "FieldValueForbidden", "message":
-                            "Forbidden: may not be specified for non-apply patch",
-                            "field": "force"}]})
-    if ctype not in ("application/merge-patch+json", "application/json-patch+json",
-                     "application/strategic-merge-patch+json"):
+        raise ApiError(
+            422,
+            "Invalid",
+            'PatchOptions.meta.k8s.io "" is invalid: force: '
+            "Forbidden: may not be specified for non-apply patch",
+            {
+                "group": "meta.k8s.io",
+                "kind": "PatchOptions",
+                "causes": [
+                    {
+                        "reason": "FieldValueForbidden",
+                        "message": "Forbidden: may not be specified for non-apply patch",
+                        "field": "force",
+                    }
+                ],
+            },
+        )
+    if ctype not in (
+        "application/merge-patch+json",
+        "application/json-patch+json",
+        "application/strategic-merge-patch+json",
+    ):
         raise unsupported_media_type(ctype)
     try:
         patch_doc = json.loads(req.body or b"null")
@@ -182,8 +241,7 @@ def patch(server: ApiServer, req: Request, route: Route) -> Response:
             new = strategic_merge_patch(base, patch_doc, schema_root(res))
         check_body_identity(res, route, new, name_required=True)
         server.warn(field_validation(req, res, new))
-        if new["metadata"].get("resourceVersion") == live["metadata"].get(
-                "resourceVersion"):
+        if new["metadata"].get("resourceVersion") == live["metadata"].get("resourceVersion"):
             new["metadata"].pop("resourceVersion", None)
         resp = commit_update(server, req, route, live, new)
     return resp
@@ -194,12 +252,23 @@ def apply(server: ApiServer, req: Request, route: Route) -> Response:
     assert res is not None
     manager = req.param("fieldManager")
     if not manager:
-        raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: '
-                       "fieldManager: Required value: is required for apply patch",
-                       {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
-                           {"reason": "FieldValueRequired",
-                            "message": "Required value: is required for apply patch",
-                            "field": "fieldManager"}]})
+        raise ApiError(
+            422,
+            "Invalid",
+            'PatchOptions.meta.k8s.io "" is invalid: '
+            "fieldManager: Required value: is required for apply patch",
+            {
+                "group": "meta.k8s.io",
+                "kind": "PatchOptions",
+                "causes": [
+                    {
+                        "reason": "FieldValueRequired",
+                        "message": "Required value: is required for apply patch",
+                        "field": "fieldManager",
+                    }
+                ],
+            },
+        )
     config = parse_body(req)
     if not isinstance(config, dict):
         raise bad_request("apply patch must be an object")
@@ -218,14 +287,25 @@ def apply(server: ApiServer, req: Request, route: Route) -> Response:
         config["metadata"].pop("resourceVersion", None)
         config["metadata"].pop("managedFields", None)
         if route.subresource == "status":
-            config = {"apiVersion": config["apiVersion"], "kind": config["kind"],
-                      "metadata": config["metadata"], "status": config.get("status")}
+            config = {
+                "apiVersion": config["apiVersion"],
+                "kind": config["kind"],
+                "metadata": config["metadata"],
+                "status": config.get("status"),
+            }
         elif res.status:
             config.pop("status", None)
-        result = ssa.apply(live, config, schema_root(res), manager=manager,
-                           api_version=res.api_version, force=force,
-                           status_subresource=res.status, subresource=route.subresource,
-                           now=now)
+        result = ssa.apply(
+            live,
+            config,
+            schema_root(res),
+            manager=manager,
+            api_version=res.api_version,
+            force=force,
+            status_subresource=res.status,
+            subresource=route.subresource,
+            now=now,
+        )
         new = result.obj
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         meta = new.setdefault("metadata", {})

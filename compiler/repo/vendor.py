@@ -1,0 +1,244 @@
+"""Vendoring upstream add-on manifests, and kgit.lock, the record that pins them.
+
+``kgit vendor`` downloads an official release manifest into ``vendor/`` of the user's
+repository and records its URL and sha256 in ``kgit.lock`` at the repository root. Compiling
+then refuses a vendored file whose bytes no longer match that record (``check_locked``), so
+what is reviewed and applied is exactly what was downloaded.
+
+Only ``vendor_addon`` and ``download`` touch the disk or the network; the rest is pure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from compiler.compile.emit import sha256
+from compiler.core import yamlout
+from compiler.core.errors import KgitError
+from compiler.core.sources import SourceTree
+
+LOCK_FILE = "kgit.lock"
+VENDOR_DIR = "vendor"
+LOCK_API_VERSION = "kgit.dev/v1alpha1"
+DEFAULT_TIMEOUT = 30.0  # seconds, for connecting and for each read
+MAX_BYTES = 8 * 1024 * 1024  # release manifests are tens of KiB; anything this big is wrong
+
+Addon = Literal["flannel", "ingress-nginx"]
+Variant = Literal["baremetal", "cloud"]
+ADDONS: tuple[Addon, ...] = ("flannel", "ingress-nginx")
+VARIANTS: tuple[Variant, ...] = ("baremetal", "cloud")
+DEFAULT_URL_BASES: dict[Addon, str] = {
+    "flannel": "https://github.com/flannel-io/flannel/releases/download",
+    "ingress-nginx": "https://raw.githubusercontent.com/kubernetes/ingress-nginx",
+}
+_VERSION = re.compile(r"^v?(\d+\.\d+\.\d+)$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class VendorError(KgitError):
+    """A manifest cannot be vendored, or a vendored one does not match kgit.lock."""
+
+    reference = "vendor"
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    """One vendored file as kgit.lock records it."""
+
+    addon: str
+    version: str
+    url: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """What to download for an add-on version, and where it goes in the repository."""
+
+    addon: Addon
+    version: str
+    url: str
+    path: str  # relative to the repository root, POSIX
+
+
+# --- pure parts -----------------------------------------------------------------------------
+
+
+def normalise_version(text: str) -> str:
+    """'0.28.9' from '0.28.9' or 'v0.28.9'; anything else is an error."""
+    match = _VERSION.match(text.strip())
+    if not match:
+        raise VendorError(
+            f"{text!r} is not a release version", hint="give three numbers, such as 0.28.9"
+        )
+    return match[1]
+
+
+def release(
+    addon: Addon, version: str, *, variant: Variant | None = None, url_base: str | None = None
+) -> Release:
+    """The official release manifest of ``addon`` at ``version`` (``url_base`` for a mirror)."""
+    version = normalise_version(version)
+    base = (url_base or DEFAULT_URL_BASES[addon]).rstrip("/")
+    if addon == "flannel":
+        if variant is not None:
+            raise VendorError("--variant applies to ingress-nginx only")
+        return Release(
+            addon,
+            version,
+            f"{base}/v{version}/kube-flannel.yml",
+            f"{VENDOR_DIR}/kube-flannel-v{version}.yml",
+        )
+    variant = variant or "baremetal"
+    return Release(
+        addon,
+        version,
+        f"{base}/controller-v{version}/deploy/static/provider/{variant}/deploy.yaml",
+        f"{VENDOR_DIR}/ingress-nginx-{variant}-v{version}.yaml",
+    )
+
+
+def parse_lock(text: str) -> dict[str, LockEntry]:
+    """The entries of a kgit.lock, by vendored path. A malformed lock is one clear error."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise VendorError(f"{LOCK_FILE} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("vendor", {}), dict):
+        raise VendorError(f"{LOCK_FILE} must be a mapping with a 'vendor' mapping")
+    entries = {}
+    for path, raw in (data.get("vendor") or {}).items():
+        fields = ("addon", "version", "url", "sha256")
+        if not isinstance(raw, dict) or any(not isinstance(raw.get(f), str) for f in fields):
+            raise VendorError(
+                f"{LOCK_FILE}: the entry for {path} needs the strings {', '.join(fields)}"
+            )
+        entries[str(path)] = LockEntry(*(raw[f] for f in fields))
+    return entries
+
+
+def dump_lock(entries: Mapping[str, LockEntry]) -> str:
+    """kgit.lock's text: deterministic (sorted keys, the shared YAML emitter)."""
+    body = {
+        "apiVersion": LOCK_API_VERSION,
+        "kind": "Lock",
+        "vendor": {path: asdict(entries[path]) for path in sorted(entries)},
+    }
+    return (
+        "# Written by `kgit vendor`: upstream files under vendor/ and the sha256 of each.\n"
+        "# `kgit compile` refuses a vendored file whose bytes no longer match.\n"
+        + yamlout.dump(body)
+    )
+
+
+def check_locked(tree: SourceTree, relpath: str, data: bytes) -> None:
+    """Refuse ``data`` (the bytes of ``relpath``) if kgit.lock pins that file to other bytes.
+
+    Reads kgit.lock through ``tree`` so a compile of a Git revision checks that revision's
+    lock. A file that the lock does not list is not checked (it was not vendored by kgit).
+    """
+    if not tree.is_file(LOCK_FILE):
+        return
+    entry = parse_lock(tree.read_bytes(LOCK_FILE).decode("utf-8", "replace")).get(relpath)
+    if entry is None:
+        return
+    actual = sha256(data)
+    if actual != entry.sha256:
+        raise VendorError(
+            f"{relpath} does not match {LOCK_FILE}: expected sha256 {entry.sha256}, found {actual}",
+            hint=(
+                f"restore the file as vendored (git checkout -- {relpath}) or vendor it "
+                f"again with `kgit vendor {entry.addon} {entry.version}`, which updates "
+                f"{LOCK_FILE}"
+            ),
+        )
+
+
+def check_manifest(data: bytes, url: str) -> None:
+    """The download must be a YAML stream of Kubernetes objects, not an error page."""
+    try:
+        docs = [doc for doc in yaml.safe_load_all(data.decode("utf-8")) if doc is not None]
+    except (UnicodeDecodeError, yaml.YAMLError):
+        docs = []
+    if not docs or not all(isinstance(d, dict) and "kind" in d and "apiVersion" in d for d in docs):
+        raise VendorError(f"{url} did not return a Kubernetes manifest (YAML objects)")
+
+
+# --- I/O: the network and the repository ----------------------------------------------------
+
+
+def download(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+    """The body of ``url``; each way this fails is one VendorError naming the URL."""
+    # Imported here: urllib pulls in http.client and email (~30 ms), which every compile
+    # would pay for through compiler.compile.addons, and only `kgit vendor` downloads.
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"User-Agent": "kgit-vendor"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data = response.read(MAX_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise VendorError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise VendorError(f"cannot download {url}: {exc.reason}") from None
+    except TimeoutError:
+        raise VendorError(f"cannot download {url}: no answer within {timeout:g}s") from None
+    except OSError as exc:
+        raise VendorError(f"cannot download {url}: {exc}") from None
+    if len(data) > MAX_BYTES:
+        raise VendorError(f"cannot download {url}: larger than {MAX_BYTES} bytes")
+    return data
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write beside the target, then rename: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def vendor_addon(
+    root: Path,
+    target: Release,
+    *,
+    expected_sha256: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> LockEntry:
+    """Download ``target`` into ``root``/vendor and record it in ``root``/kgit.lock.
+
+    Every check runs before the first write, so a failure leaves vendor/ and kgit.lock as
+    they were.
+    """
+    if expected_sha256 is not None and not _SHA256.match(expected_sha256.lower()):
+        raise VendorError(f"--sha256 {expected_sha256!r} is not 64 hexadecimal digits")
+    lock_path = root / LOCK_FILE
+    entries = parse_lock(lock_path.read_text("utf-8")) if lock_path.is_file() else {}
+    data = download(target.url, timeout=timeout)
+    digest = sha256(data)
+    if expected_sha256 is not None and digest != expected_sha256.lower():
+        raise VendorError(
+            f"{target.url} has sha256 {digest}, expected {expected_sha256.lower()}",
+            hint="the file changed upstream or on the way; nothing was written",
+        )
+    check_manifest(data, target.url)
+    entry = LockEntry(target.addon, target.version, target.url, digest)
+    _write_atomically(root / target.path, data)
+    _write_atomically(lock_path, dump_lock({**entries, target.path: entry}).encode("utf-8"))
+    return entry
