@@ -93,6 +93,8 @@ def test_empty_cluster_plans_only_creates(any_cluster, out, capsys):
 
 def test_applied_cluster_has_no_changes_and_exits_zero(any_cluster, out, capsys):
     apply_out(any_cluster.kubeconfig, out)
+    if any_cluster.real:
+        any_cluster.wait_for_rollouts()  # health is part of "no changes": let it roll out
     code = main(plan_cli(any_cluster, out, "--detailed-exitcode"))
     captured = capsys.readouterr()
     assert code == 0, captured.out
