@@ -30,7 +30,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO / "schema" / "cluster.schema.json"
-OUTPUT = REPO / "compiler" / "validate" / "_schema_fastcheck.py"
+OUTPUT = REPO / "compiler" / "compile" / "validate" / "_schema_fastcheck.py"
 COMMAND = ".venv/bin/python tools/generate_schema_check.py  (or: make schema-check)"
 
 # Keywords whose meaning is the same in both implementations for the forms used here.

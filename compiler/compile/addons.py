@@ -16,7 +16,11 @@ from compiler.core.errors import KgitError, Location, Problem, SpecError
 from compiler.core.sources import SourceTree
 from compiler.repo.vendor import check_locked
 
-BASELINES = {"flannel": "flannel.yaml", "ingress-nginx": "ingress-nginx.yaml"}
+BASELINES = {
+    "flannel": "flannel.yaml",
+    "ingress-nginx": "ingress-nginx.yaml",
+    "nginx-gateway-fabric": "nginx-gateway-fabric.yaml",
+}
 
 
 def parse_manifest(text: str, origin: str = "manifest") -> list[dict[str, Any]]:

@@ -139,6 +139,23 @@ class IngressNginx:
     source: str | None
     ingress_class: IngressClass
     image_registry: str | None
+    acknowledge_retirement: bool = False  # the user has read the retirement warning
+
+
+@dataclass(frozen=True)
+class IngressGateway:
+    """The Gateway API path: NGINX Gateway Fabric, its data plane shaped by NginxProxy."""
+
+    kind: Literal["DaemonSet", "Deployment"]
+    replicas: int | None  # only for kind Deployment
+    exposure: Literal["NodePort", "HostNetwork", "LoadBalancer"]
+    node_ports: NodePorts | None
+    external_traffic_policy: Literal["Cluster", "Local"]
+    node_selector: Mapping[str, str]
+    tolerations: tuple[Mapping[str, Any], ...]
+    resources: Mapping[str, Any]
+    source: str | None
+    image_registry: str | None
 
 
 @dataclass(frozen=True)
@@ -238,6 +255,7 @@ class Cluster:
     apps: tuple[App, ...]
     external_services: tuple[ExternalService, ...]
     secrets: tuple[SecretRef, ...]
+    ingress_gateway: IngressGateway | None = None
 
     @property
     def init_node(self) -> Node:
@@ -348,6 +366,31 @@ def _ingress_nginx(raw: Mapping[str, Any] | None) -> IngressNginx | None:
         resources=frozen_map(raw.get("resources")),
         source=raw.get("source"),
         ingress_class=IngressClass(cls.get("name", "nginx"), bool(cls.get("default", True))),
+        image_registry=raw.get("imageRegistry"),
+        acknowledge_retirement=bool(raw.get("acknowledgeRetirement", False)),
+    )
+
+
+def _ingress_gateway(raw: Mapping[str, Any] | None) -> IngressGateway | None:
+    if raw is None:
+        return None
+    kind = raw.get("kind", "DaemonSet")
+    exposure = raw.get("exposure", "NodePort")
+    ports = raw.get("nodePorts") or {}
+    return IngressGateway(
+        kind=kind,
+        replicas=raw.get("replicas", 1) if kind == "Deployment" else None,
+        exposure=exposure,
+        node_ports=(
+            NodePorts(http=ports.get("http", 30080), https=ports.get("https", 30443))
+            if exposure == "NodePort"
+            else None
+        ),
+        external_traffic_policy=raw.get("externalTrafficPolicy", "Cluster"),
+        node_selector=frozen_map(raw.get("nodeSelector")),
+        tolerations=tuple(frozen_map(t) for t in raw.get("tolerations") or []),
+        resources=frozen_map(raw.get("resources")),
+        source=raw.get("source"),
         image_registry=raw.get("imageRegistry"),
     )
 
@@ -474,4 +517,5 @@ def build_cluster(spec: Mapping[str, Any], spec_file: str = "cluster.yaml") -> C
             _external_service(s, i) for i, s in enumerate(body.get("externalServices") or [])
         ),
         secrets=tuple(_secret(s, i) for i, s in enumerate(body.get("secrets") or [])),
+        ingress_gateway=_ingress_gateway((body.get("ingress") or {}).get("gateway")),
     )

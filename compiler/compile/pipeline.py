@@ -23,6 +23,12 @@ from compiler.compile.render.apps import (
     render_secret,
 )
 from compiler.compile.render.flannel import flannel_warnings, render_flannel
+from compiler.compile.render.gateway import (
+    GatewayRef,
+    gateway_warnings,
+    render_gateway,
+    render_gateway_controller,
+)
 from compiler.compile.render.hosts import render_hosts
 from compiler.compile.render.ingress_nginx import ingress_nginx_warnings, render_ingress_nginx
 from compiler.compile.resources import Resource, ResourceSet
@@ -86,9 +92,19 @@ def render_resources(
             lambda b: _addon_file("ingress-nginx", b),
             f"{spec}#spec.ingress.nginx",
         )
+    gateway: GatewayRef | None = None
+    if cluster.ingress_gateway is not None:
+        base, origin = addons.load_base(
+            "nginx-gateway-fabric", tree, cluster.ingress_gateway.source
+        )
+        warnings.extend(gateway_warnings(cluster, base, origin))
+        controller, gateway = render_gateway_controller(cluster, base)
+        where = f"{spec}#spec.ingress.gateway"
+        place(controller, lambda b: _addon_file("nginx-gateway-fabric", b), where)
+        place(render_gateway(cluster, gateway), lambda b: _addon_file("gateway", b), where)
     place(render_namespaces(cluster), lambda b: "manifests/namespaces.yaml", f"{spec}#spec")
     for app in cluster.apps:
-        objects = render_app(cluster, app)
+        objects = render_app(cluster, app, gateway)
         for path in app.overlays:
             objects = overlay.apply_overlay(objects, overlay.load_overlay(tree, path))
         file = f"manifests/apps/{app.namespace}/{app.name}.yaml"
@@ -132,6 +148,8 @@ def input_paths(tree: SourceTree, cluster: Cluster, spec: str) -> list[str]:
     sources = [cluster.network.flannel.source]
     if cluster.ingress_nginx is not None:
         sources.append(cluster.ingress_nginx.source)
+    if cluster.ingress_gateway is not None:
+        sources.append(cluster.ingress_gateway.source)
     paths.update(source for source in sources if source)
     if tree.is_file(LOCK_FILE):
         paths.add(LOCK_FILE)

@@ -1,4 +1,5 @@
-"""Semantic checks of what runs on the cluster: ingress-nginx, secrets, external services, apps."""
+"""Semantic checks of what runs on the cluster: ingress controllers, secrets, external
+services, apps."""
 
 from __future__ import annotations
 
@@ -13,16 +14,22 @@ TLS_KEYS = {"tls.crt", "tls.key"}  # what a kubernetes.io/tls Secret must hold
 
 
 class WorkloadChecks(FieldChecker):
-    """spec.ingress.nginx, spec.secrets, spec.externalServices and spec.apps."""
+    """spec.ingress, spec.secrets, spec.externalServices and spec.apps."""
 
     def run(self, spec: dict[str, Any]) -> None:
         secrets = self.secrets(as_list(spec.get("secrets")))
         services = self.external_services(as_list(spec.get("externalServices")))
-        self.ingress(as_dict(as_dict(spec.get("ingress")).get("nginx")))
+        ingress = as_dict(spec.get("ingress"))
+        self.ingress(as_dict(ingress.get("nginx")), "nginx")
+        self.ingress(as_dict(ingress.get("gateway")), "gateway")
+        self.cut_over(ingress)
+        if "gateway" in ingress:
+            self.gateway_tls_hosts(as_list(spec.get("apps")))
         self.apps(as_list(spec.get("apps")), services, secrets)
 
-    def ingress(self, nginx: dict[str, Any]) -> None:
-        base = ("spec", "ingress", "nginx")
+    def ingress(self, nginx: dict[str, Any], controller: str = "nginx") -> None:
+        """ingress-nginx or the gateway: both have the same exposure fields."""
+        base = ("spec", "ingress", controller)
         if "replicas" in nginx and nginx.get("kind", "DaemonSet") != "Deployment":
             self.report((*base, "replicas"), "is only valid with kind: Deployment", key=True)
         ports = as_dict(nginx.get("nodePorts"))
@@ -44,6 +51,56 @@ class WorkloadChecks(FieldChecker):
             seen.setdefault(port, name)
         self._tolerations((*base, "tolerations"), as_list(nginx.get("tolerations")))
         self._source((*base, "source"), as_str(nginx.get("source")))
+
+    def cut_over(self, ingress: dict[str, Any]) -> None:
+        """Both controllers at once (a cut-over) must not ask for the same node ports."""
+        if "nginx" not in ingress or "gateway" not in ingress:
+            return
+        nginx, gateway = as_dict(ingress.get("nginx")), as_dict(ingress.get("gateway"))
+        if nginx.get("exposure", "NodePort") != "NodePort":
+            return
+        if gateway.get("exposure", "NodePort") != "NodePort":
+            return
+        defaults = {"http": 30080, "https": 30443}
+        taken = {
+            as_int(value): name
+            for name, value in {**defaults, **as_dict(nginx.get("nodePorts"))}.items()
+        }
+        ports = {**defaults, **as_dict(gateway.get("nodePorts"))}
+        for name, value in sorted(ports.items()):
+            port = as_int(value)
+            if port is None or port not in taken:
+                continue
+            given = name in as_dict(gateway.get("nodePorts"))
+            path = ("spec", "ingress", "gateway", *(("nodePorts", name) if given else ()))
+            self.report(
+                path,
+                f"node port {port} ({name}) is already ingress-nginx's {taken[port]} node port; "
+                "during a cut-over give the gateway its own nodePorts "
+                "(docs/migrate-to-gateway.md)",
+                key=not given,
+            )
+
+    def gateway_tls_hosts(self, apps: list[Any]) -> None:
+        """The Gateway has one HTTPS listener per host, so one certificate per host: two
+        apps may share a TLS host only with the same Secret in the same namespace."""
+        seen: dict[str, tuple[int, str, str]] = {}
+        for i, raw in enumerate(apps):
+            app = as_dict(raw)
+            ingress = as_dict(app.get("ingress"))
+            host, secret = as_str(ingress.get("host")), as_str(ingress.get("tlsSecret"))
+            namespace = as_str(app.get("namespace", "default"))
+            if host is None or secret is None or namespace is None:
+                continue
+            if host not in seen:
+                seen[host] = (i, namespace, secret)
+            elif seen[host][1:] != (namespace, secret):
+                other, other_ns, other_secret = seen[host]
+                self.report(
+                    ("spec", "apps", i, "ingress", "tlsSecret"),
+                    f"host {host} already has the certificate {other_ns}/{other_secret} "
+                    f"(apps[{other}]); the Gateway serves one certificate per host",
+                )
 
     def _tolerations(self, base: PathKey, tolerations: list[Any]) -> None:
         # The rules of Kubernetes' validateTolerations (pkg/apis/core/validation).
