@@ -159,6 +159,17 @@ class IngressGateway:
 
 
 @dataclass(frozen=True)
+class Addon:
+    """A third-party add-on: a vendored upstream manifest, applied as it is plus overlays."""
+
+    name: str
+    source: str  # a file under vendor/, pinned in kgit.lock
+    namespace: str | None  # move the namespaced objects here
+    overlays: tuple[str, ...]
+    spec_path: str  # JSON path in cluster.yaml, e.g. spec.addons[0]
+
+
+@dataclass(frozen=True)
 class ContainerPort:
     container_port: int
     name: str
@@ -256,6 +267,7 @@ class Cluster:
     external_services: tuple[ExternalService, ...]
     secrets: tuple[SecretRef, ...]
     ingress_gateway: IngressGateway | None = None
+    addons: tuple[Addon, ...] = ()
 
     @property
     def init_node(self) -> Node:
@@ -518,4 +530,14 @@ def build_cluster(spec: Mapping[str, Any], spec_file: str = "cluster.yaml") -> C
         ),
         secrets=tuple(_secret(s, i) for i, s in enumerate(body.get("secrets") or [])),
         ingress_gateway=_ingress_gateway((body.get("ingress") or {}).get("gateway")),
+        addons=tuple(
+            Addon(
+                name=a["name"],
+                source=a["source"],
+                namespace=a.get("namespace"),
+                overlays=tuple(a.get("overlays") or []),
+                spec_path=_spec_path("spec", "addons", i),
+            )
+            for i, a in enumerate(body.get("addons") or [])
+        ),
     )

@@ -26,11 +26,13 @@ from compiler.compile.render.flannel import flannel_warnings, render_flannel
 from compiler.compile.render.gateway import (
     GatewayRef,
     gateway_warnings,
+    missing_gateway_crds,
     render_gateway,
     render_gateway_controller,
 )
 from compiler.compile.render.hosts import render_hosts
 from compiler.compile.render.ingress_nginx import ingress_nginx_warnings, render_ingress_nginx
+from compiler.compile.render.third_party import render_third_party, third_party_warnings
 from compiler.compile.resources import Resource, ResourceSet
 from compiler.compile.spec import load_spec, run_stage
 from compiler.compile.warnings import spec_warnings
@@ -102,6 +104,19 @@ def render_resources(
         where = f"{spec}#spec.ingress.gateway"
         place(controller, lambda b: _addon_file("nginx-gateway-fabric", b), where)
         place(render_gateway(cluster, gateway), lambda b: _addon_file("gateway", b), where)
+    for addon in cluster.addons:
+        base = addons.load_pinned(tree, addon.source)
+        warnings.extend(third_party_warnings(cluster, addon, base, addon.source))
+        objects = render_third_party(cluster, addon, base)
+        for path in addon.overlays:
+            objects = overlay.apply_overlay(objects, overlay.load_overlay(tree, path))
+        place(
+            objects,
+            lambda b, name=addon.name: _addon_file(f"addons/{name}", b),
+            f"{spec}#{addon.spec_path}",
+        )
+    if cluster.ingress_gateway is not None:
+        warnings.extend(missing_gateway_crds(resources))
     place(render_namespaces(cluster), lambda b: "manifests/namespaces.yaml", f"{spec}#spec")
     for app in cluster.apps:
         objects = render_app(cluster, app, gateway)
@@ -145,6 +160,7 @@ def compile_tree(tree: SourceTree, options: CompileOptions | None = None) -> Com
 def input_paths(tree: SourceTree, cluster: Cluster, spec: str) -> list[str]:
     """Every file of the tree that a compile of ``spec`` read."""
     paths = {spec, *(path for app in cluster.apps for path in app.overlays)}
+    paths.update(path for addon in cluster.addons for path in (addon.source, *addon.overlays))
     sources = [cluster.network.flannel.source]
     if cluster.ingress_nginx is not None:
         sources.append(cluster.ingress_nginx.source)

@@ -29,6 +29,7 @@ requests are redirected to HTTPS with 308, as ingress-nginx does by default.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from compiler.compile.model import App, Cluster, IngressGateway
 from compiler.compile.render.images import mirror_image, mirror_images
 from compiler.compile.render.ingress_nginx import make_replaceable, plain
 from compiler.compile.render.removed_apis import removed_api_warnings, served
+from compiler.compile.resources import Resource
 from compiler.core.errors import KgitError
 from compiler.core.plaindata import clone
 
@@ -194,6 +196,37 @@ def gateway_warnings(cluster: Cluster, base: list[dict[str, Any]], origin: str) 
                 f"{app.ingress.path.rstrip('/')}x); set pathType: Prefix or Exact to say which"
             )
     return found
+
+
+# The CRDs of the kinds kgit renders on the gateway path; without them an apply fails.
+REQUIRED_CRDS = (
+    f"gatewayclasses.{GATEWAY_GROUP}",
+    f"gateways.{GATEWAY_GROUP}",
+    f"httproutes.{GATEWAY_GROUP}",
+    f"referencegrants.{GATEWAY_GROUP}",
+    f"nginxgateways.{NGF_GROUP}",
+    f"nginxproxies.{NGF_GROUP}",
+)
+
+
+def missing_gateway_crds(resources: Iterable[Resource]) -> list[str]:
+    """A warning when out/ lacks CRDs the gateway path needs (they may be installed by
+    other means, so it is not an error); ``resources`` are the rendered ones so far."""
+    present = {
+        str(r.body["metadata"]["name"])
+        for r in resources
+        if r.body.get("kind") == "CustomResourceDefinition"
+    }
+    missing = [name for name in REQUIRED_CRDS if name not in present]
+    if not missing:
+        return []
+    return [
+        "spec.ingress.gateway: no add-on installs the CRDs "
+        + ", ".join(missing)
+        + "; vendor the Gateway API standard-install.yaml and NGINX Gateway Fabric's "
+        "crds.yaml and list them in spec.addons (docs/migrate-to-gateway.md), or install "
+        "them before `kgit apply`"
+    ]
 
 
 def https_listener(host: str) -> str:

@@ -9,7 +9,7 @@ exception classes replaced by local ones, so that kgit needs no fastjsonschema a
 ``validate(data)`` returns the data unchanged or raises JsonSchemaValueException.
 """
 
-SCHEMA_SHA256 = "a9dbb8f5679b9331621bd136e199f90c8cf6f00a7cd82ba21f720c64435e1d98"
+SCHEMA_SHA256 = "af135325dbe596a02aa100efed583ac46a12fe1ba4601f705e3261dc05f564b7"
 
 VERSION = "2.22.3"
 from decimal import Decimal
@@ -622,6 +622,47 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway must not contain "+str(data__spec__ingress__gateway_keys)+" properties")
                         if data__spec__ingress_keys:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress must not contain "+str(data__spec__ingress_keys)+" properties")
+                if "addons" in data__spec_keys:
+                    data__spec_keys.remove("addons")
+                    data__spec__addons = data__spec["addons"]
+                    if not isinstance(data__spec__addons, (list, tuple)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.addons must be array")
+                    data__spec__addons_is_list = isinstance(data__spec__addons, (list, tuple))
+                    if data__spec__addons_is_list:
+                        data__spec__addons_len = len(data__spec__addons)
+                        for data__spec__addons_x, data__spec__addons_item in enumerate(data__spec__addons):
+                            if not isinstance(data__spec__addons_item, (dict)):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}]" + " must be object")
+                            data__spec__addons_item_is_dict = isinstance(data__spec__addons_item, dict)
+                            if data__spec__addons_item_is_dict:
+                                data__spec__addons_item__missing_keys = set(['name', 'source']) - data__spec__addons_item.keys()
+                                if data__spec__addons_item__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}]" + " must contain ")
+                                data__spec__addons_item_keys = set(data__spec__addons_item.keys())
+                                if "name" in data__spec__addons_item_keys:
+                                    data__spec__addons_item_keys.remove("name")
+                                    data__spec__addons_item__name = data__spec__addons_item["name"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnslabel(data__spec__addons_item__name, custom_formats, (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}].name")
+                                if "source" in data__spec__addons_item_keys:
+                                    data__spec__addons_item_keys.remove("source")
+                                    data__spec__addons_item__source = data__spec__addons_item["source"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_relativepath(data__spec__addons_item__source, custom_formats, (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}].source")
+                                if "namespace" in data__spec__addons_item_keys:
+                                    data__spec__addons_item_keys.remove("namespace")
+                                    data__spec__addons_item__namespace = data__spec__addons_item["namespace"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnslabel(data__spec__addons_item__namespace, custom_formats, (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}].namespace")
+                                if "overlays" in data__spec__addons_item_keys:
+                                    data__spec__addons_item_keys.remove("overlays")
+                                    data__spec__addons_item__overlays = data__spec__addons_item["overlays"]
+                                    if not isinstance(data__spec__addons_item__overlays, (list, tuple)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}].overlays" + " must be array")
+                                    data__spec__addons_item__overlays_is_list = isinstance(data__spec__addons_item__overlays, (list, tuple))
+                                    if data__spec__addons_item__overlays_is_list:
+                                        data__spec__addons_item__overlays_len = len(data__spec__addons_item__overlays)
+                                        for data__spec__addons_item__overlays_x, data__spec__addons_item__overlays_item in enumerate(data__spec__addons_item__overlays):
+                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_relativepath(data__spec__addons_item__overlays_item, custom_formats, (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}].overlays[{data__spec__addons_item__overlays_x}]")
+                                if data__spec__addons_item_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}]" + " must not contain "+str(data__spec__addons_item_keys)+" properties")
                 if "apps" in data__spec_keys:
                     data__spec_keys.remove("apps")
                     data__spec__apps = data__spec["apps"]

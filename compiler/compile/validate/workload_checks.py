@@ -8,6 +8,7 @@ from typing import Any
 from compiler.compile.load import PathKey
 from compiler.compile.validate.checker import FieldChecker
 from compiler.compile.validate.fields import as_dict, as_int, as_list, as_str, is_ip
+from compiler.repo.vendor import LOCK_FILE, locked_entry
 
 NODE_PORT_RANGE = range(30000, 32768)
 TLS_KEYS = {"tls.crt", "tls.key"}  # what a kubernetes.io/tls Secret must hold
@@ -26,6 +27,7 @@ class WorkloadChecks(FieldChecker):
         if "gateway" in ingress:
             self.gateway_tls_hosts(as_list(spec.get("apps")))
         self.apps(as_list(spec.get("apps")), services, secrets)
+        self.addons(as_list(spec.get("addons")))
 
     def ingress(self, nginx: dict[str, Any], controller: str = "nginx") -> None:
         """ingress-nginx or the gateway: both have the same exposure fields."""
@@ -101,6 +103,42 @@ class WorkloadChecks(FieldChecker):
                     f"host {host} already has the certificate {other_ns}/{other_secret} "
                     f"(apps[{other}]); the Gateway serves one certificate per host",
                 )
+
+    def addons(self, addons: list[Any]) -> None:
+        """Unique names; a source that exists and that kgit.lock pins; overlays that exist."""
+        seen: dict[str, int] = {}
+        for i, raw in enumerate(addons):
+            addon = as_dict(raw)
+            base = ("spec", "addons", i)
+            name = as_str(addon.get("name"))
+            if name is not None and name in seen:
+                self.report(
+                    (*base, "name"), f"duplicate add-on {name!r} (also addons[{seen[name]}])"
+                )
+            if name is not None:
+                seen.setdefault(name, i)
+            source = as_str(addon.get("source"))
+            if source is not None and self.tree.is_file(source):
+                if locked_entry(self.tree, source) is None:
+                    self.report(
+                        (*base, "source"),
+                        f"{source!r} is not pinned in {LOCK_FILE}; an add-on's manifest must be "
+                        "vendored with `kgit vendor url URL --sha256 HEX`, which pins it",
+                    )
+            else:
+                self._source((*base, "source"), source)
+            self._overlays(base, as_list(addon.get("overlays")))
+
+    def _overlays(self, base: PathKey, overlays: list[Any]) -> None:
+        for j, overlay in enumerate(overlays):
+            path = (*base, "overlays", j)
+            text = as_str(overlay)
+            if text is None:
+                continue
+            if not text.startswith("overlays/"):
+                self.report(path, f"{text!r} must be a file under overlays/")
+            else:
+                self._source(path, text)
 
     def _tolerations(self, base: PathKey, tolerations: list[Any]) -> None:
         # The rules of Kubernetes' validateTolerations (pkg/apis/core/validation).
@@ -247,15 +285,7 @@ class WorkloadChecks(FieldChecker):
             for j, alias in enumerate(as_list(app.get("hostAliases"))):
                 self._ip((*base, "hostAliases", j, "ip"), as_dict(alias).get("ip"))
             self._app_ingress(base, app, namespace, secrets, routes)
-            for j, overlay in enumerate(as_list(app.get("overlays"))):
-                path = (*base, "overlays", j)
-                text = as_str(overlay)
-                if text is None:
-                    continue
-                if not text.startswith("overlays/"):
-                    self.report(path, f"{text!r} must be a file under overlays/")
-                else:
-                    self._source(path, text)
+            self._overlays(base, as_list(app.get("overlays")))
 
     def _env(
         self,
