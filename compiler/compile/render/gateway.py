@@ -16,7 +16,7 @@ data plane of its own: it patches NginxProxy ``spec.kubernetes`` (docs/addons.md
 4. images through ``ingress.gateway.imageRegistry`` (the controller, the cert generator and
    the data plane image that NginxProxy names);
 5. the cert-generator Job as ingress-nginx's admission Jobs: named after its spec, kept
-   when finished, ``kgit.dev/replace``.
+   when finished, ``kgit.dev/replace``; null fields (``annotations: null``) left out.
 
 Then one Gateway (``kgit`` in NGF's namespace): an HTTP listener on port 80 for every host,
 and one HTTPS listener on port 443 per host whose app asks for TLS. Per app with
@@ -39,7 +39,7 @@ from compiler.compile.render.ingress_nginx import make_replaceable, plain
 from compiler.compile.render.removed_apis import removed_api_warnings, served
 from compiler.compile.resources import Resource
 from compiler.core.errors import KgitError
-from compiler.core.plaindata import clone
+from compiler.core.plaindata import clone, without_nulls
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 NGF_GROUP = "gateway.nginx.org"
@@ -79,7 +79,9 @@ def render_gateway_controller(
     """NGF's objects patched for ``cluster``, and the Gateway that kgit renders for them."""
     spec = cluster.ingress_gateway
     assert spec is not None
-    objects = served(clone(base), cluster.kubernetes.version)
+    # without_nulls copies: upstream's Job has `annotations: null` (an empty Helm value),
+    # which the API server never stores.
+    objects = [without_nulls(obj) for obj in served(base, cluster.kubernetes.version)]
     proxy = _nginx_proxy(objects)
     gateway_class = _gateway_class(objects, proxy)
     kube = proxy.setdefault("spec", {}).setdefault("kubernetes", {})
@@ -89,7 +91,6 @@ def render_gateway_controller(
     mirror_images(objects, spec.image_registry)
     _mirror_proxy_image(workload, spec.image_registry)
     for obj in objects:
-        _drop_null_annotations(obj)
         if obj.get("kind") == "Job":
             make_replaceable(obj)
     ref = GatewayRef(GATEWAY_NAME, proxy["metadata"]["namespace"], gateway_class)
@@ -335,15 +336,6 @@ def _mirror_proxy_image(workload: dict[str, Any], registry: str | None) -> None:
     image = (workload.get("container") or {}).get("image") or {}
     if registry and image.get("repository"):
         image["repository"] = mirror_image(image["repository"], registry)
-
-
-def _drop_null_annotations(obj: dict[str, Any]) -> None:
-    """Upstream's Job has ``annotations: null`` in its pod template (an empty Helm value);
-    the API server stores no such field, so kgit does not send one either."""
-    template = (obj.get("spec") or {}).get("template") or {}
-    metadata = template.get("metadata")
-    if isinstance(metadata, dict) and "annotations" in metadata and metadata["annotations"] is None:
-        del metadata["annotations"]
 
 
 # --- finding things -------------------------------------------------------------------------
