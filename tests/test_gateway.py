@@ -290,13 +290,22 @@ def test_app_gets_an_ingress_an_httproute_or_both(gateway, nginx, kinds):
 
 
 def test_implementation_specific_path_is_a_warning_with_the_app():
-    app_spec = {**WEB, "ingress": {"host": "web.lab.example", "pathType": "ImplementationSpecific"}}
-    warnings = gateway_warnings(cluster({}, apps=[app_spec]), _baseline(), "kgit:baseline")
+    ingress = {"host": "web.lab.example", "path": "/api", "pathType": "ImplementationSpecific"}
+    warnings = gateway_warnings(
+        cluster({}, apps=[{**WEB, "ingress": ingress}]), _baseline(), "kgit:baseline"
+    )
     assert warnings == [
         "spec.apps[0].ingress.pathType: ImplementationSpecific becomes PathPrefix in the "
-        "HTTPRoute web/web: '/' matches whole path elements only (ingress-nginx also matched "
-        "longer names such as x); set pathType: Prefix or Exact to say which"
+        "HTTPRoute web/web: '/api' matches whole path elements only (ingress-nginx also "
+        "matched longer names such as /apix); set pathType: Prefix or Exact to say which"
     ]
+
+
+def test_implementation_specific_root_path_needs_no_warning():
+    # "/" matches every path in both: nothing changes.
+    ingress = {"host": "web.lab.example", "path": "/", "pathType": "ImplementationSpecific"}
+    spec = cluster({}, apps=[{**WEB, "ingress": ingress}])
+    assert gateway_warnings(spec, _baseline(), "kgit:baseline") == []
 
 
 # --- validation -----------------------------------------------------------------------------

@@ -280,3 +280,45 @@ def test_addons_are_staged_crds_then_custom_resources_webhooks_after_their_backe
     assert controller_reads and controller_reads[0] < webhook_write
     code = main(["plan", "--detailed-exitcode", "-f", spec, "--kubeconfig", kubeconfig])
     assert code == 0, capsys.readouterr()
+
+
+def test_removing_an_addon_prunes_it_but_keeps_its_crds_until_prune_protected(
+    upstream: Path, tmp_path: Path, apiserver, capsys
+):
+    _vendor(
+        tmp_path,
+        upstream,
+        {
+            "vendor/gateway-api.yaml": "gateway/gateway-api-v1.5.1-standard-install.yaml",
+            "vendor/ingress-nginx.yaml": INGRESS,
+        },
+    )
+    entries = {
+        name: f"    - name: {name}\n      source: vendor/{name}.yaml\n"
+        for name in ("ingress-nginx", "gateway-api")  # the one that stays keeps its index
+    }
+    spec = tmp_path / "cluster.yaml"
+    spec.write_text(SPEC + "  addons:\n" + "".join(entries.values()))
+    common = ["-f", str(spec), "--kubeconfig", str(apiserver.kubeconfig)]
+    assert main(["compile", "-f", str(spec)]) == 0
+    assert main(["apply", "--yes", *common]) == 0
+    crd = ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+    assert apiserver.get(*crd, "httproutes.gateway.networking.k8s.io") is not None
+    capsys.readouterr()
+
+    spec.write_text(SPEC + "  addons:\n" + entries["ingress-nginx"])
+    assert main(["compile", "-f", str(spec)]) == 0
+    assert main(["apply", "--yes", *common]) == 0
+    out = capsys.readouterr().out.splitlines()
+    # The policy and its binding go; the 8 CRDs (and every HTTPRoute of the cluster) stay.
+    assert out[-1] == "Apply complete: 0 created, 0 configured, 0 replaced, 2 deleted, 8 skipped."
+    assert (
+        "CustomResourceDefinition.apiextensions.k8s.io/httproutes.gateway.networking.k8s.io "
+        "skipped (protected kind: use --prune-protected)"
+    ) in out
+    assert apiserver.get(*crd, "httproutes.gateway.networking.k8s.io") is not None
+
+    assert main(["apply", "--yes", "--prune-protected", *common]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "Apply complete: 0 created, 0 configured, 0 replaced, 8 deleted, 0 skipped."
+    assert apiserver.get(*crd, "httproutes.gateway.networking.k8s.io") is None

@@ -22,6 +22,9 @@ DEFAULT_DNS_DOMAIN = "cluster.local"
 DEFAULT_POD_SUBNET = "10.244.0.0/16"
 DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
 API_SERVER_PORT = 6443
+# Node ports of ingress-nginx and of the gateway with NodePort exposure (validation reads
+# them too: while both controllers are in the spec their ports must differ).
+DEFAULT_NODE_PORTS = {"http": 30080, "https": 30443}
 
 
 def frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -368,9 +371,7 @@ def _ingress_nginx(raw: Mapping[str, Any] | None) -> IngressNginx | None:
         replicas=raw.get("replicas", 1) if kind == "Deployment" else None,
         exposure=exposure,
         node_ports=(
-            NodePorts(http=ports.get("http", 30080), https=ports.get("https", 30443))
-            if exposure == "NodePort"
-            else None
+            NodePorts(**{**DEFAULT_NODE_PORTS, **ports}) if exposure == "NodePort" else None
         ),
         external_traffic_policy=raw.get("externalTrafficPolicy", "Cluster"),
         node_selector=frozen_map(raw.get("nodeSelector")),
@@ -394,9 +395,7 @@ def _ingress_gateway(raw: Mapping[str, Any] | None) -> IngressGateway | None:
         replicas=raw.get("replicas", 1) if kind == "Deployment" else None,
         exposure=exposure,
         node_ports=(
-            NodePorts(http=ports.get("http", 30080), https=ports.get("https", 30443))
-            if exposure == "NodePort"
-            else None
+            NodePorts(**{**DEFAULT_NODE_PORTS, **ports}) if exposure == "NodePort" else None
         ),
         external_traffic_policy=raw.get("externalTrafficPolicy", "Cluster"),
         node_selector=frozen_map(raw.get("nodeSelector")),

@@ -7,10 +7,10 @@ delete an object someone has since re-created or relabelled.
 
 Two guards against a broken render deleting a cluster, both lifted by
 ``--allow-mass-prune``: an empty desired set prunes nothing, and neither does a prune
-that would delete more than half of the inventory. Namespaces and PersistentVolumeClaims
-hold data that cannot be re-created from Git (everything inside a namespace; a volume's
-contents), so they are only deleted with ``--prune-protected`` and reported as skipped
-otherwise.
+that would delete more than half of the inventory. Namespaces, PersistentVolumeClaims and
+CustomResourceDefinitions hold data that cannot be re-created from Git (everything inside a
+namespace; a volume's contents; every custom resource of the CRD's kind), so they are only
+deleted with ``--prune-protected`` and reported as skipped otherwise.
 """
 
 from __future__ import annotations
@@ -23,7 +23,15 @@ from compiler.core.errors import PlanError
 from compiler.reconcile.applyset import PART_OF_LABEL, member_key
 from compiler.reconcile.model import ObjectRef
 
-PROTECTED_KINDS = frozenset({("", "Namespace"), ("", "PersistentVolumeClaim")})
+PROTECTED_KINDS = frozenset(
+    {
+        ("", "Namespace"),
+        ("", "PersistentVolumeClaim"),
+        # Deleting a CRD deletes every custom resource of its kind in the cluster, including
+        # ones kgit never applied (a third-party add-on's CRDs hold other teams' objects).
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    }
+)
 
 
 @dataclass(frozen=True)

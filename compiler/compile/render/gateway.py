@@ -189,7 +189,13 @@ def gateway_warnings(cluster: Cluster, base: list[dict[str, Any]], origin: str) 
     """What the user should know about the gateway path (not errors)."""
     found = removed_api_warnings("nginx-gateway-fabric", origin, base, cluster.kubernetes.version)
     for app in cluster.apps:
-        if app.ingress is not None and app.ingress.path_type == "ImplementationSpecific":
+        ingress = app.ingress
+        # "/" matches every path either way; any other prefix matches fewer paths now.
+        if (
+            ingress is not None
+            and ingress.path_type == "ImplementationSpecific"
+            and (ingress.path != "/")
+        ):
             found.append(
                 f"{app.source}.ingress.pathType: ImplementationSpecific becomes PathPrefix in "
                 f"the HTTPRoute {app.namespace}/{app.name}: {app.ingress.path!r} matches whole "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.compile.load import PathKey
+from compiler.compile.model import DEFAULT_NODE_PORTS
 from compiler.compile.validate.checker import FieldChecker
 from compiler.compile.validate.fields import as_dict, as_int, as_list, as_str, is_ip
 from compiler.repo.vendor import LOCK_FILE, locked_entry
@@ -63,7 +64,7 @@ class WorkloadChecks(FieldChecker):
             return
         if gateway.get("exposure", "NodePort") != "NodePort":
             return
-        defaults = {"http": 30080, "https": 30443}
+        defaults = DEFAULT_NODE_PORTS
         taken = {
             as_int(value): name
             for name, value in {**defaults, **as_dict(nginx.get("nodePorts"))}.items()
