@@ -385,6 +385,23 @@ def test_invalid_gateway_specs_are_reported_with_positions(tmp_path, capsys, fra
     assert [line for line in lines if line.startswith("cluster.yaml:")] == expected
 
 
+def test_more_tls_hosts_than_a_gateway_has_listeners_is_an_error(tmp_path, capsys):
+    apps = "".join(
+        f"    - {{name: a{i}, image: nginx:1.27.0, ports: [80], "
+        f"ingress: {{host: h{i}.example, tlsSecret: s{i}}}}}\n"
+        for i in range(64)
+    )
+    (tmp_path / "cluster.yaml").write_text(SPEC + "  ingress:\n    gateway: {}\n  apps:\n" + apps)
+    assert main(["validate", "-f", str(tmp_path / "cluster.yaml")]) == 1
+    err = capsys.readouterr().err.replace(str(tmp_path) + "/", "")
+    assert err.splitlines() == [
+        "error: cluster.yaml:13:5: spec.ingress.gateway: the apps have 64 TLS hosts, but a "
+        "Gateway has at most 64 listeners (one for HTTP and one per TLS host: at most 63 TLS "
+        "hosts)",
+        "1 error found",
+    ]
+
+
 def test_cut_over_with_distinct_ports_is_valid(tmp_path, capsys):
     fragment = (
         "  ingress:\n    nginx: {}\n    gateway:\n      nodePorts: {http: 31080, https: 31443}\n"

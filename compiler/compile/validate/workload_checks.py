@@ -13,6 +13,7 @@ from compiler.repo.vendor import LOCK_FILE, locked_entry
 
 NODE_PORT_RANGE = range(30000, 32768)
 TLS_KEYS = {"tls.crt", "tls.key"}  # what a kubernetes.io/tls Secret must hold
+MAX_TLS_HOSTS = 63  # Gateway spec.listeners has maxItems 64, and one is the HTTP listener
 
 
 class WorkloadChecks(FieldChecker):
@@ -104,6 +105,13 @@ class WorkloadChecks(FieldChecker):
                     f"host {host} already has the certificate {other_ns}/{other_secret} "
                     f"(apps[{other}]); the Gateway serves one certificate per host",
                 )
+        if len(seen) > MAX_TLS_HOSTS:
+            self.report(
+                ("spec", "ingress", "gateway"),
+                f"the apps have {len(seen)} TLS hosts, but a Gateway has at most 64 listeners "
+                f"(one for HTTP and one per TLS host: at most {MAX_TLS_HOSTS} TLS hosts)",
+                key=True,
+            )
 
     def addons(self, addons: list[Any]) -> None:
         """Unique names; a source that exists and that kgit.lock pins; overlays that exist."""
