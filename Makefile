@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench schema-check clean
+.PHONY: demo test lint bench schema-check clean sshd
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,27 @@ demo: $(VENV)/.installed-kgit
 	$(BIN)/kgit compile --check
 	$(BIN)/kgit diff --demo
 
-test: $(VENV)/.installed-test
+# The host tests run a real OpenSSH server (Debian's openssh-server) serving test nodes on
+# loopback addresses; it needs root, as CI has. Installed here like any test dependency.
+sshd:
+	@if [ ! -x /usr/sbin/sshd ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; \
+	  else echo "note: openssh-server not installed and not root; the host SSH tests will be skipped"; fi; \
+	fi
+
+test: lint sshd
 	@command -v kubectl >/dev/null || echo "note: kubectl not found; tests that use it will be skipped"
-	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2
 
+# The gates CI runs (through make test) and .pre-commit-config.yaml runs for contributors:
+# formatting, lint with a complexity limit (C901), types, and the import contracts
+# (layers, no kubernetes on the compile path, GitPython only in repo/; no cycles).
 lint: $(VENV)/.installed-test
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.run

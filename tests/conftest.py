@@ -27,6 +27,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
+    # The test API server speaks plain HTTP on 127.0.0.1 and its kubeconfig has a token:
+    # kgit refuses to send credentials over plain HTTP without this opt-in.
+    monkeypatch.setenv("KGIT_ALLOW_INSECURE_HTTP", "1")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("GIT_AUTHOR_NAME", "kgit tests")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "tests@kgit.invalid")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -10,13 +11,15 @@ from typing import Any
 
 import yaml
 
-from compiler.reconcile.apply import ApplyOptions, ApplyResult, apply_plan
+from compiler.core.identity import ObjectId
+from compiler.reconcile.apply import ApplyOptions, apply_plan
 from compiler.reconcile.applyset import applyset_id, parent_ref, read_inventory
-from compiler.reconcile.connect import ClusterClient, connect
+from compiler.reconcile.client import ClientOptions, ClusterClient, connect
+from compiler.reconcile.client.retry import RetryPolicy, no_jitter
 from compiler.reconcile.desired import Desired, desired_from_files
-from compiler.reconcile.model import ObjectRef, Plan
+from compiler.reconcile.model import Plan
 from compiler.reconcile.plan import PlanOptions, make_plan
-from compiler.reconcile.retry import RetryPolicy, no_jitter
+from compiler.reconcile.results import ApplyResult
 
 CLUSTER = "lab"
 SET_ID = applyset_id(parent_ref(CLUSTER))
@@ -104,9 +107,13 @@ def web_app() -> list[Body]:
     return [namespace("web"), deployment("nginx"), service("nginx"), ingress("nginx")]
 
 
+def with_retry(client: ClusterClient, retry: RetryPolicy) -> ClusterClient:
+    """The same connection (discovery included) with another retry policy."""
+    return dataclasses.replace(client, options=dataclasses.replace(client.options, retry=retry))
+
+
 def client_for(server: Any) -> ClusterClient:
-    client = connect(str(server.kubeconfig))
-    client.retry = FAST_RETRY
+    client = connect(str(server.kubeconfig), options=ClientOptions(retry=FAST_RETRY))
     return client
 
 
@@ -122,22 +129,22 @@ def converge(
     return apply_plan(client, made, wanted, options, out=io.StringIO(), **kw)
 
 
-def members(server: Any) -> set[ObjectRef]:
+def members(server: Any) -> set[ObjectId]:
     """Live objects carrying this cluster's part-of label (the parent excluded)."""
     found = set()
     for obj in server.objects():
         labels = obj["metadata"].get("labels") or {}
         if labels.get("applyset.kubernetes.io/part-of") == SET_ID:
-            found.add(ObjectRef.of(obj))
+            found.add(ObjectId.of(obj))
     return found
 
 
-def inventory(server: Any) -> set[ObjectRef]:
+def inventory(server: Any) -> set[ObjectId]:
     return read_inventory(server.get("v1", "ConfigMap", f"kgit-{CLUSTER}", "kube-system"))
 
 
-def refs(objects: list[Body]) -> set[ObjectRef]:
-    return {ObjectRef.of(o) for o in objects}
+def refs(objects: list[Body]) -> set[ObjectId]:
+    return {ObjectId.of(o) for o in objects}
 
 
 def changed(objects: list[Body], index: int, **spec_changes: Any) -> list[Body]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from compiler.core import yamlout
 from compiler.reconcile.applyset import applyset_id, parent_manifest, parent_ref, with_member_labels
-from compiler.reconcile.connect import ClusterClient, connect
+from compiler.reconcile.client import ClusterClient, connect
 from compiler.reconcile.desired import read_desired, with_secret_values
 
 CLUSTER = "lab"

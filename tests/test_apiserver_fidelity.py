@@ -352,3 +352,42 @@ def test_background_delete_of_a_configmap_answers_status(apiserver: ApiServer) -
             "details": {"name": "c", "kind": "configmaps", "uid": created["metadata"]["uid"]},
         },
     )
+
+
+SERVICE_PATH = "/api/v1/namespaces/default/services/web"
+
+
+def service(*ports: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "selector": {"app": "web"},
+            "ports": [{"port": p, "name": f"p{p}"} for p in ports],
+        },
+    }
+
+
+def test_apply_that_drops_a_list_map_item_removes_the_whole_item(apiserver: ApiServer) -> None:
+    # ports is a list-map keyed by port and protocol: the manager that stops applying
+    # an item loses the item, keys included (upstream removes it whole; removing its
+    # fields one by one left {protocol, targetPort} and a 422 on the missing port).
+    query = "?fieldManager=kgit&force=true"
+    assert call(apiserver, "PATCH", SERVICE_PATH + query, service(80, 81), APPLY)[0] == 201
+    code, body = call(apiserver, "PATCH", SERVICE_PATH + query, service(80), APPLY)
+    assert code == 200, body
+    assert [p["port"] for p in body["spec"]["ports"]] == [80]
+
+
+@pytest.mark.parametrize("name", ["default", "kube-system", "kube-public"])
+def test_built_in_namespaces_cannot_be_deleted(apiserver: ApiServer, name: str) -> None:
+    # NamespaceLifecycle admission (k8s.io/apiserver/pkg/admission/plugin/namespace/
+    # lifecycle): the immortal namespaces answer 403 Forbidden to a DELETE.
+    code, body = call(apiserver, "DELETE", f"/api/v1/namespaces/{name}")
+    assert (code, body["reason"], body["message"]) == (
+        403,
+        "Forbidden",
+        f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+    )
+    assert apiserver.get("v1", "Namespace", name)["status"].get("phase") != "Terminating"

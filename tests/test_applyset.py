@@ -13,6 +13,7 @@ import pytest
 from compiler import __version__
 from compiler.core import yamlout
 from compiler.core.errors import PlanError
+from compiler.core.identity import ObjectId
 from compiler.reconcile.applyset import (
     ID_LABEL,
     PART_OF_LABEL,
@@ -23,15 +24,14 @@ from compiler.reconcile.applyset import (
     read_inventory,
     with_member_labels,
 )
-from compiler.reconcile.model import ObjectRef
 from tests.reconcile_helpers import apply_out, deployment, namespace, service, write_out
 
 MEMBERS = [
-    ObjectRef("apps/v1", "Deployment", "web", "nginx"),
-    ObjectRef("v1", "Service", "web", "nginx"),
-    ObjectRef("v1", "Namespace", "", "web"),
-    ObjectRef("v1", "ConfigMap", "kube-system", "settings"),
-    ObjectRef("networking.k8s.io/v1", "Ingress", "prod", "site"),
+    ObjectId("apps/v1", "Deployment", "web", "nginx"),
+    ObjectId("v1", "Service", "web", "nginx"),
+    ObjectId("v1", "Namespace", "", "web"),
+    ObjectId("v1", "ConfigMap", "kube-system", "settings"),
+    ObjectId("networking.k8s.io/v1", "Ingress", "prod", "site"),
 ]
 
 
@@ -75,7 +75,7 @@ def test_id_matches_the_one_kubectl_computes(apiserver, tmp_path: Path):
 
 def test_parent_is_a_configmap_in_kube_system_with_the_kep_annotations():
     parent = parent_manifest("lab", MEMBERS)
-    assert ObjectRef.of(parent) == ObjectRef("v1", "ConfigMap", "kube-system", "kgit-lab")
+    assert ObjectId.of(parent) == ObjectId("v1", "ConfigMap", "kube-system", "kgit-lab")
     assert parent["metadata"]["labels"] == {ID_LABEL: applyset_id(parent_ref("lab"))}
     assert parent["metadata"]["annotations"] == {
         "applyset.kubernetes.io/tooling": f"kgit/{__version__}",

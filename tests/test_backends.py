@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from compiler.core.identity import ObjectId
 from compiler.reconcile.backends import webhook_backends
-from compiler.reconcile.model import ObjectRef
 
-CONTROLLER = ObjectRef("apps/v1", "Deployment", "ingress-nginx", "ingress-nginx-controller")
+CONTROLLER = ObjectId("apps/v1", "Deployment", "ingress-nginx", "ingress-nginx-controller")
 
 
 def workload(kind: str, name: str, ns: str, labels: dict[str, str]) -> dict:
@@ -130,7 +130,7 @@ CTRL_SVC = svc("admission", "ingress-nginx", {"component": "controller"})
                 CTRL_SVC,
                 webhook("ValidatingWebhookConfiguration", calls("admission", "ingress-nginx")),
             ],
-            {ObjectRef("apps/v1", "DaemonSet", "ingress-nginx", "ingress-nginx-controller")},
+            {ObjectId("apps/v1", "DaemonSet", "ingress-nginx", "ingress-nginx-controller")},
             id="daemonset-controller",
         ),
         pytest.param(

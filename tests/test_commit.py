@@ -270,5 +270,5 @@ def test_an_ignored_out_is_a_clear_git_error(spec, capsys):
     assert run.code == 1
     assert run.err.splitlines()[-1] == (
         "error: git add failed: The following paths are ignored by one of your "
-        ".gitignore files: out"
+        ".gitignore files: out; nothing was committed or staged, and out/ holds the new compile"
     )

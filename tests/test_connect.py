@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from compiler.cli.app import main
 from compiler.core.errors import ClusterError
-from compiler.reconcile.connect import connect
-from compiler.reconcile.model import ObjectRef
-from compiler.reconcile.retry import RetryPolicy
+from compiler.core.identity import ObjectId
+from compiler.reconcile.client import connect
+from compiler.reconcile.client.retry import RetryPolicy
 from tests.apiserver.kubeconfig import write_kubeconfig
 from tests.reconcile_helpers import deployment, namespace, write_out
 
@@ -135,7 +137,7 @@ def test_unknown_kind_is_a_clear_error(apiserver):
 
 def test_get_of_a_missing_object_is_none(apiserver):
     client = connect(str(apiserver.kubeconfig))
-    assert client.get(ObjectRef("v1", "ConfigMap", "default", "absent")) is None
+    assert client.get(ObjectId("v1", "ConfigMap", "default", "absent")) is None
     client.close()
 
 
@@ -171,7 +173,7 @@ def service_account(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
     (in a temporary folder: the library's and kgit's paths are pointed at it)."""
     from kubernetes.config import incluster_config
 
-    from compiler.reconcile import connect as connect_module
+    from compiler.reconcile.client import credentials as connect_module
 
     folder = tmp_path / "serviceaccount"
     folder.mkdir()
@@ -187,7 +189,7 @@ def service_account(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
 
 
 def test_in_a_pod_without_kubeconfig_the_service_account_is_used(service_account):
-    from compiler.reconcile.connect import Credentials, load_credentials
+    from compiler.reconcile.client import Credentials, load_credentials
 
     _token, ca = service_account
     api, creds = load_credentials()
@@ -215,3 +217,38 @@ def test_without_the_token_file_the_pod_environment_is_not_used(service_account,
     token.unlink()
     assert main(run_plan(out)) == 1
     assert last_error(capsys).startswith("error: no kubeconfig found")
+
+
+def test_credentials_are_not_sent_over_plain_http(apiserver, out, capsys, monkeypatch):
+    # client-go (so kubectl) only sends a token on a TLS connection; kgit refuses.
+    monkeypatch.delenv("KGIT_ALLOW_INSECURE_HTTP")
+    assert main(run_plan(out, "--kubeconfig", str(apiserver.kubeconfig))) == 1
+    err = capsys.readouterr().err
+    assert f"error: refusing to send the credentials of context 'kgit-test' to {apiserver.url}" in (
+        err
+    )
+    assert "hint: use the server's https:// address; for a local test server only, set " in err
+    assert len(apiserver.requests) == 0  # not one request went out
+
+
+def test_plain_http_without_credentials_needs_no_opt_in(apiserver, out, tmp_path, monkeypatch):
+    # e.g. `kubectl proxy` on 127.0.0.1:8001: nothing secret travels
+    monkeypatch.delenv("KGIT_ALLOW_INSECURE_HTTP")
+    config = yaml.safe_load(apiserver.kubeconfig.read_text())
+    del config["users"][0]["user"]["token"]
+    kubeconfig = tmp_path / "proxy-kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    assert main(run_plan(out, "--kubeconfig", str(kubeconfig))) == 0
+
+
+def test_kubeconfig_from_a_pipe(apiserver, out, capsys):
+    # `kgit plan --kubeconfig <(vault read ...)`: a /dev/fd path, not a regular file,
+    # that can be read only once
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "w") as writer:
+        writer.write(apiserver.kubeconfig.read_text())
+    try:
+        assert main(run_plan(out, "--kubeconfig", f"/dev/fd/{read_end}")) == 0
+    finally:
+        os.close(read_end)
+    assert "Plan: 2 to create" in capsys.readouterr().out

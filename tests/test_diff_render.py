@@ -122,7 +122,7 @@ def test_added_and_removed_objects_and_host_files():
         {"manifests/a.yaml": SERVICE, "hosts/old/x.sh": b"x\n"},
         {"manifests/a.yaml": _deployment("web:1.0"), "hosts/new/x.sh": b"x\n"},
     )
-    # Sorted by identity: core group ("") first, as ObjectKey orders them.
+    # Sorted by identity: core group ("") first, as ObjectId orders them.
     assert [(c.action, c.key.kind) for c in changes.objects] == [
         ("removed", "Service"),
         ("added", "Deployment"),

@@ -61,7 +61,7 @@ def test_serialize_is_deterministic_and_indexes_every_file_and_object():
     assert [f["path"] for f in index["files"]] == sorted(set(files) - {"index.json"})
     for entry in index["files"]:
         assert entry["sha256"] == hashlib.sha256(files[entry["path"]]).hexdigest()
-    assert index["files"][1] == {
+    assert index["files"][2] == {
         "path": "hosts/n1/provision.sh",
         "sha256": hashlib.sha256(b"#!/usr/bin/env bash\necho hi\n").hexdigest(),
         "executable": True,

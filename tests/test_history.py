@@ -7,11 +7,11 @@ import json
 from compiler.reconcile.history import (
     KEEP,
     HistoryEntry,
-    format_history,
     history_patch,
     read_history,
     with_entry,
 )
+from compiler.views.history import format_history
 
 
 def entry(number: int) -> HistoryEntry:

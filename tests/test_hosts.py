@@ -36,6 +36,19 @@ VARIANTS = [
         ),
         id="debian-1.28-ipvs",
     ),
+    pytest.param(
+        spec(
+            kubernetes={"version": "1.31.4"},
+            controlPlane={"vip": {"address": "10.0.0.100", "interface": "eth0"}},
+            nodes=[
+                {"name": "cp1", "address": "10.0.0.10", "role": "control-plane"},
+                {"name": "cp2", "address": "10.0.0.11", "role": "control-plane"},
+                {"name": "w1", "address": "10.0.0.20", "role": "worker", "runtime": "containerd"},
+            ],
+            runtime={"name": "crio", "containerdConfigVersion": 2},
+        ),
+        id="debian-vip-mixed-runtimes",
+    ),
 ]
 
 HEREDOC = re.compile(r"^  write_file (\S+) (\S+) <<'KGIT_EOF'\n(.*?)^KGIT_EOF$", re.M | re.S)

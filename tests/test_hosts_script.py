@@ -54,7 +54,7 @@ def installed_files(out_files: dict[str, str]) -> dict[str, str]:
 
 
 def without_key_fetch(calls: list[str]) -> list[str]:
-    # curl | gpg run as one pipeline: their two log lines may come in either order.
+    # The signing-key downloads (curl, then gpg --dearmor into a temporary file).
     return [c for c in calls if not c.startswith(("curl ", "gpg "))]
 
 
@@ -442,3 +442,46 @@ def test_post_phase_alone_needs_kubeadm_first_then_installs_the_admin_kubeconfig
         f"chown 1000:1001 {host.root}/home/alice/.kube {host.root}/home/alice/.kube/config"
     ]
     assert host.files()["/home/alice/.kube/config"] == "admin kubeconfig\n"
+
+
+KUBE_KEYRING = "/etc/apt/keyrings/kubernetes-apt-keyring.gpg"
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        pytest.param(
+            {"SHIM_CURL_CUT": "1"},
+            "[kgit packages] error: could not download the signing key "
+            "https://pkgs.k8s.io/core:/stable:/v1.31/deb/Release.key; nothing was installed, "
+            "re-run to retry",
+            id="download-cut-short",
+        ),
+        pytest.param(
+            {"SHIM_GPG_BAD": "1"},
+            "[kgit packages] error: https://pkgs.k8s.io/core:/stable:/v1.31/deb/Release.key is "
+            "not an OpenPGP key (gpg --dearmor failed); nothing was installed",
+            id="not-a-key",
+        ),
+    ],
+)
+def test_a_failed_key_download_leaves_no_keyring_and_the_rerun_fetches_it(tmp_path, fault, message):
+    script, _ = script_for(tmp_path, DEBIAN_CRIO, "cp1")
+    host = FakeHost(tmp_path / "host", OS_RELEASE["debian"])
+
+    broken = host.run(script, "--phase", "packages", env=fault)
+
+    assert broken.returncode == 1
+    assert message in broken.stderr.splitlines()
+    keyrings = host.root / "etc/apt/keyrings"
+    assert not keyrings.exists() or sorted(p.name for p in keyrings.iterdir()) == []
+    assert list(host.tmp.iterdir()) == []  # no temporary file left behind
+
+    fixed = host.run(script, "--phase", "packages")
+
+    assert fixed.returncode == 0, fixed.stderr
+    assert f"[kgit packages] unchanged: {KUBE_KEYRING}" not in fixed.stdout
+    assert host.files()[KUBE_KEYRING] == (
+        "dearmored\narmored key for https://pkgs.k8s.io/core:/stable:/v1.31/deb/Release.key\n"
+    )
+    assert host.mode(KUBE_KEYRING) == 0o644

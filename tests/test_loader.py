@@ -246,3 +246,39 @@ def test_a_folder_symlinked_out_of_the_repository_reads_as_missing(tmp_path: Pat
         tree.read_bytes("overlays/patch.yaml")
     # A symlink that stays inside the tree is followed.
     assert tree.read_bytes("inside/link.yaml") == b"b: 2\n"
+
+
+def _modest_bomb(prefix: str) -> str:
+    """One document whose aliases expand to 67,875 values: under the limit on its own."""
+    lines = [f"{prefix}0: &{prefix}0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level, count in ((1, 10), (2, 10), (3, 10), (4, 5)):
+        refs = ", ".join([f"*{prefix}{level - 1}"] * count)
+        lines.append(f"{prefix}{level}: &{prefix}{level} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_second_document_in_cluster_yaml_is_refused_before_it_is_built() -> None:
+    # The second document alone is a bomb past the limit: building it first would report
+    # that (after the work); cluster.yaml stops at the second document's start.
+    text = "a: 1\n---\n" + _modest_bomb("b") + "c: [" + ", ".join(["*b4"] * 3) + "]\n"
+    with pytest.raises(SpecError) as caught:
+        parse_text(text, "cluster.yaml")
+    assert str(caught.value) == "cluster.yaml:3:1: expected exactly one YAML document"
+
+
+def test_alias_expansion_is_bounded_per_file_not_per_document() -> None:
+    one = _modest_bomb("a")
+    assert len(load_documents_text(one, "overlays/x.yaml")) == 1  # one alone is fine
+    with pytest.raises(SpecError) as caught:
+        load_documents_text(one + "---\n" + _modest_bomb("a"), "overlays/x.yaml")
+    assert str(caught.value).startswith("overlays/x.yaml:11:")
+    assert "YAML aliases expand to more than 100000 values" in str(caught.value)
+
+
+def test_a_long_string_repeated_through_aliases_is_refused() -> None:
+    # 1,000 values only, but 1,000 copies of a 20,000-character string: 20 MB of text.
+    text = "a: &s " + "x" * 20_000 + "\nb: [" + ", ".join(["*s"] * 1000) + "]\n"
+    with pytest.raises(SpecError) as caught:
+        load_documents_text(text, "overlays/x.yaml")
+    assert str(caught.value).startswith("overlays/x.yaml:2:")
+    assert "YAML aliases copy more than 10000000 characters of text" in str(caught.value)

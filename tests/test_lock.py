@@ -12,7 +12,7 @@ import pytest
 
 from compiler.reconcile.apply import apply_plan
 from compiler.reconcile.calls import ApplyCluster
-from compiler.reconcile.connect import ApiRejected
+from compiler.reconcile.client import ApiRejected
 from compiler.reconcile.lock import (
     LeaseLock,
     LockError,

@@ -6,12 +6,12 @@ import random
 
 import pytest
 
-from compiler.reconcile.model import ObjectRef
+from compiler.core.identity import ObjectId
 from compiler.reconcile.order import Stage, delete_batches, group_by_stage, sort_for_apply, stage_of
 
 
-def ref(api_version: str, kind: str, namespace: str = "", name: str = "x") -> ObjectRef:
-    return ObjectRef(api_version, kind, namespace, name)
+def ref(api_version: str, kind: str, namespace: str = "", name: str = "x") -> ObjectId:
+    return ObjectId(api_version, kind, namespace, name)
 
 
 @pytest.mark.parametrize(

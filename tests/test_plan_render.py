@@ -7,16 +7,17 @@ import json
 import pytest
 from markdown_it import MarkdownIt
 
+from compiler.core.identity import ObjectId
 from compiler.core.objdiff import yaml_diff
-from compiler.reconcile.model import Action, ActionKind, ObjectRef, Plan, PlanBase
+from compiler.reconcile.model import Action, ActionKind, Plan, PlanBase
 from compiler.views.plan import format_plan
 
 BASE = PlanBase("d1g3st", "abc123", "lab-admin", "https://192.168.10.10:6443", "applyset-x-v1")
-WEB = ObjectRef("apps/v1", "Deployment", "web", "nginx")
-NS = ObjectRef("v1", "Namespace", "", "web")
-JOB = ObjectRef("batch/v1", "Job", "ingress-nginx", "admission-create")
-OLD = ObjectRef("v1", "ConfigMap", "web", "old")
-SECRET = ObjectRef("v1", "Secret", "web", "db")
+WEB = ObjectId("apps/v1", "Deployment", "web", "nginx")
+NS = ObjectId("v1", "Namespace", "", "web")
+JOB = ObjectId("batch/v1", "Job", "ingress-nginx", "admission-create")
+OLD = ObjectId("v1", "ConfigMap", "web", "old")
+SECRET = ObjectId("v1", "Secret", "web", "db")
 
 BEFORE = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"image": "nginx:1.14.2"}}
 AFTER = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"image": "nginx:1.15.0"}}

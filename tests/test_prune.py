@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from compiler.core.errors import PlanError
-from compiler.reconcile.model import ObjectRef
-from compiler.reconcile.prune import PruneOptions, decide_prune, refusal
+from compiler.core.identity import ObjectId
+from compiler.reconcile.prune import PruneOptions, decide_prune, refusal, skip_reason
 
-NS = ObjectRef("v1", "Namespace", "", "web")
-PVC = ObjectRef("v1", "PersistentVolumeClaim", "web", "data")
-CM = ObjectRef("v1", "ConfigMap", "web", "settings")
-DEPLOY = ObjectRef("apps/v1", "Deployment", "web", "nginx")
+NS = ObjectId("v1", "Namespace", "", "web")
+PVC = ObjectId("v1", "PersistentVolumeClaim", "web", "data")
+CM = ObjectId("v1", "ConfigMap", "web", "settings")
+DEPLOY = ObjectId("apps/v1", "Deployment", "web", "nginx")
 
 
 def test_small_prune_deletes_and_protects_namespaces_and_pvcs():
@@ -39,7 +39,7 @@ def test_protected_kinds_are_deleted_with_prune_protected():
     ],
 )
 def test_more_than_half_of_the_inventory_is_refused(deleted, inventory, refused):
-    candidates = [ObjectRef("v1", "ConfigMap", "web", f"c{i}") for i in range(deleted)]
+    candidates = [ObjectId("v1", "ConfigMap", "web", f"c{i}") for i in range(deleted)]
     if refused:
         with pytest.raises(PlanError):
             decide_prune(candidates, inventory_size=inventory, desired_count=inventory - deleted)
@@ -92,3 +92,18 @@ def test_nothing_to_prune_is_never_refused():
 def test_live_object_needs_label_and_inventory(labels, inventory, reason):
     live = {"metadata": {"name": "settings", "namespace": "web", "labels": labels}}
     assert refusal(CM, live, "set-1", inventory) == reason
+
+
+@pytest.mark.parametrize("name", ["kube-system", "kube-public", "kube-node-lease", "default"])
+def test_built_in_namespaces_are_never_pruned_even_with_prune_protected(name):
+    builtin = ObjectId("v1", "Namespace", "", name)
+    for options in (PruneOptions(), PruneOptions(prune_protected=True, allow_mass_prune=True)):
+        decision = decide_prune([CM, builtin], inventory_size=10, desired_count=8, options=options)
+        assert decision.delete == (CM,)
+        assert decision.skipped == (builtin,)
+    live = {"metadata": {"labels": {"applyset.kubernetes.io/part-of": "set"}}}
+    assert refusal(builtin, live, "set", [builtin]) == (
+        f"Namespace {name} is built into the cluster; kgit never deletes it"
+    )
+    assert skip_reason(builtin) == "built-in namespace: never deleted"
+    assert skip_reason(NS) == "protected kind: use --prune-protected"

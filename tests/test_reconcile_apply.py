@@ -12,13 +12,15 @@ import subprocess
 import pytest
 
 from compiler.core.errors import KgitError, PlanError
+from compiler.core.identity import ObjectId
 from compiler.reconcile import history
-from compiler.reconcile.apply import ApplyError, Outcome, apply_plan
+from compiler.reconcile.apply import apply_plan
 from compiler.reconcile.calls import ApplyCluster
+from compiler.reconcile.client.retry import RetryPolicy, no_jitter
 from compiler.reconcile.lock import force_unlock
-from compiler.reconcile.model import ActionKind, ObjectRef
+from compiler.reconcile.model import ActionKind
 from compiler.reconcile.normalize import fingerprint
-from compiler.reconcile.retry import RetryPolicy, no_jitter
+from compiler.reconcile.results import ApplyError, Outcome
 from tests.reconcile_apply_support import (
     CLUSTER,
     FAST,
@@ -35,6 +37,7 @@ from tests.reconcile_apply_support import (
     refs,
     service,
     web_app,
+    with_retry,
 )
 from tests.reconcile_helpers import from_env_secret
 
@@ -200,7 +203,7 @@ def test_mass_prune_allowed_with_the_flag_and_namespace_protected(apiserver):
         "Service/web/nginx deleted",
     ]
     assert apiserver.get("v1", "Namespace", "web") is not None
-    assert inventory(apiserver) == {ObjectRef("v1", "Namespace", "", "web")}
+    assert inventory(apiserver) == {ObjectId("v1", "Namespace", "", "web")}
 
 
 def _applied_then_planned_to_scale_to_five(client):
@@ -546,14 +549,14 @@ def test_apply_killed_after_any_request_then_rerun_converges_without_orphans(api
     client = client_for(apiserver)
     converge(client, FIRST)
     wanted, made = plan(client, SECOND)
-    client.retry = RetryPolicy(max_attempts=2, base_delay=0.001, jitter=no_jitter)
+    client = with_retry(client, RetryPolicy(max_attempts=2, base_delay=0.001, jitter=no_jitter))
     cut = apiserver.faults.error(500, after=cut_after)
     with contextlib.suppress(KgitError):
         apply_plan(client, made, wanted, FAST, out=io.StringIO())
     apiserver.faults.clear()
     assert cut.hits > 0, "the apply should have been cut off"
     force_unlock(ApplyCluster(client), CLUSTER)
-    client.retry = FAST_RETRY
+    client = with_retry(client, FAST_RETRY)
     result = converge(client, SECOND)
     assert not result.failed()
     assert members(apiserver) == refs(SECOND) == inventory(apiserver)

@@ -86,6 +86,68 @@ def test_saved_plan_is_applied_and_a_stale_one_refused(kgit, apiserver, tmp_path
     assert apiserver.get("v1", "ConfigMap", "one", "web") is None
 
 
+def test_no_change_saved_plan_is_refused_once_out_changed(kgit, apiserver, tmp_path):
+    write_out(kgit.out_dir, web_app())
+    assert kgit("apply", "--yes")[0] == 0
+    plan_file = tmp_path / "plan.json"
+    assert kgit("plan", "--out", str(plan_file))[0] == 0  # no changes
+    write_out(kgit.out_dir, [*web_app(), configmap("new")])
+    code, out, err = kgit("apply", str(plan_file))
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: the saved plan is stale: out/manifests changed since it was made "
+        "(hint: run 'kgit plan' again)\n"
+    )
+
+
+def _turn_a_noop_into_a_delete(plan_file: Path, ref: str) -> dict:
+    data = json.loads(plan_file.read_text())
+    for action in data["actions"]:
+        a = action["ref"]
+        if f"{a['kind']}/{a['namespace']}/{a['name']}" == ref:
+            assert action["kind"] == "no-op"
+            action["kind"] = "delete"
+    return data
+
+
+def test_edited_saved_plan_is_refused(kgit, apiserver, tmp_path):
+    write_out(kgit.out_dir, web_app())
+    assert kgit("apply", "--yes")[0] == 0
+    plan_file = tmp_path / "plan.json"
+    assert kgit("plan", "--out", str(plan_file))[0] == 0
+    edited = _turn_a_noop_into_a_delete(plan_file, "Deployment/web/nginx")
+    plan_file.write_text(json.dumps(edited))
+    code, _, err = kgit("apply", str(plan_file))
+    assert code == 1
+    assert err == (
+        f"error: {plan_file}: the saved plan was changed after `kgit plan` wrote it (its "
+        "base and actions do not match its digest); refusing to apply it (hint: run "
+        "'kgit plan --out FILE' again)\n"
+    )
+    assert apiserver.get("apps/v1", "Deployment", "nginx", "web") is not None
+
+
+def test_saved_plan_never_deletes_an_object_out_still_holds(kgit, apiserver, tmp_path):
+    # Edited with its digest recomputed (the digest is no signature): apply's own rule
+    # still refuses to delete a desired object.
+    from compiler.reconcile.model import _digest
+
+    write_out(kgit.out_dir, web_app())
+    assert kgit("apply", "--yes")[0] == 0
+    plan_file = tmp_path / "plan.json"
+    assert kgit("plan", "--out", str(plan_file))[0] == 0
+    edited = _turn_a_noop_into_a_delete(plan_file, "Deployment/web/nginx")
+    edited["digest"] = _digest(edited)
+    plan_file.write_text(json.dumps(edited))
+    code, _, err = kgit("apply", str(plan_file))
+    assert code == 1
+    assert err == (
+        "error: the saved plan deletes Deployment.apps/web/nginx, which out/manifests still "
+        "holds; kgit never deletes a desired object (hint: run 'kgit plan' again)\n"
+    )
+    assert apiserver.get("apps/v1", "Deployment", "nginx", "web") is not None
+
+
 def test_apply_json_output_is_one_document(kgit):
     write_out(kgit.out_dir, [namespace("web"), configmap("settings")])
     code, out, _ = kgit("apply", "--yes", "-o", "json")

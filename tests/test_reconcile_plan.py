@@ -17,7 +17,7 @@ from compiler.compile.pipeline import compile_tree
 from compiler.core.errors import PlanError
 from compiler.core.sources import DirectoryTree
 from compiler.reconcile.applyset import PART_OF_LABEL
-from compiler.reconcile.connect import connect
+from compiler.reconcile.client import connect
 from compiler.reconcile.desired import read_desired, secret_env_vars
 from compiler.reconcile.model import ActionKind, Plan
 from compiler.reconcile.plan import make_plan
@@ -303,6 +303,20 @@ def test_saved_plan_is_private_and_round_trips(apiserver, out, tmp_path, capsys)
     assert plan.base.applyset_id == set_id()
     assert plan.count(ActionKind.CREATE) == 3
     assert "Saved the plan to" in capsys.readouterr().err
+
+
+def test_saved_plan_replaces_a_symlink_instead_of_writing_through_it(apiserver, out, tmp_path):
+    # A link planted at the plan's path must not make kgit write (or truncate) its target.
+    target = tmp_path / "someone-elses-file"
+    target.write_text("precious\n")
+    saved = tmp_path / "plan.json"
+    saved.symlink_to(target)
+    assert main(plan_cli(apiserver, out, "--out", str(saved))) == 0
+    assert target.read_text() == "precious\n"
+    assert not saved.is_symlink()
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert Plan.from_json(saved.read_text()).count(ActionKind.CREATE) == 3
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".plan")) == []
 
 
 def test_stale_out_is_warned_about(apiserver, out, capsys):

@@ -11,11 +11,12 @@ import threading
 import pytest
 
 from compiler.core.errors import PlanError
-from compiler.reconcile import connect as connect_module
-from compiler.reconcile.apply import ApplyError, apply_plan, plan_and_apply
-from compiler.reconcile.connect import connect
+from compiler.reconcile.apply import apply_plan, plan_and_apply
+from compiler.reconcile.client import ClientOptions, connect
+from compiler.reconcile.client import client as connect_module
 from compiler.reconcile.observe import GET_LIMIT
 from compiler.reconcile.plan import PlanOptions
+from compiler.reconcile.results import ApplyError
 from tests.reconcile_apply_support import (
     FAST,
     client_for,
@@ -188,9 +189,9 @@ def test_saved_plan_is_stale_when_an_object_it_updates_was_deleted(apiserver):
 
 
 def _ref(name: str):
-    from compiler.reconcile.model import ObjectRef
+    from compiler.core.identity import ObjectId
 
-    return ObjectRef("v1", "ConfigMap", "web", name)
+    return ObjectId("v1", "ConfigMap", "web", name)
 
 
 # -- waiting: one LIST per kind per poll -------------------------------------------------
@@ -213,7 +214,7 @@ def test_waiting_for_many_rollouts_lists_them_instead_of_getting_each(apiserver)
 
 
 def test_connection_pool_holds_a_connection_per_worker(apiserver):
-    client = connect(str(apiserver.kubeconfig), parallelism=32)
+    client = connect(str(apiserver.kubeconfig), options=ClientOptions(parallelism=32))
     pool = client.api_client.rest_client.pool_manager
     assert pool.connection_pool_kw["maxsize"] >= 32
     client.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from urllib3.exceptions import ProtocolError
 
-from compiler.reconcile.retry import RetryPolicy, call_with_retry, no_jitter
+from compiler.reconcile.client.retry import RetryPolicy, call_with_retry, no_jitter
 
 
 class Status(Exception):

@@ -200,7 +200,7 @@ INVALID_SPECS = [
     pytest.param(
         add("    - name: cp-2\n      address: 192.168.10.11\n      role: control-plane\n"),
         [
-            "cluster.yaml:14:13: spec.nodes[1].role: a second control-plane node needs spec.kubernetes.controlPlaneEndpoint (a load-balanced address for the API servers)",
+            "cluster.yaml:14:13: spec.nodes[1].role: a second control-plane node needs spec.kubernetes.controlPlaneEndpoint (a load-balanced address for the API servers) or spec.controlPlane.vip",
         ],
         id="second-control-plane-without-endpoint",
     ),

@@ -6,14 +6,14 @@ import io
 
 import pytest
 
-from compiler.reconcile.model import ObjectRef
+from compiler.core.identity import ObjectId
 from compiler.reconcile.wait import Readiness, State, WaitError, WaitOptions, readiness, wait_for
 
-DEPLOY = ObjectRef("apps/v1", "Deployment", "web", "nginx")
-DS = ObjectRef("apps/v1", "DaemonSet", "ingress-nginx", "controller")
-STS = ObjectRef("apps/v1", "StatefulSet", "db", "pg")
-JOB = ObjectRef("batch/v1", "Job", "web", "migrate")
-CRD = ObjectRef("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "widgets.example.com")
+DEPLOY = ObjectId("apps/v1", "Deployment", "web", "nginx")
+DS = ObjectId("apps/v1", "DaemonSet", "ingress-nginx", "controller")
+STS = ObjectId("apps/v1", "StatefulSet", "db", "pg")
+JOB = ObjectId("batch/v1", "Job", "web", "migrate")
+CRD = ObjectId("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "widgets.example.com")
 
 
 def obj(name: str, generation: int, spec: dict, status: dict) -> dict:
@@ -224,7 +224,7 @@ def test_readiness(ref, live, state, message):
 
 
 class FakeCluster:
-    def __init__(self, objects: dict[ObjectRef, dict], events: dict[ObjectRef, list[dict]]):
+    def __init__(self, objects: dict[ObjectId, dict], events: dict[ObjectId, list[dict]]):
         self.objects = objects
         self.events = events
 
@@ -325,7 +325,7 @@ def test_wait_on_the_test_api_server_reports_a_failed_job_with_its_event(apiserv
             }
         },
     }
-    from compiler.reconcile.apply import ApplyError
+    from compiler.reconcile.results import ApplyError
 
     with pytest.raises(ApplyError) as caught:
         converge(client_for(apiserver), [namespace("web"), job], FAST)

@@ -45,6 +45,9 @@ COMMANDS: dict[str, CommandInfo] = {
     "apply": CommandInfo("apply", "apply a saved plan, or plan and apply"),
     "history": CommandInfo("history", "list the revisions applied to the cluster"),
     "rollback": CommandInfo("rollback", "re-apply out/ as it was at an earlier Git revision"),
+    "hosts": CommandInfo(
+        "hosts", "the nodes over SSH: `hosts plan` shows, `hosts apply` provisions/joins/upgrades"
+    ),
     "force-unlock": CommandInfo(
         "force_unlock", "release the apply lock left by an interrupted apply"
     ),

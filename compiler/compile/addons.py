@@ -73,6 +73,11 @@ def load_base(addon: str, tree: SourceTree, source: str | None) -> tuple[list[di
     return parse_manifest(text, source), source
 
 
+def is_pinned(tree: SourceTree, source: str) -> bool:
+    """Whether the tree's kgit.lock lists ``source`` (validation asks, for spec.addons)."""
+    return locked_entry(tree, source) is not None
+
+
 def load_pinned(tree: SourceTree, source: str) -> list[dict[str, Any]]:
     """The objects of a third-party add-on's vendored file, which kgit.lock must pin (and
     whose bytes must match the pin): kgit applies nobody's manifest unreviewed."""

@@ -29,7 +29,8 @@ from typing import Any
 import yaml
 
 from compiler.compile.load import load_all_trusted
-from compiler.compile.resources import ObjectKey, ResourceSet
+from compiler.compile.resources import ResourceSet
+from compiler.core.identity import ObjectId
 
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 MAX_LENGTH = 300  # a summary, not a diff: long causes are cut
@@ -45,21 +46,21 @@ class _PreviousDeployments:
 
     def __init__(self, previous: Mapping[str, bytes]) -> None:
         self.previous = previous
-        self.recorded: dict[ObjectKey, dict[str, Any]] = {}
+        self.recorded: dict[ObjectId, dict[str, Any]] = {}
         self.files = self._files_by_key(previous, self.recorded)
 
     @staticmethod
     def _files_by_key(
-        previous: Mapping[str, bytes], recorded: dict[ObjectKey, dict[str, Any]]
-    ) -> dict[ObjectKey, str] | None:
+        previous: Mapping[str, bytes], recorded: dict[ObjectId, dict[str, Any]]
+    ) -> dict[ObjectId, str] | None:
         try:
             index = json.loads(previous["index.json"])
             files = {}
             for entry in index["objects"]:
                 if entry.get("kind") != "Deployment":
                     continue
-                key = ObjectKey(
-                    str(entry["apiVersion"]).rpartition("/")[0],
+                key = ObjectId(
+                    str(entry["apiVersion"]),
                     entry["kind"],
                     entry.get("namespace") or "",
                     entry["name"],
@@ -70,7 +71,7 @@ class _PreviousDeployments:
         except (KeyError, TypeError, ValueError):
             return None  # no usable index (hand-edited, or none yet): scan every file
 
-    def unchanged_cause(self, key: ObjectKey, digest: str) -> tuple[bool, str | None]:
+    def unchanged_cause(self, key: ObjectId, digest: str) -> tuple[bool, str | None]:
         """(True, cause) when the index says the template is unchanged since last time."""
         entry = self.recorded.get(key) or {}
         if entry.get("podTemplateSha256") == digest and "changeCause" in entry:
@@ -78,7 +79,7 @@ class _PreviousDeployments:
             return True, None if cause is None else str(cause)
         return False, None
 
-    def get(self, key: ObjectKey) -> dict[str, Any] | None:
+    def get(self, key: ObjectId) -> dict[str, Any] | None:
         if self.files is None:
             paths: list[str] = list(self.previous)
         elif key in self.files:
@@ -87,7 +88,7 @@ class _PreviousDeployments:
             return None
         for path in paths:
             for doc in self._deployments_in(path):
-                if ObjectKey.of(doc) == key:
+                if ObjectId.of(doc) == key:
                     return doc
         return None
 

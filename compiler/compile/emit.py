@@ -2,12 +2,17 @@
 
 ``serialize`` is pure (the same input gives byte-identical files); ``write_out`` is the
 only writer of out/, and swaps a fully built directory in so that a failed compile never
-leaves half an out/. kgit owns ``hosts/``, ``manifests/`` and ``index.json`` inside out/;
-any other file there is the user's and is carried over untouched.
+leaves half an out/. kgit owns ``hosts/``, ``manifests/``, ``index.json`` and
+``.gitattributes`` inside out/; any other file there is the user's and is carried over
+untouched. Files and folders get fixed modes whatever the umask; a compile killed mid-way
+leaves at most a ``.out.kgit-*`` folder beside out/, which the next compile deletes.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -16,6 +21,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from compiler.compile.changecause import index_fields
 from compiler.compile.resources import ResourceSet
@@ -23,10 +29,21 @@ from compiler.core import yamlout
 from compiler.core.errors import OutputError
 from compiler.core.ownership import PART_OF_LABEL, cluster_applyset_id
 
-OWNED_TOP_LEVEL = ("hosts", "manifests", "index.json")
+OWNED_TOP_LEVEL = ("hosts", "manifests", "index.json", ".gitattributes")
 SOURCE_ANNOTATION = "kgit.dev/source"
 EXECUTABLE = 0o755
 REGULAR = 0o644
+FOLDER = 0o755
+MAX_OBJECT_BYTES = 1536 * 1024  # etcd's default --max-request-bytes: no object is larger
+# out/ is compared byte for byte (`kgit compile --check`) and provision.sh must keep LF
+# endings to run: Git must store and check out these files as they are, even under
+# core.autocrlf=true.
+GITATTRIBUTES = (
+    "# Written by kgit: out/ is compiled output, kept byte for byte (no CRLF conversion,\n"
+    "# whatever core.autocrlf says), so that `kgit compile --check` and provision.sh work\n"
+    "# on every checkout.\n"
+    "* -text\n"
+)
 
 
 @dataclass(frozen=True)
@@ -74,9 +91,15 @@ def serialize(
     header = yamlout.header_comment(spec_name)
     set_id = cluster_applyset_id(cluster)
     by_file: dict[str, list[str]] = {}
-    objects = []
+    objects: list[dict[str, Any]] = []
     for resource in resources:
         document = yamlout.dump(_stamped(resource.body, resource.source, set_id))
+        if len(document) * 4 > MAX_OBJECT_BYTES and len(document.encode()) > MAX_OBJECT_BYTES:
+            raise OutputError(
+                f"{resource.key} (from {resource.source}) is {len(document.encode())} bytes; "
+                f"etcd refuses objects over {MAX_OBJECT_BYTES} bytes (1.5 MiB), so it could "
+                "never be applied"
+            )
         by_file.setdefault(resource.file, []).append(document)
         key = resource.key
         objects.append(
@@ -91,7 +114,7 @@ def serialize(
                 **index_fields(resource.body),
             }
         )
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes] = {".gitattributes": GITATTRIBUTES.encode()}
     modes: dict[str, int] = {}
     for path, documents in by_file.items():
         files[path] = (header + "".join(f"---\n{d}" for d in documents)).encode()
@@ -100,7 +123,7 @@ def serialize(
             raise OutputError(f"out/{host_file.path} would be written twice")
         files[host_file.path] = host_file.content.replace("\r\n", "\n").encode()
         modes[host_file.path] = EXECUTABLE if host_file.executable else REGULAR
-    index = {
+    index: dict[str, Any] = {
         "generatedBy": f"kgit from {spec_name}; do not edit by hand",
         "cluster": cluster,
         **({"inputs": dict(sorted(inputs.items()))} if inputs else {}),
@@ -226,7 +249,16 @@ def _is_current(
         mode = (out_dir / rel).stat().st_mode & 0o777
         if mode != (EXECUTABLE if rel in executables else REGULAR):
             return False
-    return True
+    return all((out_dir / folder).stat().st_mode & 0o777 == FOLDER for folder in _folders(files))
+
+
+def _folders(files: Mapping[str, bytes]) -> set[str]:
+    """Every folder that holds one of ``files``, out/ itself ("") included."""
+    folders = {""}
+    for rel in files:
+        parts = rel.split("/")[:-1]
+        folders.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return folders
 
 
 def _write_files(folder: Path, files: Mapping[str, bytes]) -> None:
@@ -240,14 +272,133 @@ def _write_files(folder: Path, files: Mapping[str, bytes]) -> None:
     made: set[str] = set()
     for rel, data in files.items():
         target = os.path.join(folder, rel)
-        parent = os.path.dirname(target)
-        if parent not in made:
-            os.makedirs(parent, exist_ok=True)
-            made.add(parent)
+        path = str(folder)
+        for part in rel.split("/")[:-1]:
+            path = os.path.join(path, part)
+            if path not in made:
+                os.mkdir(path)
+                os.chmod(path, FOLDER)  # mkdir's mode is filtered by the umask
+                made.add(path)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, REGULAR)
         with open(fd, "wb") as file:
             file.write(data)
             os.fchmod(fd, EXECUTABLE if rel in executables else REGULAR)
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse an out/ that kgit cannot own as a real folder."""
+    if out_dir.is_symlink():
+        raise OutputError(
+            f"{out_dir} is a symlink; kgit writes out/ as a real folder (Git would store "
+            "the link, not the files)",
+            hint="remove the link, or pass -O/--out-dir with the folder it points to",
+        )
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir} exists and is not a directory")
+
+
+def _leftover_prefix(out_dir: Path) -> str:
+    return f".{out_dir.name}.kgit-"
+
+
+def _lock(path: Path) -> int | None:
+    """An exclusive flock on a folder, held until the descriptor is closed; None when
+    another process holds it (a compile running now). A killed compile's lock is gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def recover_out(out_dir: Path) -> list[str]:
+    """Undo what a killed compile left beside out/; what was done, for the user.
+
+    A kill between the two renames of the fallback swap leaves out/ missing and the old
+    tree as ``.out.kgit-*.old``: it is put back. Every other ``.out.kgit-*`` folder that
+    no running compile holds (a staging tree a kill interrupted, an old tree not yet
+    deleted) is removed.
+    """
+    out_dir = out_dir.absolute()
+    parent = out_dir.parent
+    if not parent.is_dir():
+        return []
+    done = []
+    prefix = _leftover_prefix(out_dir)
+    leftovers = sorted(p for p in parent.iterdir() if p.name.startswith(prefix))
+    retired = [p for p in leftovers if p.name.endswith(".old")]
+    if retired and not out_dir.exists() and not out_dir.is_symlink():
+        newest = max(retired, key=lambda p: p.lstat().st_ctime_ns)
+        fd = _lock(newest)
+        if fd is not None:
+            try:
+                os.rename(newest, out_dir)
+            finally:
+                os.close(fd)
+            done.append(f"restored {out_dir} from {newest.name} (an interrupted compile)")
+            leftovers.remove(newest)
+    removed = 0
+    for leftover in leftovers:
+        fd = _lock(leftover) if leftover.is_dir() and not leftover.is_symlink() else None
+        if fd is None:
+            continue
+        try:
+            shutil.rmtree(leftover, ignore_errors=True)
+        finally:
+            os.close(fd)
+        removed += 1
+    if removed:
+        done.append(f"removed {removed} folder(s) {prefix}* left by interrupted compiles")
+    return done
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE), so that out/ exists at
+    every instant; False where the kernel, libc or filesystem cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    result = renameat2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(first))
+
+
+def _swap(staging: Path, out_dir: Path) -> None:
+    """Put the staged tree at out_dir; the old tree is deleted."""
+    if _exchange(staging, out_dir):
+        shutil.rmtree(staging, ignore_errors=True)  # now the old tree
+        return
+    # Two renames: a kill between them leaves out/ missing, which recover_out() undoes
+    # on the next compile (the old tree is locked meanwhile, so no other compile takes it).
+    retired = staging.parent / f"{staging.name}.old"
+    fd = _lock(out_dir)
+    try:
+        os.rename(out_dir, retired)
+        try:
+            os.rename(staging, out_dir)
+        except OSError:
+            os.rename(retired, out_dir)  # put the old out/ back before reporting
+            raise
+    finally:
+        if fd is not None:
+            os.close(fd)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def write_out(
@@ -259,24 +410,26 @@ def write_out(
     a compile that changes nothing then reads out/ once, not twice.
 
     The new tree is built in a temporary directory beside out/ (same filesystem, so the
-    final renames are atomic); files in out/ that kgit does not own are copied across, so
-    a failure at any point leaves the old out/ exactly as it was.
+    swap is atomic); files in out/ that kgit does not own are copied across, so a failure
+    at any point leaves the old out/ exactly as it was. The staging folder is flock()ed
+    while it is built, so that a concurrent compile's cleanup leaves it alone.
     """
     out_dir = out_dir.absolute()
     parent = out_dir.parent
+    check_out_dir(out_dir)
+    recover_out(out_dir)
     if _is_current(out_dir, files, current):
         return  # nothing to do: leave out/ (and its timestamps) exactly as it is
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.kgit-", dir=parent))
+        staging = Path(tempfile.mkdtemp(prefix=_leftover_prefix(out_dir), dir=parent))
     except OSError as exc:
         raise OutputError(f"cannot create {out_dir}: {exc.strerror}") from None
+    lock = _lock(staging)
     try:
         _write_files(staging, files)
-        os.chmod(staging, 0o755)
+        os.chmod(staging, FOLDER)
         if out_dir.exists():
-            if not out_dir.is_dir():
-                raise OutputError(f"{out_dir} exists and is not a directory")
             for entry in out_dir.iterdir():
                 if entry.name in OWNED_TOP_LEVEL:
                     continue
@@ -284,14 +437,7 @@ def write_out(
                     shutil.copytree(entry, staging / entry.name, symlinks=True)
                 else:
                     shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
-            retired = parent / f"{staging.name}.old"
-            os.rename(out_dir, retired)
-            try:
-                os.rename(staging, out_dir)
-            except OSError:
-                os.rename(retired, out_dir)  # put the old out/ back before reporting
-                raise
-            shutil.rmtree(retired, ignore_errors=True)
+            _swap(staging, out_dir)
         else:
             os.rename(staging, out_dir)
     except OSError as exc:
@@ -300,3 +446,6 @@ def write_out(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)

@@ -10,6 +10,7 @@ location.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,14 @@ from compiler.core.plaindata import clone
 from compiler.core.sources import SourceTree
 
 PathKey = tuple[str | int, ...]
+
+
+def _scalar_node(tag: str, event: yaml.ScalarEvent) -> yaml.ScalarNode:
+    """A node for the resolver; libyaml's events carry its own Mark type, which the node
+    only keeps for messages."""
+    start: Any = event.start_mark
+    end: Any = event.end_mark
+    return yaml.ScalarNode(tag, event.value, start, end, event.style)
 
 
 class Positions:
@@ -97,6 +106,7 @@ _TAG_WORDS = {"int": "whole number", "float": "number", "bool": "boolean", "time
 # Limits against hostile documents: aliases that expand exponentially ("billion laughs")
 # and nesting that would exhaust the Python stack.
 MAX_VALUES = 100_000
+MAX_ALIAS_CHARS = 10_000_000  # characters of strings copied through aliases, per file
 MAX_DEPTH = 64
 
 
@@ -111,13 +121,42 @@ class _TooBig(Exception):
 _BUILDING = object()  # an anchor whose collection is still being read (alias cycles)
 
 
-def _size(value: Any) -> int:
-    """How many values an alias copies (for the expansion limit)."""
+@dataclass
+class _Budget:
+    """Values copied through aliases so far in one file: the limit holds for the whole
+    stream, or 2,000 documents of a bomb just under it would each pass."""
+
+    expanded: int = 0
+    chars: int = 0
+
+
+class _ExtraDocument(Exception):
+    """A stream that must hold one document has a second; carries where it starts."""
+
+    def __init__(self, where: yaml.Mark) -> None:
+        super().__init__("a second document")
+        self.where = where
+
+
+def _next_document(loader: yaml.SafeLoader, count: int, single: bool) -> None:
+    """Step over a DocumentStartEvent; with ``single``, refuse a second document before a
+    single value of it is built (its cost would be paid for an error anyway)."""
+    loader.get_event()  # DocumentStartEvent
+    if single and count:
+        raise _ExtraDocument(loader.peek_event().start_mark)
+
+
+def _size(value: Any) -> tuple[int, int]:
+    """How many values, and characters of strings, an alias copies (for the limits): a
+    100,000-value budget alone would let one long string be copied 100,000 times."""
     if isinstance(value, dict):
-        return 1 + sum(_size(v) for v in value.values())
+        sizes = [_size(v) for v in value.values()]
+        keys = sum(len(k) for k in value)
+        return 1 + sum(n for n, _ in sizes), keys + sum(c for _, c in sizes)
     if isinstance(value, list):
-        return 1 + sum(_size(v) for v in value)
-    return 1
+        sizes = [_size(v) for v in value]
+        return 1 + sum(n for n, _ in sizes), sum(c for _, c in sizes)
+    return 1, len(value) if isinstance(value, str) else 0
 
 
 class _Builder:
@@ -129,14 +168,14 @@ class _Builder:
     expansion limit.
     """
 
-    def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
+    def __init__(self, file: str, loader: yaml.SafeLoader, budget: _Budget) -> None:
         self.file = file
         self.loader = loader
         self.values: dict[PathKey, Location] = {}
         self.keys: dict[PathKey, Location] = {}
         self.problems: list[Problem] = []
-        self.expanded = 0  # values copied through aliases
-        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.budget = budget  # values copied through aliases, shared by the file's documents
+        self.anchors: dict[str, tuple[Any, tuple[int, int]]] = {}
 
     def document(self) -> tuple[Any, Positions]:
         """One document: the parser stands just after its DocumentStartEvent."""
@@ -159,7 +198,7 @@ class _Builder:
             return self._alias(event, here)
         anchor = getattr(event, "anchor", None)
         if anchor is not None:
-            self.anchors[anchor] = (_BUILDING, 0)
+            self.anchors[anchor] = (_BUILDING, (0, 0))
         if isinstance(event, yaml.ScalarEvent):
             result = self._scalar(event, here)
         elif isinstance(event, yaml.SequenceStartEvent):
@@ -171,7 +210,7 @@ class _Builder:
         return result
 
     def _alias(self, event: yaml.AliasEvent, here: Location) -> Any:
-        value, size = self.anchors.get(event.anchor, (None, -1))
+        value, (size, chars) = self.anchors.get(event.anchor or "", (None, (-1, 0)))
         if value is _BUILDING:
             self.problems.append(Problem(here, "a YAML alias refers to a value that contains it"))
             return None
@@ -180,13 +219,22 @@ class _Builder:
             return None
         # Only values reached again through aliases count: a large spec is fine, a
         # "billion laughs" document (aliases of aliases) is not.
-        self.expanded += size
-        if self.expanded > MAX_VALUES:
+        self.budget.expanded += size
+        self.budget.chars += chars
+        if self.budget.expanded > MAX_VALUES:
             raise _TooBig(
                 Problem(
                     here,
                     f"YAML aliases expand to more than {MAX_VALUES} values "
                     "(aliases of aliases expanding without end?)",
+                )
+            )
+        if self.budget.chars > MAX_ALIAS_CHARS:
+            raise _TooBig(
+                Problem(
+                    here,
+                    f"YAML aliases copy more than {MAX_ALIAS_CHARS} characters of text "
+                    "(a long string repeated through aliases?)",
                 )
             )
         return clone(value)
@@ -226,7 +274,7 @@ class _Builder:
         if tag not in SCALAR_TAGS:
             self.problems.append(Problem(here, f"YAML tag {tag!r} is not supported here"))
             return None
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        node = _scalar_node(tag, event)
         try:
             return self.loader.construct_object(node, deep=True)
         except (ValueError, KeyError, AttributeError, TypeError, OverflowError, yaml.YAMLError):
@@ -366,7 +414,7 @@ class _PlainBuilder:
             return event.value
         if tag not in SCALAR_TAGS:
             raise _NotPlain
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        node = _scalar_node(tag, event)
         try:
             return self.loader.construct_object(node, deep=True)
         except (ValueError, KeyError, AttributeError, TypeError, OverflowError, yaml.YAMLError):
@@ -394,12 +442,12 @@ class _PlainBuilder:
         return result
 
 
-def _plain_documents(loader: yaml.SafeLoader) -> list[Any]:
+def _plain_documents(loader: yaml.SafeLoader, *, single: bool = False) -> list[Any]:
     """The data of every document, or ``_NotPlain``."""
-    documents = []
+    documents: list[Any] = []
     loader.get_event()  # StreamStartEvent
     while not loader.check_event(yaml.StreamEndEvent):
-        loader.get_event()  # DocumentStartEvent
+        _next_document(loader, len(documents), single)
         documents.append(_PlainBuilder(loader).value(0))
         loader.get_event()  # DocumentEndEvent
     return documents
@@ -435,43 +483,58 @@ def _syntax_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
 _FAST_LOADER = getattr(yaml, "CSafeLoader", None)
 
 
-def _documents(loader: yaml.SafeLoader, file: str) -> list[tuple[Any, Positions]]:
+def _documents(
+    loader: yaml.SafeLoader, file: str, *, single: bool = False
+) -> list[tuple[Any, Positions]]:
     """Every document of the stream, each built from the parser's events."""
-    documents = []
+    documents: list[tuple[Any, Positions]] = []
+    budget = _Budget()
     loader.get_event()  # StreamStartEvent
     while not loader.check_event(yaml.StreamEndEvent):
-        loader.get_event()  # DocumentStartEvent
-        documents.append(_Builder(file, loader).document())
+        _next_document(loader, len(documents), single)
+        documents.append(_Builder(file, loader, budget).document())
     return documents
 
 
-def _read_stream(text: str, file: str) -> list[tuple[Any, Positions]]:
-    """(data, positions) of every document; a SpecError for anything malformed."""
+def _one_document_only(file: str, where: yaml.Mark) -> SpecError:
+    return SpecError([Problem(_loc(file, where), "expected exactly one YAML document")])
+
+
+def _read_stream(text: str, file: str, *, single: bool = False) -> list[tuple[Any, Positions]]:
+    """(data, positions) of every document; a SpecError for anything malformed.
+
+    With ``single``, a second document is an error as soon as the parser reaches it."""
     if _FAST_LOADER is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
         loader = _FAST_LOADER(text)
         try:
-            documents = _plain_documents(loader)
+            documents = _plain_documents(loader, single=single)
+        except _ExtraDocument as exc:
+            raise _one_document_only(file, exc.where) from None
         except (_NotPlain, yaml.YAMLError, RecursionError):
             pass  # read again below, with positions and the exact message
         else:
             return [
-                (data, Positions(file, reread=lambda i=index: _positions(text, file, i)))
+                (data, Positions(file, reread=functools.partial(_positions, text, file, index)))
                 for index, data in enumerate(documents)
             ]
         finally:
             loader.dispose()
-    return _read_stream_with_positions(text, file)
+    return _read_stream_with_positions(text, file, single=single)
 
 
 def _positions(text: str, file: str, index: int) -> Positions:
     return _read_stream_with_positions(text, file)[index][1]
 
 
-def _read_stream_with_positions(text: str, file: str) -> list[tuple[Any, Positions]]:
+def _read_stream_with_positions(
+    text: str, file: str, *, single: bool = False
+) -> list[tuple[Any, Positions]]:
     if _FAST_LOADER is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
         loader = _FAST_LOADER(text)
         try:
-            return _documents(loader, file)
+            return _documents(loader, file, single=single)
+        except _ExtraDocument as exc:
+            raise _one_document_only(file, exc.where) from None
         except (yaml.YAMLError, RecursionError):
             pass  # read again below, for the Python parser's message
         finally:
@@ -481,7 +544,9 @@ def _read_stream_with_positions(text: str, file: str) -> list[tuple[Any, Positio
     except yaml.YAMLError as exc:
         raise SpecError([_syntax_problem(exc, text, file)]) from None
     try:
-        return _documents(loader, file)
+        return _documents(loader, file, single=single)
+    except _ExtraDocument as exc:
+        raise _one_document_only(file, exc.where) from None
     except yaml.YAMLError as exc:
         raise SpecError([_syntax_problem(exc, text, file)]) from None
     except RecursionError:
@@ -496,10 +561,9 @@ def parse_text(text: str, file: str) -> tuple[Any, Positions]:
     """Parse one YAML document from text. Raises SpecError for anything malformed."""
     if _is_blank(text):
         raise SpecError([Problem(Location(file, 1, 1), "the file is empty")])
-    documents = _read_stream(text, file)
+    documents = _read_stream(text, file, single=True)
     if len(documents) != 1:
-        where = documents[1][1].of(()) if len(documents) > 1 else Location(file, 1, 1)
-        raise SpecError([Problem(where, "expected exactly one YAML document")])
+        raise SpecError([Problem(Location(file, 1, 1), "expected exactly one YAML document")])
     return documents[0]
 
 

@@ -27,9 +27,10 @@ API_SERVER_PORT = 6443
 DEFAULT_NODE_PORTS = {"http": 30080, "https": 30443}
 
 
-def frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def frozen_map(value: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """A read-only, key-sorted copy (sorted so that output order never depends on input)."""
-    return MappingProxyType({k: value[k] for k in sorted(value or {})})
+    items = value or {}
+    return MappingProxyType({k: items[k] for k in sorted(items)})
 
 
 def _spec_path(*parts: str | int) -> str:
@@ -55,6 +56,7 @@ class Kubernetes:
     api_server: ControlPlaneComponent
     controller_manager: ControlPlaneComponent
     scheduler: ControlPlaneComponent
+    cert_sans: tuple[str, ...] = ()  # extra names in the API server's certificate
 
 
 @dataclass(frozen=True)
@@ -74,9 +76,13 @@ class Runtime:
 
     @property
     def cri_socket(self) -> str:
-        if self.name == "crio":
-            return "unix:///var/run/crio/crio.sock"
-        return "unix:///run/containerd/containerd.sock"
+        return cri_socket(self.name)
+
+
+def cri_socket(runtime: str) -> str:
+    if runtime == "crio":
+        return "unix:///var/run/crio/crio.sock"
+    return "unix:///run/containerd/containerd.sock"
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,36 @@ class Taint:
 
 
 @dataclass(frozen=True)
+class Ssh:
+    """How `kgit hosts` reaches a node; None: ~/.ssh/config's (or OpenSSH's) default."""
+
+    host: str | None = None  # default: the node's address
+    port: int | None = None
+    user: str | None = None
+    identity_file: str | None = None
+    bastion: str | None = None  # [user@]host[:port], as ProxyJump
+    host_key: str | None = None  # pinned "type base64", checked instead of known_hosts
+
+
+KUBE_VIP_IMAGE = "ghcr.io/kube-vip/kube-vip:v0.8.9"
+
+
+@dataclass(frozen=True)
+class Vip:
+    """A control-plane virtual IP announced by kube-vip (ARP mode, leader election)."""
+
+    address: str
+    interface: str
+    image: str = KUBE_VIP_IMAGE
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    max_unavailable: int = 1
+    drain_timeout_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class Node:
     name: str
     address: str
@@ -115,6 +151,8 @@ class Node:
     taints: tuple[Taint, ...]
     is_init: bool  # the first control-plane node runs `kubeadm init`; all others join
     source: str  # JSON path in cluster.yaml, e.g. spec.nodes[0]
+    runtime: Literal["crio", "containerd"] = "containerd"  # spec.runtime.name unless set
+    ssh: Ssh = field(default_factory=Ssh)
 
 
 @dataclass(frozen=True)
@@ -271,6 +309,8 @@ class Cluster:
     secrets: tuple[SecretRef, ...]
     ingress_gateway: IngressGateway | None = None
     addons: tuple[Addon, ...] = ()
+    upgrade: Upgrade = field(default_factory=Upgrade)
+    vip: Vip | None = None
 
     @property
     def init_node(self) -> Node:
@@ -293,6 +333,13 @@ def _component(raw: Mapping[str, Any] | None) -> ControlPlaneComponent:
     return ControlPlaneComponent(extra_args=frozen_map({k: str(v) for k, v in args.items()}))
 
 
+def _vip(raw: Mapping[str, Any] | None) -> Vip | None:
+    vip = (raw or {}).get("vip")
+    if not vip:
+        return None
+    return Vip(vip["address"], vip["interface"], vip.get("image", KUBE_VIP_IMAGE))
+
+
 def _kubernetes(raw: Mapping[str, Any], name: str, init_address: str) -> Kubernetes:
     return Kubernetes(
         version=KubeVersion.parse(str(raw["version"])),
@@ -305,6 +352,7 @@ def _kubernetes(raw: Mapping[str, Any], name: str, init_address: str) -> Kuberne
         api_server=_component(raw.get("apiServer")),
         controller_manager=_component(raw.get("controllerManager")),
         scheduler=_component(raw.get("scheduler")),
+        cert_sans=tuple(raw.get("certSANs") or ()),
     )
 
 
@@ -339,7 +387,28 @@ def _network(raw: Mapping[str, Any]) -> Network:
     )
 
 
-def _nodes(raw: list[Mapping[str, Any]], default_os: OsFamily) -> tuple[Node, ...]:
+_SSH_KEYS = {
+    "host": "host",
+    "port": "port",
+    "user": "user",
+    "identityFile": "identity_file",
+    "bastion": "bastion",
+    "hostKey": "host_key",
+}
+
+
+def _ssh(default: Mapping[str, Any] | None, own: Mapping[str, Any] | None) -> Ssh:
+    """The node's own ssh settings over the cluster-wide ones, key by key."""
+    merged = {**(default or {}), **(own or {})}
+    return Ssh(**{field_name: merged.get(key) for key, field_name in _SSH_KEYS.items()})
+
+
+def _nodes(
+    raw: list[Mapping[str, Any]],
+    default_os: OsFamily,
+    default_runtime: str = "containerd",
+    default_ssh: Mapping[str, Any] | None = None,
+) -> tuple[Node, ...]:
     first_cp = next(i for i, n in enumerate(raw) if n.get("role") == "control-plane")
     return tuple(
         Node(
@@ -354,6 +423,8 @@ def _nodes(raw: list[Mapping[str, Any]], default_os: OsFamily) -> tuple[Node, ..
             ),
             is_init=i == first_cp,
             source=_spec_path("spec", "nodes", i),
+            runtime=n.get("runtime", default_runtime),
+            ssh=_ssh(default_ssh, n.get("ssh")),
         )
         for i, n in enumerate(raw)
     )
@@ -512,9 +583,16 @@ def build_cluster(spec: Mapping[str, Any], spec_file: str = "cluster.yaml") -> C
     """The typed model of a validated spec document, with every default filled in."""
     name = spec["metadata"]["name"]
     body = spec["spec"]
-    nodes = _nodes(body["nodes"], body.get("os", "debian"))
-    init_address = next(n.address for n in nodes if n.is_init)
-    kube = _kubernetes(body["kubernetes"], name, init_address)
+    nodes = _nodes(
+        body["nodes"],
+        body.get("os", "debian"),
+        (body.get("runtime") or {}).get("name", "containerd"),
+        body.get("ssh"),
+    )
+    vip = _vip(body.get("controlPlane"))
+    # With a VIP, the API servers are reached through it: it is the default endpoint.
+    endpoint_address = vip.address if vip else next(n.address for n in nodes if n.is_init)
+    kube = _kubernetes(body["kubernetes"], name, endpoint_address)
     return Cluster(
         name=name,
         spec_file=spec_file,
@@ -539,4 +617,9 @@ def build_cluster(spec: Mapping[str, Any], spec_file: str = "cluster.yaml") -> C
             )
             for i, a in enumerate(body.get("addons") or [])
         ),
+        upgrade=Upgrade(
+            max_unavailable=(body.get("upgrade") or {}).get("maxUnavailable", 1),
+            drain_timeout_seconds=(body.get("upgrade") or {}).get("drainTimeoutSeconds", 300),
+        ),
+        vip=vip,
     )

@@ -7,6 +7,7 @@ reads inputs through a ``SourceTree`` and returns bytes.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from compiler.compile import addons, emit, overlay
 from compiler.compile.changecause import annotate_change_causes
 from compiler.compile.emit import HostFile
-from compiler.compile.load import Document
+from compiler.compile.load import Document, Positions
 from compiler.compile.model import Cluster
 from compiler.compile.render.apps import (
     render_app,
@@ -33,9 +34,11 @@ from compiler.compile.render.gateway import (
 from compiler.compile.render.hosts import render_hosts
 from compiler.compile.render.ingress_nginx import ingress_nginx_warnings, render_ingress_nginx
 from compiler.compile.render.third_party import render_third_party, third_party_warnings
-from compiler.compile.resources import Resource, ResourceSet
+from compiler.compile.resources import DuplicateObjectError, Resource, ResourceSet
 from compiler.compile.spec import load_spec, run_stage
 from compiler.compile.warnings import spec_warnings
+from compiler.core.errors import Location, Problem, SpecError
+from compiler.core.identity import ObjectId
 from compiler.core.sources import SnapshotTree, SourceTree
 from compiler.repo.vendor import LOCK_FILE
 
@@ -67,16 +70,86 @@ def _addon_file(addon: str, body: dict[str, Any]) -> str:
     return f"manifests/{addon}/{kind}-{name}.yaml"
 
 
+def in_file(file: str) -> Callable[[dict[str, Any]], str]:
+    """Where every object of one renderer goes: one file for all of them."""
+    return lambda _body: file
+
+
+def _owned_namespaces(cluster: Cluster, addons: ResourceSet) -> frozenset[str]:
+    """Namespaces that some part of the spec deploys into: apps, external services,
+    secrets, and the add-ons rendered so far."""
+    owned = set(cluster.namespaces)
+    for resource in addons:
+        owned.add(resource.key.namespace)
+        if resource.key.kind == "Namespace":
+            owned.add(resource.key.name)
+    owned.discard("")
+    return frozenset(owned)
+
+
+def _spec_path(source: str) -> tuple[str | int, ...]:
+    """('spec', 'apps', 0) from the JSON path 'spec.apps[0]' of a model's source."""
+    parts: list[str | int] = []
+    for token in re.findall(r"[^.\[\]]+|\[\d+\]", source):
+        parts.append(int(token[1:-1]) if token.startswith("[") else token)
+    return tuple(parts)
+
+
+class _Placer:
+    """Adds rendered objects to a ResourceSet; an object produced twice is a SpecError at
+    the second producer (its overlay item, or its entry in the spec)."""
+
+    def __init__(self, resources: ResourceSet, positions: Positions | None) -> None:
+        self.resources = resources
+        self.positions = positions
+        self.overlay_origins: dict[ObjectId, Location] = {}  # objects an overlay added
+
+    def _spec_location(self, src: str) -> Location | None:
+        """Only computed for an error: reading positions re-parses the spec."""
+        if self.positions is None:
+            return None
+        return self.positions.of(_spec_path(src.partition("#")[2]))
+
+    def place(
+        self,
+        objects: list[dict[str, Any]],
+        file: Callable[[dict[str, Any]], str],
+        src: str,
+        origins: Mapping[ObjectId, Location] | None = None,
+    ) -> None:
+        origins = origins or {}
+        for body in objects:
+            resource = Resource(body, file(body), src)
+            key = resource.key
+            try:
+                self.resources.add(resource)
+            except DuplicateObjectError as exc:
+                second = origins.get(key) or self._spec_location(src)
+                if second is None:
+                    raise
+                message = str(exc)
+                first = self.overlay_origins.get(key)
+                if first is not None:
+                    message = message.replace(" and by ", f" ({first}) and by ", 1)
+                raise SpecError([Problem(second, message)]) from None
+            if key in origins:
+                self.overlay_origins[key] = origins[key]
+
+
 def render_resources(
-    cluster: Cluster, tree: SourceTree, spec: str, warnings: list[str] | None = None
+    cluster: Cluster,
+    tree: SourceTree,
+    spec: str,
+    warnings: list[str] | None = None,
+    positions: Positions | None = None,
 ) -> ResourceSet:
-    """Every object of the cluster; advice that is not an error goes to ``warnings``."""
+    """Every object of the cluster; advice that is not an error goes to ``warnings``.
+
+    ``positions`` (of the spec) locate an object produced twice; an object an overlay
+    added is located in its overlay file."""
     resources = ResourceSet()
     warnings = warnings if warnings is not None else []
-
-    def place(objects: list[dict[str, Any]], file: Callable[[dict[str, Any]], str], src: str):
-        for body in objects:
-            resources.add(Resource(body, file(body), src))
+    place = _Placer(resources, positions).place
 
     flannel = cluster.network.flannel
     base, origin = addons.load_base("flannel", tree, flannel.source)
@@ -108,32 +181,42 @@ def render_resources(
         base = addons.load_pinned(tree, addon.source)
         warnings.extend(third_party_warnings(cluster, addon, base, addon.source))
         objects = render_third_party(cluster, addon, base)
+        addon_origins: dict[ObjectId, Location] = {}
         for path in addon.overlays:
-            objects = overlay.apply_overlay(objects, overlay.load_overlay(tree, path))
+            loaded = overlay.load_overlay(tree, path)
+            warnings.extend(overlay.removed_api_warnings(loaded, cluster.kubernetes.version))
+            # No app scope: an add-on's overlay changes the add-on, wherever it lives.
+            objects = overlay.apply_overlay(objects, loaded, None, addon_origins)
         place(
             objects,
             lambda b, name=addon.name: _addon_file(f"addons/{name}", b),
             f"{spec}#{addon.spec_path}",
+            addon_origins,
         )
     if cluster.ingress_gateway is not None:
         warnings.extend(missing_gateway_crds(resources))
     place(render_namespaces(cluster), lambda b: "manifests/namespaces.yaml", f"{spec}#spec")
+    owned = _owned_namespaces(cluster, resources)
     for app in cluster.apps:
         objects = render_app(cluster, app, gateway)
+        scope = overlay.Scope(cluster.name, app.namespace, owned - {app.namespace})
+        origins: dict[ObjectId, Location] = {}
         for path in app.overlays:
-            objects = overlay.apply_overlay(objects, overlay.load_overlay(tree, path))
+            loaded = overlay.load_overlay(tree, path)
+            warnings.extend(overlay.removed_api_warnings(loaded, cluster.kubernetes.version))
+            objects = overlay.apply_overlay(objects, loaded, scope, origins)
         file = f"manifests/apps/{app.namespace}/{app.name}.yaml"
-        place(objects, lambda b, f=file: f, f"{spec}#{app.source}")
+        place(objects, in_file(file), f"{spec}#{app.source}", origins)
     for service in cluster.external_services:
         file = f"manifests/external/{service.namespace}/{service.name}.yaml"
         place(
             render_external_service(cluster, service),
-            lambda b, f=file: f,
+            in_file(file),
             f"{spec}#{service.source}",
         )
     for secret in cluster.secrets:
         file = f"manifests/secrets/{secret.namespace}/{secret.name}.yaml"
-        place(render_secret(secret), lambda b, f=file: f, f"{spec}#{secret.source}")
+        place(render_secret(secret), in_file(file), f"{spec}#{secret.source}")
     return resources
 
 
@@ -144,7 +227,9 @@ def compile_tree(tree: SourceTree, options: CompileOptions | None = None) -> Com
     _document, cluster = load_and_validate(tree, options)
     spec = options.spec_path
     warnings = spec_warnings(cluster)
-    resources = run_stage("render", render_resources, cluster, tree, spec, warnings)
+    resources = run_stage(
+        "render", render_resources, cluster, tree, spec, warnings, _document.positions
+    )
     run_stage("render", annotate_change_causes, resources, options.previous, options.change_cause)
     host_files = tuple(run_stage("render", render_hosts, cluster))
     inputs = input_digests(tree, cluster, spec)
@@ -172,9 +257,15 @@ def input_paths(tree: SourceTree, cluster: Cluster, spec: str) -> list[str]:
     return sorted(paths)
 
 
+def input_digest(data: bytes) -> str:
+    """sha256 of an input's text with LF line ends: YAML reads CRLF as LF, and a checkout
+    under core.autocrlf=true must not make out/index.json stale."""
+    return emit.sha256(data.replace(b"\r\n", b"\n"))
+
+
 def input_digests(tree: SourceTree, cluster: Cluster, spec: str) -> dict[str, str]:
     """sha256 of each input, recorded in out/index.json (see ``unchanged_since_compile``)."""
-    return {path: emit.sha256(tree.read_bytes(path)) for path in input_paths(tree, cluster, spec)}
+    return {path: input_digest(tree.read_bytes(path)) for path in input_paths(tree, cluster, spec)}
 
 
 def unchanged_since_compile(tree: SourceTree, previous: Mapping[str, bytes]) -> bool:
@@ -192,7 +283,7 @@ def unchanged_since_compile(tree: SourceTree, previous: Mapping[str, bytes]) -> 
         return False
     try:
         return all(
-            emit.sha256(tree.read_bytes(path)) == digest for path, digest in recorded.items()
+            input_digest(tree.read_bytes(path)) == digest for path, digest in recorded.items()
         )
     except OSError:
         return False

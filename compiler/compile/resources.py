@@ -9,53 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from compiler.core.errors import KgitError
-
-# Kinds whose objects live outside namespaces (the ones kgit and its add-ons emit).
-CLUSTER_SCOPED_KINDS = frozenset(
-    {
-        "Namespace",
-        "Node",
-        "PersistentVolume",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "CustomResourceDefinition",
-        "IngressClass",
-        "PriorityClass",
-        "StorageClass",
-        "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration",
-        "PodSecurityPolicy",
-        "APIService",
-        "RuntimeClass",
-        "CSIDriver",
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-        "VolumeAttachment",
-    }
-)
-
-
-class ObjectKey(NamedTuple):
-    group: str
-    kind: str
-    namespace: str
-    name: str
-
-    @classmethod
-    def of(cls, body: dict[str, Any]) -> ObjectKey:
-        api_version = str(body.get("apiVersion", ""))
-        group = api_version.rpartition("/")[0]
-        metadata = body.get("metadata") or {}
-        kind = str(body.get("kind", ""))
-        namespace = "" if kind in CLUSTER_SCOPED_KINDS else str(metadata.get("namespace") or "")
-        return cls(group, kind, namespace, str(metadata.get("name", "")))
-
-    def __str__(self) -> str:
-        kind = f"{self.kind}.{self.group}" if self.group else self.kind
-        return f"{kind}/{self.namespace}/{self.name}" if self.namespace else f"{kind}/{self.name}"
+from compiler.core.identity import ObjectId
 
 
 class DuplicateObjectError(KgitError):
@@ -71,15 +28,15 @@ class Resource:
     source: str  # e.g. cluster.yaml#spec.apps[0]
 
     @property
-    def key(self) -> ObjectKey:
-        return ObjectKey.of(self.body)
+    def key(self) -> ObjectId:
+        return ObjectId.of(self.body)
 
 
 class ResourceSet:
     """An ordered set of Resources with unique keys."""
 
     def __init__(self, resources: Iterable[Resource] = ()) -> None:
-        self._items: dict[ObjectKey, Resource] = {}
+        self._items: dict[ObjectId, Resource] = {}
         for resource in resources:
             self.add(resource)
 
@@ -92,7 +49,7 @@ class ResourceSet:
             )
         self._items[key] = resource
 
-    def get(self, key: ObjectKey) -> Resource | None:
+    def get(self, key: ObjectId) -> Resource | None:
         return self._items.get(key)
 
     def __iter__(self) -> Iterator[Resource]:

@@ -30,4 +30,22 @@ def spec_warnings(cluster: Cluster) -> list[str]:
     pause = pause_image_warning(cluster.runtime.pause_image, cluster.kubernetes.version)
     if pause:
         found.append(pause)
+    containerd = containerd_format_warning(cluster)
+    if containerd:
+        found.append(containerd)
     return found
+
+
+def containerd_format_warning(cluster: Cluster) -> str | None:
+    """Debian installs its own containerd (1.6 in Debian 12, 1.7 in Debian 13), which reads
+    config format 2 only; format 3 (the default) is containerd 2.x's."""
+    if cluster.runtime.containerd_config_version != 3:
+        return None
+    names = [n.name for n in cluster.nodes if n.runtime == "containerd" and n.os == "debian"]
+    if not names:
+        return None
+    return (
+        f"node(s) {', '.join(names)} get Debian's own containerd (1.6 on Debian 12, 1.7 on "
+        "Debian 13), which cannot read config format 3 (containerd 2.x); provision.sh would "
+        "stop at the runtime phase: set spec.runtime.containerdConfigVersion: 2"
+    )

@@ -20,7 +20,11 @@ _LEAKY_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
 def is_secret(body: dict[str, Any] | None) -> bool:
-    return bool(body) and body.get("kind") == "Secret" and str(body.get("apiVersion", "v1")) == "v1"
+    return (
+        body is not None
+        and body.get("kind") == "Secret"
+        and str(body.get("apiVersion", "v1")) == "v1"
+    )
 
 
 def _masked_copy(body: dict[str, Any]) -> dict[str, Any]:
@@ -53,8 +57,8 @@ def mask_pair(
     masked_before = _masked_copy(before) if before else None
     masked_after = _masked_copy(after) if after else None
     for name in _SECRET_FIELDS:
-        old = (before or {}).get(name) if isinstance((before or {}).get(name), dict) else {}
-        new = (after or {}).get(name) if isinstance((after or {}).get(name), dict) else {}
+        old = _mapping((before or {}).get(name))
+        new = _mapping((after or {}).get(name))
         if masked_before is not None and name in masked_before:
             masked_before[name] = {
                 key: SENSITIVE if new.get(key) == value else SENSITIVE_BEFORE
@@ -66,3 +70,7 @@ def mask_pair(
                 for key, value in new.items()
             }
     return masked_before, masked_after
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

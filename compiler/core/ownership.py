@@ -14,10 +14,30 @@ PART_OF_LABEL = "applyset.kubernetes.io/part-of"
 PARENT_API_VERSION = "v1"
 PARENT_KIND = "ConfigMap"
 PARENT_NAMESPACE = "kube-system"
+LOCK_NAMESPACE = "kube-system"
+
+# Namespaces every cluster has and kgit never creates, adopts or deletes.
+BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
 
 def parent_name(cluster_name: str) -> str:
     return f"kgit-{cluster_name}"
+
+
+def lock_name(cluster_name: str) -> str:
+    """The Lease that serialises applies to this cluster."""
+    return f"kgit-{cluster_name}-lock"
+
+
+def control_objects(cluster_name: str) -> frozenset[tuple[str, str, str]]:
+    """(kind, namespace, name) of the objects kgit keeps for itself on the cluster: the
+    apply lock and the ApplySet parent. No compiled object may be one of them."""
+    return frozenset(
+        {
+            ("Lease", LOCK_NAMESPACE, lock_name(cluster_name)),
+            (PARENT_KIND, PARENT_NAMESPACE, parent_name(cluster_name)),
+        }
+    )
 
 
 def applyset_id_of(name: str, namespace: str, kind: str, group: str) -> str:

@@ -41,7 +41,9 @@ PAUSE_VERSIONS: dict[int, str] = {
     36: "3.10.1",
 }
 
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+# Each part at most 9 digits: int() of a longer run is slow or refused (4,300 digits), and
+# no real version comes near.
+_VERSION = re.compile(r"^v?(\d{1,9})\.(\d{1,9})\.(\d{1,9})$")
 
 
 @dataclass(frozen=True, order=True)

@@ -66,7 +66,7 @@ def _ignore_aliases(self: yaml.SafeDumper, data: Any) -> bool:
 _Dumper.add_representer(str, _represent_str)
 _Dumper.add_multi_representer(Mapping, _represent_mapping)
 _Dumper.add_representer(tuple, yaml.SafeDumper.represent_list)
-_Dumper.ignore_aliases = _ignore_aliases  # type: ignore[method-assign]
+_Dumper.ignore_aliases = _ignore_aliases
 
 
 def _pyyaml_dump(value: Any) -> str:

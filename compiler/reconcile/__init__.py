@@ -1,5 +1,8 @@
-"""The reconcile half of kgit: read out/ -> connect -> observe -> plan -> apply -> record.
+"""The reconcile half of kgit: read out/ (``desired``) -> connect (``client``) -> observe
+-> plan -> apply (``checks``, ``order``, ``prune``, ``wait``, ``lock``) -> record
+(``history``).
 
-Only this package imports the ``kubernetes`` client, and only lazily, inside functions that
-talk to a cluster, so compile-side commands never pay for it.
+The ``kubernetes`` library is imported by ``client`` (and what imports it) only; the CLI
+imports this side of kgit inside the commands that talk to a cluster, so the compile
+commands never load it.
 """

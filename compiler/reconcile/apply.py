@@ -3,18 +3,18 @@
 ``apply_plan(client, plan, desired, options)`` consumes a saved ``Plan`` (Terraform's rule:
 the plan is what gets done, and a plan whose base no longer holds is refused) and the
 desired objects re-read from out/. ``plan_and_apply`` is ``kgit apply`` without a saved
-plan: it takes the lock first, plans under it, and skips the check of step 3 (nothing can
-have moved a plan made moments ago under the same lock but a non-kgit writer, which the
-check could not stop either). Steps, in order:
+plan: it takes the lock first, plans under it (compiler.reconcile.plan.Planner), and skips
+the live-version check of step 2 (nothing but a non-kgit writer can have moved a plan made
+moments ago under the same lock, and the check could not stop that either). Steps:
 
-1. Refuse a stale plan: out/ changed (digest), another context/server or ApplySet, an
-   object the plan names missing from out/, or a from-env Secret whose variable is unset.
-   Nothing has been written yet.
-2. Decide the prune (compiler.reconcile.prune): an empty render or a mass prune is
-   refused here, still before any write.
-3. Take the Lease lock (compiler.reconcile.lock), then check under it that no object the
+1. Refuse a stale plan (compiler.reconcile.checks): out/ changed (digest), another
+   context/server or ApplySet, an object the plan names missing from out/, or a from-env
+   Secret whose variable is unset. Nothing has been written yet.
+2. Take the Lease lock (compiler.reconcile.lock), then check under it that no object the
    plan changes moved since the plan read it (its fingerprint), reading by kind (one LIST
    per kind by the ApplySet label), and that no object it creates exists now.
+3. Under the lock, read the ApplySet parent and decide the prune (compiler.reconcile.prune):
+   an empty render or a mass prune is refused here, still before any write.
 4. Write the ApplySet parent with the UNION of the old inventory and the desired objects:
    KEP-3659 wants contains-group-kinds to be a superset before members are created, and
    an interrupted apply then leaves every object it may have created findable, so the
@@ -28,10 +28,12 @@ check could not stop either). Steps, in order:
    ingress-nginx's webhook; compiler.reconcile.backends).
 6. With ``wait``: wait for every changed workload's rollout (compiler.reconcile.wait).
 7. Prune, in reverse order, re-checking both proofs on each live object.
-8. Shrink the parent's inventory to what remains; record the apply in the history.
+8. Shrink the parent's inventory to what remains; record the apply in the history
+   (compiler.reconcile.history.record), failed applies with their error.
 
-Every request is retried on transient failures (compiler.reconcile.retry); server-side
-apply is idempotent, so re-running an interrupted apply converges.
+Every request is retried on transient failures (compiler.reconcile.client); server-side
+apply is idempotent, so re-running an interrupted apply converges. What each object came
+to is a ``Change`` (compiler.reconcile.results).
 """
 
 from __future__ import annotations
@@ -42,24 +44,30 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from compiler.core.errors import KgitError, PlanError
-from compiler.core.ownership import cluster_applyset_id
-from compiler.reconcile import applyset, history, normalize, order
+from compiler.core.identity import ObjectId
+from compiler.reconcile import applyset, history, order
 from compiler.reconcile.backends import webhook_backends
 from compiler.reconcile.calls import ApplyCluster
-from compiler.reconcile.desired import Desired, with_secret_values
+from compiler.reconcile.checks import bodies_to_apply, check_base, check_live_versions
+from compiler.reconcile.desired import Desired
 from compiler.reconcile.lock import LeaseLock, LockOptions, default_identity, lease_lock
-from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, ObjectRef, Plan
-from compiler.reconcile.prune import PruneDecision, PruneOptions, decide_prune, refusal
-from compiler.reconcile.retry import RetryPolicy
+from compiler.reconcile.model import DEFAULT_PARALLELISM, ActionKind, Plan
+from compiler.reconcile.prune import (
+    PruneDecision,
+    PruneOptions,
+    decide_prune,
+    refusal,
+    skip_reason,
+)
+from compiler.reconcile.results import ApplyError, ApplyResult, Change, Outcome
 from compiler.reconcile.wait import WaitOptions, wait_for
 
 if TYPE_CHECKING:
-    from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.client import ClusterClient
     from compiler.reconcile.plan import PlanOptions
 
 Body = dict[str, Any]
@@ -77,122 +85,9 @@ class ApplyOptions:
     lock_renew_interval: float | None = None  # None: a third of lease_duration
     allow_mass_prune: bool = False
     prune_protected: bool = False
-    retry: RetryPolicy | None = None  # None: the client's own policy
     identity: str | None = None  # lock holder; default "user@host pid N commit C"
     environ: Mapping[str, str] | None = None  # for from-env Secrets; default os.environ
     progress: bool | None = None  # progress bar while waiting: None = on a terminal
-
-
-class Outcome(StrEnum):
-    CREATED = "created"
-    CONFIGURED = "configured"
-    REPLACED = "replaced"
-    DELETED = "deleted"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class Change:
-    """What happened to one object: ``Deployment.apps/web/nginx configured``."""
-
-    subject: ObjectRef
-    action: Outcome
-    detail: str = ""
-
-    def __str__(self) -> str:
-        text = f"{self.subject} {self.action.value}"
-        return f"{text} ({self.detail})" if self.detail else text
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    changes: tuple[Change, ...]
-    entry: history.HistoryEntry | None = None
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for c in self.changes if c.action is outcome)
-
-    def failed(self) -> bool:
-        return self.count(Outcome.FAILED) > 0
-
-    def summary(self) -> str:
-        parts = [f"{self.count(o)} {o.value}" for o in Outcome if o is not Outcome.FAILED]
-        text = "Apply complete: " + ", ".join(parts) + "."
-        if self.failed():
-            text = f"Apply failed: {self.count(Outcome.FAILED)} failed, " + ", ".join(parts) + "."
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "changes": [
-                {
-                    "object": str(c.subject),
-                    "ref": asdict(c.subject),
-                    "result": c.action.value,
-                    "detail": c.detail,
-                }
-                for c in self.changes
-            ],
-            "summary": self.summary(),
-            "history": asdict(self.entry) if self.entry else None,
-        }
-
-
-class ApplyError(KgitError):
-    """The apply stopped; ``result`` holds what was done before it did."""
-
-    reference = "apply-failed"
-
-    def __init__(self, message: str, result: ApplyResult, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.result = result
-
-
-# -- step 1: is the plan still the plan? -------------------------------------------------
-
-
-def check_base(plan: Plan, desired: Desired, context: str, server: str) -> None:
-    base = plan.base
-    if desired.out_digest != base.out_digest:
-        raise PlanError(
-            "the saved plan is stale: out/manifests changed since it was made",
-            hint="run 'kgit plan' again",
-        )
-    if (base.context, base.server) != (context, server):
-        raise PlanError(
-            f"the saved plan is for context {base.context!r} ({base.server}), "
-            f"not {context!r} ({server})"
-        )
-    expected = cluster_applyset_id(desired.cluster_name)
-    if base.applyset_id != expected:
-        raise PlanError(
-            f"the saved plan is for another cluster's ApplySet ({base.applyset_id}), "
-            f"not {desired.cluster_name!r}'s"
-        )
-
-
-def bodies_to_apply(
-    plan: Plan, desired: Desired, set_id: str, environ: Mapping[str, str] | None
-) -> dict[ObjectRef, Body]:
-    """Desired bodies of the plan's create/update/replace actions, labelled and filled.
-
-    From-env Secrets get their values here, so a missing variable fails before any write.
-    """
-    by_ref = {ObjectRef.of(body): body for body in desired.objects}
-    bodies: dict[ObjectRef, Body] = {}
-    for action in plan.actions:
-        if action.kind not in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE):
-            continue
-        body = by_ref.get(action.ref)
-        if body is None:
-            raise PlanError(
-                f"the saved plan is stale: {action.ref} is not in out/manifests",
-                hint="run 'kgit plan' again",
-            )
-        filled = with_secret_values(body, environ)
-        bodies[action.ref] = applyset.with_member_labels(filled, set_id)
-    return bodies
 
 
 # -- the apply itself --------------------------------------------------------------------
@@ -208,7 +103,7 @@ class _Run:
     out: TextIO
     set_id: str
     changes: list[Change] = field(default_factory=list)
-    ready: set[ObjectRef] = field(default_factory=set)  # waited on already in this run
+    ready: set[ObjectId] = field(default_factory=set)  # waited on already in this run
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, outcome: Outcome) -> int:
@@ -225,74 +120,21 @@ class _Run:
     def fail(self, message: str, hint: str | None = None) -> ApplyError:
         return ApplyError(message, self.result(), hint=hint)
 
-    # -- checks under the lock --------------------------------------------------------
-
-    def check_live_versions(self, pool: ThreadPoolExecutor) -> None:
-        """Refuse a saved plan whose objects moved since it was made (nothing written yet).
-
-        Objects the plan changes or deletes are members: one LIST per kind by the ApplySet
-        label (observe.read_objects; a GET for what it does not return, such as an object
-        the plan adopts). Objects it creates must still be absent: observe.find_existing,
-        except those in a namespace the plan creates, which cannot exist while their
-        namespace does not (and the namespace is checked)."""
-        from compiler.reconcile.connect import UnservedKind
-        from compiler.reconcile.observe import find_existing, read_objects
-
-        creates: list[ObjectRef] = []
-        others: list[Action] = []
-        for action in self.plan.actions:
-            if action.kind is ActionKind.NOOP:
-                continue
-            try:
-                self.cluster.resolve(action.ref)
-            except UnservedKind:
-                if action.kind is ActionKind.CREATE:
-                    continue  # its CRD comes with this apply: it cannot exist yet
-                raise
-            if action.kind is ActionKind.CREATE:
-                creates.append(action.ref)
-            else:
-                others.append(action)
-        new_namespaces = {r.name for r in creates if (r.api_version, r.kind) == ("v1", "Namespace")}
-        existing = find_existing(
-            self.cluster.client,
-            [r for r in creates if r.namespace not in new_namespaces],
-            pool.map,
-        )
-        selector = f"{applyset.PART_OF_LABEL}={self.set_id}"
-        lives = read_objects(self.cluster.client, [a.ref for a in others], selector, pool.map)
-        for action in self.plan.actions:
-            live = lives.get(action.ref)
-            if action.ref in existing:
-                why = "it exists now"
-            elif action.ref not in lives:
-                continue  # a no-op, a create still absent, or a kind not served
-            elif live is None:
-                why = "it was deleted"
-            elif _moved(action, live):
-                why = "it changed on the cluster"
-            else:
-                continue
-            raise PlanError(
-                f"the saved plan is stale: {action.ref}: {why} since the plan was made",
-                hint="run 'kgit plan' again",
-            )
-
     # -- the ApplySet parent ----------------------------------------------------------
 
-    def write_parent(self, members: set[ObjectRef], old: set[ObjectRef]) -> None:
+    def write_parent(self, members: set[ObjectId], old: set[ObjectId]) -> None:
         """Parent listing ``members``; group-kinds/namespaces of ``old`` are kept too."""
         body = applyset.parent_manifest(
             self.desired.cluster_name,
             members,
-            extra_group_kinds={applyset.group_kind(r) for r in old},
+            extra_group_kinds={r.group_kind for r in old},
             extra_namespaces={r.namespace for r in old if r.namespace},
         )
         self.cluster.apply(body)
 
     # -- stages -----------------------------------------------------------------------
 
-    def apply_one(self, ref: ObjectRef, kind: ActionKind, body: Body) -> Change:
+    def apply_one(self, ref: ObjectId, kind: ActionKind, body: Body) -> Change:
         try:
             if kind is ActionKind.REPLACE:
                 self.replace(ref, body)
@@ -302,7 +144,7 @@ class _Run:
         except KgitError as error:
             return Change(ref, Outcome.FAILED, str(error))
 
-    def replace(self, ref: ObjectRef, body: Body) -> None:
+    def replace(self, ref: ObjectId, body: Body) -> None:
         live = self.cluster.get(ref)
         if live is not None:
             uid = live["metadata"].get("uid")
@@ -310,7 +152,7 @@ class _Run:
             self.wait_gone(ref, uid)
         self.cluster.apply(body)
 
-    def wait_gone(self, ref: ObjectRef, uid: str | None) -> None:
+    def wait_gone(self, ref: ObjectId, uid: str | None) -> None:
         deadline = time.monotonic() + self.options.timeout
         while True:
             live = self.cluster.get(ref)
@@ -325,7 +167,7 @@ class _Run:
             time.sleep(min(self.options.poll_interval, 0.2))
 
     def run_stage(
-        self, pool: ThreadPoolExecutor, work: Sequence[tuple[ObjectRef, ActionKind, Body]]
+        self, pool: ThreadPoolExecutor, work: Sequence[tuple[ObjectId, ActionKind, Body]]
     ) -> list[Change]:
         for ref, _, _ in work:
             self.cluster.resolve(ref)
@@ -334,7 +176,7 @@ class _Run:
             self.record(change)
         return changes
 
-    def wait(self, refs: Sequence[ObjectRef], why: str) -> None:
+    def wait(self, refs: Sequence[ObjectId], why: str) -> None:
         refs = [r for r in refs if r not in self.ready]
         if not refs:
             return
@@ -349,7 +191,7 @@ class _Run:
 
     # -- pruning ----------------------------------------------------------------------
 
-    def prune_one(self, ref: ObjectRef, inventory: set[ObjectRef]) -> Change:
+    def prune_one(self, ref: ObjectId, inventory: set[ObjectId]) -> Change:
         try:
             live = self.cluster.get(ref)
             if live is None:
@@ -363,18 +205,9 @@ class _Run:
             return Change(ref, Outcome.FAILED, str(error))
 
 
-def _moved(action: Action, live: Body) -> bool:
-    """Whether the live object changed since the plan saw it, status updates aside
-    (normalize.fingerprint says why); plans saved without a fingerprint compare the
-    resourceVersion."""
-    if action.live_fingerprint is not None:
-        return normalize.fingerprint(live) != action.live_fingerprint
-    return live["metadata"].get("resourceVersion") != action.live_resource_version
-
-
 def _stage_work(
-    plan: Plan, bodies: Mapping[ObjectRef, Body]
-) -> list[tuple[order.Stage, list[tuple[ObjectRef, ActionKind, Body]]]]:
+    plan: Plan, bodies: Mapping[ObjectId, Body]
+) -> list[tuple[order.Stage, list[tuple[ObjectId, ActionKind, Body]]]]:
     kinds = {a.ref: a.kind for a in plan.actions}
     return [
         (stage, [(ref, kinds[ref], bodies[ref]) for ref in refs])
@@ -409,7 +242,7 @@ def apply_plan(
         ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool,
     ):
         run = _Run(cluster, plan, desired, options, report or _ignore, out, plan.base.applyset_id)
-        run.check_live_versions(pool)
+        check_live_versions(cluster, plan, plan.base.applyset_id, pool)
         return _apply_locked(run, pool, lock, bodies, identity)
 
 
@@ -454,8 +287,6 @@ def _ignore(_change: Change) -> None:
 
 
 def _apply_cluster(client: ClusterClient, options: ApplyOptions, set_id: str) -> ApplyCluster:
-    if options.retry is not None:
-        client.retry = options.retry
     return ApplyCluster(client, set_id)
 
 
@@ -481,7 +312,7 @@ def _apply_locked(
     run: _Run,
     pool: ThreadPoolExecutor,
     lock: LeaseLock,
-    bodies: Mapping[ObjectRef, Body],
+    bodies: Mapping[ObjectId, Body],
     identity: str,
 ) -> ApplyResult:
     """Everything after the checks, under the lock: parent, stages, wait, prune, history."""
@@ -489,6 +320,10 @@ def _apply_locked(
     parent = cluster.get(applyset.parent_ref(desired.cluster_name))
     applyset.check_parent(parent, desired.cluster_name)
     inventory = applyset.read_inventory(parent)
+    if applyset.is_lost(parent):
+        # No inventory to trust (deleted, or a bare leftover): the members the plan saw
+        # live are what a plan made with --rebuild-inventory (or before the loss) acted on.
+        inventory = {a.ref for a in run.plan.actions if a.kind is not ActionKind.CREATE}
     prune = _decide_prune(run.plan, inventory, desired, options)
     desired_refs = set(desired.refs())
     # Nothing has been written up to here: a refusal above is not an apply to record.
@@ -515,17 +350,17 @@ def _apply_locked(
         raise
     failed = run.count(Outcome.FAILED)
     entry = _entry(run, identity, f"failed: {failed} deletion(s) failed" if failed else "")
-    record_history(cluster, desired.cluster_name, entry)
+    history.record(cluster, desired.cluster_name, entry)
     if failed:
         raise run.fail(f"{failed} object(s) could not be deleted", hint="run kgit apply again")
     return run.result(entry)
 
 
 def _apply_stages(
-    run: _Run, pool: ThreadPoolExecutor, lock: LeaseLock, bodies: Mapping[ObjectRef, Body]
-) -> list[ObjectRef]:
+    run: _Run, pool: ThreadPoolExecutor, lock: LeaseLock, bodies: Mapping[ObjectId, Body]
+) -> list[ObjectId]:
     """Apply stage by stage, with the CRD and workload gates; the refs applied."""
-    applied: list[ObjectRef] = []
+    applied: list[ObjectId] = []
     for stage, work in _stage_work(run.plan, bodies):
         lock.check()
         if stage is order.Stage.ADMISSION:
@@ -548,12 +383,12 @@ def _apply_stages(
 
 
 def _prune(
-    run: _Run, pool: ThreadPoolExecutor, prune: PruneDecision, inventory: set[ObjectRef]
-) -> set[ObjectRef]:
+    run: _Run, pool: ThreadPoolExecutor, prune: PruneDecision, inventory: set[ObjectId]
+) -> set[ObjectId]:
     """Delete in reverse order; the inventory members that stay (skipped or failed)."""
-    kept: set[ObjectRef] = set(prune.skipped)
+    kept: set[ObjectId] = set(prune.skipped)
     for ref in prune.skipped:
-        run.record(Change(ref, Outcome.SKIPPED, "protected kind: use --prune-protected"))
+        run.record(Change(ref, Outcome.SKIPPED, skip_reason(ref)))
     for batch in order.delete_batches(prune.delete):
         for ref in batch:
             run.cluster.resolve(ref)
@@ -566,7 +401,7 @@ def _prune(
 
 
 def _decide_prune(
-    plan: Plan, inventory: set[ObjectRef], desired: Desired, options: ApplyOptions
+    plan: Plan, inventory: set[ObjectId], desired: Desired, options: ApplyOptions
 ) -> PruneDecision:
     candidates = [a.ref for a in plan.actions if a.kind is ActionKind.DELETE]
     return decide_prune(
@@ -577,7 +412,7 @@ def _decide_prune(
     )
 
 
-def _guarded_wait(run: _Run, refs: Sequence[ObjectRef], why: str) -> None:
+def _guarded_wait(run: _Run, refs: Sequence[ObjectId], why: str) -> None:
     try:
         run.wait(refs, why)
     except KgitError as error:
@@ -601,15 +436,6 @@ def _record_failure(run: _Run, identity: str, why: str) -> None:
     failed, and the apply's own error is the one the user must see."""
     result = f"failed: {why[:FAILURE_TEXT_LIMIT]}"
     try:
-        record_history(run.cluster, run.desired.cluster_name, _entry(run, identity, result))
+        history.record(run.cluster, run.desired.cluster_name, _entry(run, identity, result))
     except KgitError as problem:
         print(f"warning: this failed apply is not in the history: {problem}", file=run.out)
-
-
-def record_history(cluster: ApplyCluster, cluster_name: str, entry: history.HistoryEntry) -> None:
-    parent_ref = applyset.parent_ref(cluster_name)
-    parent = cluster.get(parent_ref)
-    entries = history.with_entry(history.read_history(parent), entry)
-    cluster.apply(
-        history.history_patch(parent_ref.name, entries), field_manager=history.HISTORY_MANAGER
-    )

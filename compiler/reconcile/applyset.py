@@ -19,6 +19,7 @@ from typing import Any
 
 from compiler import __version__
 from compiler.core.errors import PlanError
+from compiler.core.identity import ObjectId
 from compiler.core.ownership import (
     PARENT_API_VERSION,
     PARENT_KIND,
@@ -27,7 +28,6 @@ from compiler.core.ownership import (
     applyset_id_of,
     parent_name,
 )
-from compiler.reconcile.model import ObjectRef
 
 TOOLING_NAME = "kgit"
 
@@ -36,13 +36,14 @@ TOOLING_ANNOTATION = "applyset.kubernetes.io/tooling"
 GROUP_KINDS_ANNOTATION = "applyset.kubernetes.io/contains-group-kinds"
 NAMESPACES_ANNOTATION = "applyset.kubernetes.io/additional-namespaces"
 INVENTORY_KEY = "inventory.json"
+HISTORY_KEY = "history.json"  # compiler.reconcile.history keeps the applies there
 
 
-def parent_ref(cluster_name: str) -> ObjectRef:
-    return ObjectRef(PARENT_API_VERSION, PARENT_KIND, PARENT_NAMESPACE, parent_name(cluster_name))
+def parent_ref(cluster_name: str) -> ObjectId:
+    return ObjectId(PARENT_API_VERSION, PARENT_KIND, PARENT_NAMESPACE, parent_name(cluster_name))
 
 
-def applyset_id(parent: ObjectRef) -> str:
+def applyset_id(parent: ObjectId) -> str:
     """KEP-3659 v1 id of the ApplySet whose parent is ``parent``."""
     return applyset_id_of(parent.name, parent.namespace, parent.kind, parent.group)
 
@@ -58,18 +59,8 @@ def with_member_labels(body: Mapping[str, Any], set_id: str) -> dict[str, Any]:
     return {**body, "metadata": metadata}
 
 
-def group_kind(ref: ObjectRef) -> str:
-    """'Deployment.apps' or 'Service': the form of contains-group-kinds (Go GroupKind)."""
-    return f"{ref.kind}.{ref.group}" if ref.group else ref.kind
-
-
-def member_key(ref: ObjectRef) -> str:
-    """group/kind/namespace/name: identity that survives an apiVersion change."""
-    return f"{ref.group}/{ref.kind}/{ref.namespace}/{ref.name}"
-
-
-def _inventory_json(members: Iterable[ObjectRef]) -> str:
-    entries = sorted({member_key(m): m for m in members}.values(), key=member_key)
+def _inventory_json(members: Iterable[ObjectId]) -> str:
+    entries = sorted(set(members))
     rows = [
         {"apiVersion": m.api_version, "kind": m.kind, "namespace": m.namespace, "name": m.name}
         for m in entries
@@ -79,7 +70,7 @@ def _inventory_json(members: Iterable[ObjectRef]) -> str:
 
 def parent_manifest(
     cluster_name: str,
-    members: Iterable[ObjectRef],
+    members: Iterable[ObjectId],
     *,
     extra_group_kinds: Iterable[str] = (),
     extra_namespaces: Iterable[str] = (),
@@ -92,7 +83,7 @@ def parent_manifest(
     """
     members = list(members)
     ref = parent_ref(cluster_name)
-    group_kinds = sorted({group_kind(m) for m in members} | set(extra_group_kinds))
+    group_kinds = sorted({m.group_kind for m in members} | set(extra_group_kinds))
     namespaces = sorted(
         ({m.namespace for m in members if m.namespace} | set(extra_namespaces))
         - {PARENT_NAMESPACE, ""}
@@ -116,8 +107,8 @@ def parent_manifest(
 
 def check_parent(parent: Mapping[str, Any] | None, cluster_name: str) -> None:
     """Refuse a parent that another tool owns or whose id does not match (as kubectl does)."""
-    if parent is None:
-        return
+    if parent is None or is_bare(parent):
+        return  # nothing yet, or kgit's own history-only leftover: apply completes it
     ref = parent_ref(cluster_name)
     metadata = parent.get("metadata") or {}
     tooling = (metadata.get("annotations") or {}).get(TOOLING_ANNOTATION, "")
@@ -135,7 +126,29 @@ def check_parent(parent: Mapping[str, Any] | None, cluster_name: str) -> None:
         )
 
 
-def read_inventory(parent: Mapping[str, Any] | None) -> set[ObjectRef]:
+def is_bare(parent: Mapping[str, Any]) -> bool:
+    """A parent holding nothing but kgit's history: no ApplySet label or tooling, no
+    other data. Older kgit versions left one when a failed apply's history write found
+    the parent gone (the server had lost its state) and created it; it is kgit's own."""
+    metadata = parent.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    annotations = metadata.get("annotations") or {}
+    data = parent.get("data") or {}
+    return (
+        ID_LABEL not in labels
+        and TOOLING_ANNOTATION not in annotations
+        and bool(data)
+        and set(data) <= {HISTORY_KEY}
+        and not parent.get("binaryData")
+    )
+
+
+def is_lost(parent: Mapping[str, Any] | None) -> bool:
+    """Whether the parent has no inventory to trust: missing, or a bare leftover."""
+    return parent is None or is_bare(parent)
+
+
+def read_inventory(parent: Mapping[str, Any] | None) -> set[ObjectId]:
     """The members the parent records ({} when there is no parent yet)."""
     if parent is None:
         return set()
@@ -145,11 +158,11 @@ def read_inventory(parent: Mapping[str, Any] | None) -> set[ObjectRef]:
     try:
         rows = json.loads(raw)["members"]
         return {
-            ObjectRef(str(r["apiVersion"]), str(r["kind"]), str(r["namespace"]), str(r["name"]))
+            ObjectId(str(r["apiVersion"]), str(r["kind"]), str(r["namespace"]), str(r["name"]))
             for r in rows
         }
     except (ValueError, KeyError, TypeError):
         raise PlanError(
-            f"the ApplySet parent {ObjectRef.of(dict(parent))} has an unreadable "
+            f"the ApplySet parent {ObjectId.of(dict(parent))} has an unreadable "
             f"{INVENTORY_KEY}; kgit will not prune from it"
         ) from None

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from compiler.reconcile.model import ObjectRef
+from compiler.core.identity import ObjectId
 from compiler.reconcile.order import is_workload
 
 Body = Mapping[str, Any]
@@ -37,7 +37,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def service_references(body: Body) -> Iterator[tuple[str, str]]:
     """(namespace, name) of each Service a webhook configuration or APIService calls."""
-    ref = ObjectRef.of(dict(body))
+    ref = ObjectId.of(dict(body))
     if (ref.group, ref.kind) in WEBHOOK_KINDS:
         webhooks = body.get("webhooks")
         for webhook in webhooks if isinstance(webhooks, list) else ():
@@ -60,20 +60,20 @@ def _selects(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def webhook_backends(objects: Iterable[Body]) -> set[ObjectRef]:
+def webhook_backends(objects: Iterable[Body]) -> set[ObjectId]:
     """The desired workloads that serve a desired webhook configuration or APIService."""
     bodies = list(objects)
     services: dict[tuple[str, str], Mapping[str, Any]] = {}
-    workloads: list[tuple[ObjectRef, Mapping[str, Any]]] = []
+    workloads: list[tuple[ObjectId, Mapping[str, Any]]] = []
     for body in bodies:
-        ref = ObjectRef.of(dict(body))
+        ref = ObjectId.of(dict(body))
         if (ref.group, ref.kind) == ("", "Service"):
             services[(ref.namespace, ref.name)] = _mapping(
                 _mapping(body.get("spec")).get("selector")
             )
         elif is_workload(ref):
             workloads.append((ref, _pod_labels(body)))
-    backends: set[ObjectRef] = set()
+    backends: set[ObjectId] = set()
     for body in bodies:
         for namespace, name in service_references(body):
             selector = services.get((namespace, name))

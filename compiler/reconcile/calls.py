@@ -1,6 +1,6 @@
 """The requests of an apply that the cluster client does not make itself.
 
-``ApplyCluster`` wraps the run's ``ClusterClient`` (compiler.reconcile.connect, whose
+``ApplyCluster`` wraps the run's ``ClusterClient`` (compiler.reconcile.client, whose
 ``guard`` retries transient failures) and adds Lease reads/writes for the lock and Event
 lists for the wait report. It satisfies ``lock.LeaseApi`` and ``wait.WaitClient``.
 """
@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from compiler.reconcile.model import ObjectRef
+from compiler.core.identity import ObjectId
 
 if TYPE_CHECKING:
-    from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.client import ClusterClient
 
 Body = dict[str, Any]
 LEASE_API_VERSION = "coordination.k8s.io/v1"
@@ -39,14 +39,14 @@ class ApplyCluster:
 
     # -- objects ----------------------------------------------------------------------
 
-    def resolve(self, ref: ObjectRef) -> None:
+    def resolve(self, ref: ObjectId) -> None:
         """Discover ref's resource now, on this thread: discovery fills shared caches."""
         self.client.resource_for(ref.api_version, ref.kind)
 
-    def get(self, ref: ObjectRef) -> Body | None:
+    def get(self, ref: ObjectId) -> Body | None:
         return self.client.get(ref)
 
-    def read(self, refs: Sequence[ObjectRef]) -> dict[ObjectRef, Body | None]:
+    def read(self, refs: Sequence[ObjectId]) -> dict[ObjectId, Body | None]:
         """The live state of several members: one LIST per kind by the ApplySet label
         (a GET each for a kind with few of them), not a GET per object."""
         from compiler.reconcile.applyset import PART_OF_LABEL
@@ -60,12 +60,12 @@ class ApplyCluster:
         return self.client.apply(body, field_manager=field_manager)
 
     def delete(
-        self, ref: ObjectRef, *, propagation: str = "Background", uid: str | None = None
+        self, ref: ObjectId, *, propagation: str = "Background", uid: str | None = None
     ) -> Body | None:
         preconditions = {"uid": uid} if uid else None
         return self.client.delete(ref, propagation_policy=propagation, preconditions=preconditions)
 
-    def events_for(self, ref: ObjectRef) -> list[Body]:
+    def events_for(self, ref: ObjectId) -> list[Body]:
         """Events about one object (cluster-scoped objects' events live in 'default')."""
         return self.client.list(
             "v1",
@@ -77,7 +77,7 @@ class ApplyCluster:
     # -- leases (lock.LeaseApi) -------------------------------------------------------
 
     def read_lease(self, namespace: str, name: str) -> Body | None:
-        return self.client.get(ObjectRef(LEASE_API_VERSION, "Lease", namespace, name))
+        return self.client.get(ObjectId(LEASE_API_VERSION, "Lease", namespace, name))
 
     def create_lease(self, namespace: str, body: Body) -> Body:
         return self.client.create(_in_namespace(body, namespace))
@@ -88,7 +88,7 @@ class ApplyCluster:
     def delete_lease(self, namespace: str, name: str, resource_version: str | None) -> None:
         preconditions = {"resourceVersion": resource_version} if resource_version else None
         self.client.delete(
-            ObjectRef(LEASE_API_VERSION, "Lease", namespace, name),
+            ObjectId(LEASE_API_VERSION, "Lease", namespace, name),
             propagation_policy="Background",
             preconditions=preconditions,
         )

@@ -26,8 +26,8 @@ import yaml
 from compiler.compile import emit
 from compiler.compile.load import load_all_trusted
 from compiler.core.errors import PlanError
+from compiler.core.identity import ObjectId
 from compiler.core.plaindata import clone
-from compiler.reconcile.model import ObjectRef
 
 MANIFESTS_PREFIX = "manifests/"
 FROM_ENV_ANNOTATION = "kgit.dev/from-env"
@@ -41,8 +41,8 @@ class Desired:
     objects: tuple[dict[str, Any], ...]
     out_digest: str  # sha256 over the manifest files (paths and contents)
 
-    def refs(self) -> list[ObjectRef]:
-        return [ObjectRef.of(body) for body in self.objects]
+    def refs(self) -> list[ObjectId]:
+        return [ObjectId.of(body) for body in self.objects]
 
 
 def manifests_digest(files: Mapping[str, bytes]) -> str:
@@ -103,10 +103,10 @@ def _documents(path: str, data: bytes) -> list[dict[str, Any]]:
 def desired_from_files(files: Mapping[str, bytes]) -> Desired:
     """Desired state from out/'s files (path relative to out/ -> bytes)."""
     objects: list[dict[str, Any]] = []
-    seen: dict[ObjectRef, str] = {}
+    seen: dict[ObjectId, str] = {}
     for path in sorted(p for p in files if _is_manifest(p)):
         for body in _documents(path, files[path]):
-            ref = ObjectRef.of(body)
+            ref = ObjectId.of(body)
             if ref in seen:
                 raise PlanError(f"{ref} is defined twice: in out/{seen[ref]} and out/{path}")
             seen[ref] = path
@@ -134,11 +134,11 @@ def secret_env_vars(body: Mapping[str, Any]) -> dict[str, str]:
         mapping = json.loads(raw)
     except ValueError:
         raise PlanError(
-            f"{ObjectRef.of(dict(body))}: annotation {FROM_ENV_ANNOTATION} is not JSON"
+            f"{ObjectId.of(dict(body))}: annotation {FROM_ENV_ANNOTATION} is not JSON"
         ) from None
     if not isinstance(mapping, dict):
         raise PlanError(
-            f"{ObjectRef.of(dict(body))}: annotation {FROM_ENV_ANNOTATION} must map keys to "
+            f"{ObjectId.of(dict(body))}: annotation {FROM_ENV_ANNOTATION} must map keys to "
             "environment variable names"
         )
     return {str(k): str(v) for k, v in mapping.items()}
@@ -162,13 +162,16 @@ def with_secret_values(
     missing = sorted({var for var in mapping.values() if var not in env})
     if missing:
         raise PlanError(
-            f"{ObjectRef.of(body)} takes its values from the environment, but "
+            f"{ObjectId.of(body)} takes its values from the environment, but "
             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set",
             hint="export the variable(s) before running kgit plan/apply",
         )
     filled = clone(body)
     filled.pop("stringData", None)
+    # surrogateescape: a value that is not UTF-8 reaches os.environ as surrogate escapes
+    # (PEP 383); Secret data is bytes, so those are the bytes the Secret holds.
     filled["data"] = {
-        key: base64.b64encode(env[var].encode()).decode() for key, var in sorted(mapping.items())
+        key: base64.b64encode(env[var].encode("utf-8", "surrogateescape")).decode()
+        for key, var in sorted(mapping.items())
     }
     return filled

@@ -15,11 +15,17 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from compiler.reconcile.applyset import PARENT_API_VERSION, PARENT_KIND, PARENT_NAMESPACE
+from compiler.core.errors import ClusterError
+from compiler.reconcile.applyset import (
+    HISTORY_KEY,
+    PARENT_API_VERSION,
+    PARENT_KIND,
+    PARENT_NAMESPACE,
+    parent_ref,
+)
 
-HISTORY_KEY = "history.json"
 HISTORY_MANAGER = "kgit-history"
 KEEP = 20
 
@@ -77,18 +83,26 @@ def history_patch(parent_name: str, entries: Sequence[HistoryEntry]) -> dict[str
     }
 
 
-def format_history(entries: Sequence[HistoryEntry], output: str = "text") -> str:
-    """Newest first. text: one line per entry; json: a list of objects."""
-    newest_first = list(reversed(entries))
-    if output == "json":
-        return json.dumps([asdict(e) for e in newest_first], indent=2, sort_keys=True) + "\n"
-    if not newest_first:
-        return "No applies recorded on this cluster yet.\n"
-    rows = [("TIME", "REVISION", "RESULT", "USER", "SUMMARY")]
-    rows += [(e.time, (e.revision or "-")[:12], e.result, e.user, e.summary) for e in newest_first]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [
-        "  ".join([*(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])), row[4]]).rstrip()
-        for row in rows
-    ]
-    return "\n".join(lines) + "\n"
+class HistoryStore(Protocol):
+    """What writing the history needs of a cluster (compiler.reconcile.calls.ApplyCluster)."""
+
+    def get(self, ref: Any) -> dict[str, Any] | None: ...
+
+    def apply(self, body: dict[str, Any], *, field_manager: str = ...) -> dict[str, Any]: ...
+
+
+def record(cluster: HistoryStore, cluster_name: str, entry: HistoryEntry) -> None:
+    """Add ``entry`` to the history kept in the ApplySet parent (the last KEEP entries).
+
+    Never creates the parent: a server that lost its state mid-apply has none, and a
+    parent holding only a history (no ApplySet label, tooling or inventory) would not be
+    recognised as kgit's. ClusterError then; the apply's own error is the one to report."""
+    parent_at = parent_ref(cluster_name)
+    parent = cluster.get(parent_at)
+    if parent is None:
+        raise ClusterError(
+            f"the ApplySet parent {parent_at} does not exist (did the cluster lose its "
+            "state?), so there is no history to add this apply to"
+        )
+    entries = with_entry(read_history(parent), entry)
+    cluster.apply(history_patch(parent_at.name, entries), field_manager=HISTORY_MANAGER)

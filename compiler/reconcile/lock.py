@@ -31,10 +31,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from compiler.core.errors import KgitError
-from compiler.reconcile.retry import status_of
+from compiler.core.ownership import LOCK_NAMESPACE, lock_name
+from compiler.reconcile.client.retry import status_of
 
 Body = dict[str, Any]
-LOCK_NAMESPACE = "kube-system"
 TOKEN_ANNOTATION = "kgit.dev/lock-token"
 MICROTIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -53,10 +53,6 @@ class LeaseApi(Protocol):
 
 class LockError(KgitError):
     reference = "locked"
-
-
-def lock_name(cluster: str) -> str:
-    return f"kgit-{cluster}-lock"
 
 
 def default_identity(commit: str | None) -> str:

@@ -7,10 +7,14 @@ Terraform's model: ``apply`` consumes a ``Plan`` and refuses one whose base is s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from enum import Enum, StrEnum
 from typing import Any
+
+from compiler.core.errors import PlanError
+from compiler.core.identity import ObjectId
 
 PLAN_FORMAT_VERSION = "1.0"
 DEFAULT_PARALLELISM = 8  # requests a plan or an apply keeps in flight at once
@@ -32,40 +36,12 @@ class ActionKind(StrEnum):
         ]
 
 
-@dataclass(frozen=True, order=True)
-class ObjectRef:
-    """Identity of one object on the cluster."""
-
-    api_version: str
-    kind: str
-    namespace: str  # "" for cluster-scoped objects
-    name: str
-
-    @classmethod
-    def of(cls, body: dict[str, Any]) -> ObjectRef:
-        meta = body.get("metadata") or {}
-        return cls(
-            str(body.get("apiVersion", "")),
-            str(body.get("kind", "")),
-            str(meta.get("namespace") or ""),
-            str(meta.get("name", "")),
-        )
-
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0]
-
-    def __str__(self) -> str:
-        kind = f"{self.kind}.{self.group}" if self.group else self.kind
-        return f"{kind}/{self.namespace}/{self.name}" if self.namespace else f"{kind}/{self.name}"
-
-
 @dataclass(frozen=True)
 class Action:
     """One planned change. ``before``/``after`` are for display (Secret values masked)."""
 
     kind: ActionKind
-    ref: ObjectRef
+    ref: ObjectId
     reason: str = ""
     diff: str = ""  # field-level unified YAML diff of before -> after, values masked
     before: dict[str, Any] | None = None
@@ -107,17 +83,26 @@ class Plan:
         )
 
     def to_json(self) -> str:
-        data = {"format_version": PLAN_FORMAT_VERSION, **asdict(self)}
+        data = asdict(self)
+        data["format_version"] = PLAN_FORMAT_VERSION
+        data["digest"] = _digest(data)
         return json.dumps(data, indent=2, sort_keys=True, default=_enum_value) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
+        """The plan saved in ``text``; PlanError when its digest says it was edited."""
         data = json.loads(text)
+        if data.get("digest") != _digest(data):
+            raise PlanError(
+                "the saved plan was changed after `kgit plan` wrote it (its base and "
+                "actions do not match its digest); refusing to apply it",
+                hint="run 'kgit plan --out FILE' again",
+            )
         base = PlanBase(**data["base"])
         actions = tuple(
             Action(
                 kind=ActionKind(a["kind"]),
-                ref=ObjectRef(**a["ref"]),
+                ref=ObjectId(**a["ref"]),
                 reason=a.get("reason", ""),
                 diff=a.get("diff", ""),
                 before=a.get("before"),
@@ -128,6 +113,16 @@ class Plan:
             for a in data["actions"]
         )
         return cls(base=base, actions=actions, warnings=tuple(data.get("warnings", ())))
+
+
+def _digest(data: dict[str, Any]) -> str:
+    """sha256 of a saved plan's base and actions (in canonical JSON): an edited plan (a
+    no-op turned into a delete, an action removed) no longer matches. Not a signature:
+    whoever can edit the file can recompute it; apply's own rules (checks.py: never
+    delete what out/ holds, both proofs before any delete) hold regardless."""
+    signed = {"base": data.get("base"), "actions": data.get("actions")}
+    text = json.dumps(signed, sort_keys=True, separators=(",", ":"), default=_enum_value)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _enum_value(value: object) -> object:

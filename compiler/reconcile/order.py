@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from enum import IntEnum
 
-from compiler.reconcile.model import ObjectRef
+from compiler.core.identity import ObjectId
 
 
 class Stage(IntEnum):
@@ -89,11 +89,11 @@ WORKLOAD_KINDS = frozenset(
 )
 
 
-def stage_of(ref: ObjectRef) -> Stage:
+def stage_of(ref: ObjectId) -> Stage:
     return _RANK.get((ref.group, ref.kind), (DEFAULT_STAGE, 0))[0]
 
 
-def apply_key(ref: ObjectRef) -> tuple[int, int, str, str, str]:
+def apply_key(ref: ObjectId) -> tuple[int, int, str, str, str]:
     """Sort key for applying: stage, listed kind (unlisted kinds after, by name), ns, name."""
     unlisted = (DEFAULT_STAGE, len(APPLY_ORDER[DEFAULT_STAGE]))
     stage, index = _RANK.get((ref.group, ref.kind), unlisted)
@@ -101,22 +101,22 @@ def apply_key(ref: ObjectRef) -> tuple[int, int, str, str, str]:
     return (stage, index, unlisted_kind, ref.namespace, ref.name)
 
 
-def sort_for_apply(refs: Iterable[ObjectRef]) -> list[ObjectRef]:
+def sort_for_apply(refs: Iterable[ObjectId]) -> list[ObjectId]:
     return sorted(refs, key=apply_key)
 
 
-def group_by_stage(refs: Iterable[ObjectRef]) -> list[tuple[Stage, list[ObjectRef]]]:
+def group_by_stage(refs: Iterable[ObjectId]) -> list[tuple[Stage, list[ObjectId]]]:
     """The non-empty stages in apply order, each with its refs sorted."""
-    stages: dict[Stage, list[ObjectRef]] = {}
+    stages: dict[Stage, list[ObjectId]] = {}
     for ref in sort_for_apply(refs):
         stages.setdefault(stage_of(ref), []).append(ref)
     return sorted(stages.items())
 
 
-def delete_batches(refs: Sequence[ObjectRef]) -> list[list[ObjectRef]]:
+def delete_batches(refs: Sequence[ObjectId]) -> list[list[ObjectId]]:
     """Deletions grouped by stage, last stage first (objects of one batch go in parallel)."""
     return [batch for _, batch in reversed(group_by_stage(refs))]
 
 
-def is_workload(ref: ObjectRef) -> bool:
+def is_workload(ref: ObjectId) -> bool:
     return (ref.group, ref.kind) in WORKLOAD_KINDS

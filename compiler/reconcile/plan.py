@@ -21,20 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.core.errors import ClusterError, PlanError
+from compiler.core.identity import ObjectId
 from compiler.core.masking import mask_pair
 from compiler.core.objdiff import yaml_diff
 from compiler.reconcile import normalize
-from compiler.reconcile.applyset import member_key, with_member_labels
-from compiler.reconcile.connect import FIELD_MANAGER, ApiRejected, ClusterClient
+from compiler.reconcile.applyset import with_member_labels
+from compiler.reconcile.client import FIELD_MANAGER, ApiRejected, ClusterClient
 from compiler.reconcile.desired import Desired, with_secret_values
-from compiler.reconcile.model import (
-    DEFAULT_PARALLELISM,
-    Action,
-    ActionKind,
-    ObjectRef,
-    Plan,
-    PlanBase,
-)
+from compiler.reconcile.inherited import made_by_controller
+from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, Plan, PlanBase
 from compiler.reconcile.observe import Observed, find_existing, observe
 from compiler.reconcile.order import apply_key
 
@@ -48,9 +43,11 @@ class PlanOptions:
     git_revision: str | None = None
     prune: bool = True  # plan deletions of members that are no longer desired
     parallelism: int = DEFAULT_PARALLELISM  # for new and changed objects
+    # the parent was lost: take every object carrying the label as kgit's (observe.py)
+    rebuild_inventory: bool = False
 
 
-def _seen(live: dict[str, Any]) -> dict[str, str | None]:
+def _seen(live: dict[str, Any]) -> dict[str, Any]:
     """What the plan records of the live object it acted on, for apply's staleness check."""
     return {
         "live_resource_version": (live.get("metadata") or {}).get("resourceVersion"),
@@ -75,27 +72,51 @@ def _replaceable(body: Mapping[str, Any]) -> bool:
     return str(annotations.get(REPLACE_ANNOTATION, "")).lower() == "true"
 
 
-def _shown(before: dict[str, Any] | None, after: dict[str, Any] | None, label: str):
+def _shown(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, label: str
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str]:
     """Masked before/after for display, and their diff."""
     masked_before, masked_after = mask_pair(before, after)
     return masked_before, masked_after, yaml_diff(before, after, label=label)
 
 
-class _Planner:
-    """The per-object decisions of one plan; holds the client and what was observed."""
+@dataclass(frozen=True)
+class _Wanted:
+    """One object of out/ as the plan sees it, before deciding what to do with it."""
 
-    def __init__(self, client: ClusterClient, observed: Observed, desired: Desired) -> None:
+    ref: ObjectId
+    body: dict[str, Any]  # with the ApplySet label
+    filled: dict[str, Any]  # and with Secret values from the environment
+    live: dict[str, Any] | None  # a member, or an unlabelled object to adopt
+    adopted: str | None  # the warning for adopting it
+    drift: str | None  # how live differs, when it exists
+
+    @property
+    def unchanged(self) -> bool:
+        return self.live is not None and self.drift is None
+
+
+class Planner:
+    """One plan's decisions. Inputs: the client (for dry runs and looking up objects to
+    adopt), out/ (``desired``), what ``observe`` read of the cluster, and the options;
+    output: ``plan()``, a ``Plan``. Nothing is written to the cluster."""
+
+    def __init__(
+        self, client: ClusterClient, desired: Desired, observed: Observed, options: PlanOptions
+    ) -> None:
         self.client = client
+        self.desired = desired
         self.observed = observed
+        self.options = options
         self.new_namespaces = {
-            ObjectRef.of(b).name
+            ObjectId.of(b).name
             for b in desired.objects
             if b.get("kind") == "Namespace"
             and b.get("apiVersion") == "v1"
-            and member_key(ObjectRef.of(b)) not in observed.members
+            and ObjectId.of(b) not in observed.members
         }
 
-    def _cannot_exist_yet(self, ref: ObjectRef) -> bool:
+    def _cannot_exist_yet(self, ref: ObjectId) -> bool:
         """True when the object's namespace or kind is created by this very plan."""
         if ref.namespace and ref.namespace in self.new_namespaces:
             return True
@@ -108,7 +129,7 @@ class _Planner:
         return self.client.apply(body, dry_run=True, field_manager=FIELD_MANAGER, force=True)
 
     def create(self, body: dict[str, Any], filled: dict[str, Any]) -> Action:
-        ref = ObjectRef.of(body)
+        ref = ObjectId.of(body)
         if not self._cannot_exist_yet(ref):
             self._dry_run(filled)  # the server validates the object now, not mid-apply
         _, after, diff = _shown(None, normalize.for_display(filled), str(ref))
@@ -118,7 +139,7 @@ class _Planner:
         self, body: dict[str, Any], filled: dict[str, Any], live: dict[str, Any], reason: str
     ) -> Action:
         """An object whose live state drifted (``reason``): the server's dry run decides."""
-        ref = ObjectRef.of(body)
+        ref = ObjectId.of(body)
         seen = _seen(live)
         try:
             result = self._dry_run(filled)
@@ -153,14 +174,12 @@ class _Planner:
             )
         return Action(ActionKind.UPDATE, ref, reason, diff, before, after, **seen)
 
-    def find_unlabelled(
-        self, desired: Desired, pool: ThreadPoolExecutor
-    ) -> dict[ObjectRef, dict[str, Any]]:
+    def find_unlabelled(self, pool: ThreadPoolExecutor) -> dict[ObjectId, dict[str, Any]]:
         """Objects the plan would create that exist without kgit's label (to adopt).
         Only objects not among the members, in namespaces and of kinds that exist, are
         looked for: a GET each, or one LIST per kind and namespace holding many of them."""
-        refs = [ObjectRef.of(body) for body in desired.objects]
-        new = [ref for ref in refs if member_key(ref) not in self.observed.members]
+        refs = [ObjectId.of(body) for body in self.desired.objects]
+        new = [ref for ref in refs if ref not in self.observed.members]
         # Namespaces first: one that exists without the label is adopted, not new, and
         # objects in it may exist too; nothing can exist in one that is really new.
         namespaces = [r for r in new if (r.api_version, r.kind) == ("v1", "Namespace")]
@@ -170,7 +189,7 @@ class _Planner:
         return {**found, **find_existing(self.client, others, pool.map)}
 
     def delete(self, live: dict[str, Any]) -> Action:
-        ref = ObjectRef.of(live)
+        ref = ObjectId.of(live)
         before, _, diff = _shown(normalize.for_display(live), None, str(ref))
         return Action(
             ActionKind.DELETE,
@@ -182,101 +201,103 @@ class _Planner:
             **_seen(live),
         )
 
-
-@dataclass(frozen=True)
-class _Wanted:
-    """One object of out/ as the plan sees it, before deciding what to do with it."""
-
-    ref: ObjectRef
-    body: dict[str, Any]  # with the ApplySet label
-    filled: dict[str, Any]  # and with Secret values from the environment
-    live: dict[str, Any] | None  # a member, or an unlabelled object to adopt
-    adopted: str | None  # the warning for adopting it
-    drift: str | None  # how live differs, when it exists
-
-    @property
-    def unchanged(self) -> bool:
-        return self.live is not None and self.drift is None
-
-
-def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | None = None) -> Plan:
-    """One action per desired object, plus deletions of members no longer desired."""
-    options = options or PlanOptions()
-    observed = observe(client, desired.cluster_name, desired.refs())
-    planner = _Planner(client, observed, desired)
-    actions: list[Action] = []
-    warnings: list[str] = []
-    wanted: set[str] = set()
-
-    unlabelled: dict[ObjectRef, dict[str, Any]] = {}
-
-    def wanted_state(original: dict[str, Any]) -> _Wanted:
-        body = with_member_labels(original, observed.set_id)
-        ref = ObjectRef.of(body)
-        live = observed.members.get(member_key(ref))
+    def wanted_state(
+        self, original: dict[str, Any], unlabelled: Mapping[ObjectId, dict[str, Any]]
+    ) -> _Wanted:
+        body = with_member_labels(original, self.observed.set_id)
+        ref = ObjectId.of(body)
+        live = self.observed.members.get(ref)
         adopted = None
         if live is None:
             live = unlabelled.get(ref)
             if live is not None:
                 adopted = f"{ref} exists without kgit's ApplySet label; kgit will adopt it"
-        filled = with_secret_values(body, options.environ)
+        filled = with_secret_values(body, self.options.environ)
         drift = None if live is None else normalize.drift(filled, live, FIELD_MANAGER)
         return _Wanted(ref, body, filled, live, adopted, drift)
 
-    def plan_one(wanted: _Wanted) -> Action:
+    def plan_one(self, wanted: _Wanted) -> Action:
         try:
             if wanted.live is None:
-                return planner.create(wanted.body, wanted.filled)
+                return self.create(wanted.body, wanted.filled)
             assert wanted.drift is not None
-            return planner.change(wanted.body, wanted.filled, wanted.live, wanted.drift)
+            return self.change(wanted.body, wanted.filled, wanted.live, wanted.drift)
         except ApiRejected as exc:
             raise ClusterError(f"{wanted.ref}: {exc}") from None
 
-    # Unchanged objects cost no request and are decided here: handing each of thousands to
-    # the pool cost more than deciding it. New ones are looked for (find_unlabelled) and
-    # new and changed ones get a dry-run; both run concurrently (a real API server answers
-    # each in milliseconds of waiting). Actions keep the order of out/, and map() raises
-    # the first error in that order.
-    with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
-        unlabelled.update(planner.find_unlabelled(desired, pool))
-        every = [wanted_state(original) for original in desired.objects]
-        planned = pool.map(plan_one, [w for w in every if not w.unchanged])
-        for wanted_one in every:
-            if wanted_one.unchanged:
-                assert wanted_one.live is not None
-                action = Action(ActionKind.NOOP, wanted_one.ref, "", **_seen(wanted_one.live))
+    def desired_actions(self, pool: ThreadPoolExecutor) -> tuple[list[Action], list[str]]:
+        """One action per object of out/, in its order, and the adoption warnings.
+
+        Unchanged objects cost no request and are decided here: handing each of thousands
+        to the pool cost more than deciding it. New ones are looked for (find_unlabelled)
+        and new and changed ones get a dry-run; both run concurrently (a real API server
+        answers each in milliseconds of waiting). map() raises the first error in order."""
+        unlabelled = self.find_unlabelled(pool)
+        every = [self.wanted_state(original, unlabelled) for original in self.desired.objects]
+        planned = pool.map(self.plan_one, [w for w in every if not w.unchanged])
+        actions: list[Action] = []
+        warnings: list[str] = []
+        for wanted in every:
+            if wanted.unchanged:
+                assert wanted.live is not None
+                actions.append(Action(ActionKind.NOOP, wanted.ref, "", **_seen(wanted.live)))
             else:
-                action = next(planned)
-            actions.append(action)
-            wanted.add(member_key(action.ref))
-            if wanted_one.adopted:
-                warnings.append(wanted_one.adopted)
-    if options.prune:
-        for key, live in sorted(observed.members.items()):
-            if key in wanted:
+                actions.append(next(planned))
+            if wanted.adopted:
+                warnings.append(wanted.adopted)
+        return actions, warnings
+
+    def prune_actions(self, wanted: set[ObjectId]) -> tuple[list[Action], list[str]]:
+        """Deletions of members no longer desired: label AND inventory, never label alone."""
+        actions: list[Action] = []
+        warnings: list[str] = []
+        for ref, live in sorted(self.observed.members.items()):
+            if ref in wanted:
                 continue
-            ref = ObjectRef.of(live)
-            if observed.in_inventory(ref):
-                actions.append(planner.delete(live))
-            else:
+            if self.observed.in_inventory(ref):
+                actions.append(self.delete(live))
+            elif not made_by_controller(ref, live, self.observed.members.keys()):
                 warnings.append(
                     f"{ref} carries kgit's ApplySet label but is not in its inventory; "
                     "kgit leaves it alone"
                 )
-    # Shown in the order apply works in: applies by stage, then deletions in reverse.
-    applies = sorted(
-        (a for a in actions if a.kind is not ActionKind.DELETE), key=lambda a: apply_key(a.ref)
+        return actions, warnings
+
+    def plan(self) -> Plan:
+        with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
+            actions, warnings = self.desired_actions(pool)
+        if self.options.prune:
+            deletions, unowned = self.prune_actions({a.ref for a in actions})
+            actions += deletions
+            warnings += unowned
+        # Shown in the order apply works in: applies by stage, then deletions in reverse.
+        applies = sorted(
+            (a for a in actions if a.kind is not ActionKind.DELETE),
+            key=lambda a: apply_key(a.ref),
+        )
+        deletes = sorted(
+            (a for a in actions if a.kind is ActionKind.DELETE),
+            key=lambda a: apply_key(a.ref),
+            reverse=True,
+        )
+        base = PlanBase(
+            out_digest=self.desired.out_digest,
+            git_revision=self.options.git_revision,
+            context=self.client.context,
+            server=self.client.server,
+            applyset_id=self.observed.set_id,
+        )
+        return Plan(base, (*applies, *deletes), tuple(warnings))
+
+
+def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | None = None) -> Plan:
+    """Observe the cluster, then decide one action per desired object, plus deletions of
+    members no longer desired."""
+    options = options or PlanOptions()
+    observed = observe(
+        client,
+        desired.cluster_name,
+        desired.refs(),
+        rebuild_inventory=options.rebuild_inventory,
     )
-    deletes = sorted(
-        (a for a in actions if a.kind is ActionKind.DELETE),
-        key=lambda a: apply_key(a.ref),
-        reverse=True,
-    )
-    base = PlanBase(
-        out_digest=desired.out_digest,
-        git_revision=options.git_revision,
-        context=client.context,
-        server=client.server,
-        applyset_id=observed.set_id,
-    )
-    return Plan(base, (*applies, *deletes), tuple(warnings))
+    return Planner(client, desired, observed, options).plan()

@@ -10,7 +10,9 @@ Two guards against a broken render deleting a cluster, both lifted by
 that would delete more than half of the inventory. Namespaces, PersistentVolumeClaims and
 CustomResourceDefinitions hold data that cannot be re-created from Git (everything inside a
 namespace; a volume's contents; every custom resource of the CRD's kind), so they are only
-deleted with ``--prune-protected`` and reported as skipped otherwise.
+deleted with ``--prune-protected`` and reported as skipped otherwise. A built-in namespace
+(kube-system, default, ...) is never deleted, flag or no flag: deleting it would take the
+cluster's own components with it.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.core.errors import PlanError
-from compiler.reconcile.applyset import PART_OF_LABEL, member_key
-from compiler.reconcile.model import ObjectRef
+from compiler.core.identity import ObjectId
+from compiler.core.ownership import BUILTIN_NAMESPACES
+from compiler.reconcile.applyset import PART_OF_LABEL
 
 PROTECTED_KINDS = frozenset(
     {
@@ -42,16 +45,27 @@ class PruneOptions:
 
 @dataclass(frozen=True)
 class PruneDecision:
-    delete: tuple[ObjectRef, ...]
-    skipped: tuple[ObjectRef, ...]  # protected kinds, kept without --prune-protected
+    delete: tuple[ObjectId, ...]
+    skipped: tuple[ObjectId, ...]  # protected kinds, kept without --prune-protected
 
 
-def is_protected(ref: ObjectRef) -> bool:
+def is_protected(ref: ObjectId) -> bool:
     return (ref.group, ref.kind) in PROTECTED_KINDS
 
 
+def is_built_in_namespace(ref: ObjectId) -> bool:
+    return (ref.group, ref.kind) == ("", "Namespace") and ref.name in BUILTIN_NAMESPACES
+
+
+def skip_reason(ref: ObjectId) -> str:
+    """Why a skipped candidate is kept, as apply reports it."""
+    if is_built_in_namespace(ref):
+        return "built-in namespace: never deleted"
+    return "protected kind: use --prune-protected"
+
+
 def decide_prune(
-    candidates: Iterable[ObjectRef],
+    candidates: Iterable[ObjectId],
     *,
     inventory_size: int,
     desired_count: int,
@@ -73,18 +87,24 @@ def decide_prune(
                 hint="check out/ (was it compiled from the right cluster.yaml?); if the "
                 "deletions are intended, re-run with --allow-mass-prune",
             )
-    skipped = tuple(r for r in candidates if is_protected(r) and not options.prune_protected)
+    skipped = tuple(
+        r
+        for r in candidates
+        if is_built_in_namespace(r) or (is_protected(r) and not options.prune_protected)
+    )
     delete = tuple(r for r in candidates if r not in skipped)
     return PruneDecision(delete, skipped)
 
 
 def refusal(
-    ref: ObjectRef, live: Mapping[str, Any], set_id: str, inventory: Collection[ObjectRef]
+    ref: ObjectId, live: Mapping[str, Any], set_id: str, inventory: Collection[ObjectId]
 ) -> str | None:
     """Why the live object must not be deleted, or None when both proofs hold."""
+    if is_built_in_namespace(ref):
+        return f"Namespace {ref.name} is built into the cluster; kgit never deletes it"
     labels = (live.get("metadata") or {}).get("labels") or {}
     if labels.get(PART_OF_LABEL) != set_id:
         return f"it no longer carries {PART_OF_LABEL}={set_id}"
-    if member_key(ref) not in {member_key(m) for m in inventory}:
+    if ref not in {m for m in inventory}:
         return "it is not in the ApplySet inventory"
     return None

@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any, Protocol, TextIO
 
 from compiler.core.errors import KgitError
-from compiler.reconcile.model import ObjectRef
+from compiler.core.identity import ObjectId
 
 Body = dict[str, Any]
 
@@ -164,11 +164,11 @@ READINESS: dict[tuple[str, str], Callable[[Body], Readiness]] = {
 }
 
 
-def waitable(ref: ObjectRef) -> bool:
+def waitable(ref: ObjectId) -> bool:
     return (ref.group, ref.kind) in READINESS
 
 
-def readiness(ref: ObjectRef, live: Body | None) -> Readiness:
+def readiness(ref: ObjectId, live: Body | None) -> Readiness:
     if live is None:
         return _pending("not found")
     check = READINESS.get((ref.group, ref.kind))
@@ -179,12 +179,12 @@ def readiness(ref: ObjectRef, live: Body | None) -> Readiness:
 
 
 class WaitClient(Protocol):
-    def read(self, refs: Sequence[ObjectRef]) -> Mapping[ObjectRef, Body | None]:
+    def read(self, refs: Sequence[ObjectId]) -> Mapping[ObjectId, Body | None]:
         """The live state of each ref (None: not found), in as few requests as it can:
         waiting on 1,000 Deployments must not cost 1,000 GETs per poll."""
         ...
 
-    def events_for(self, ref: ObjectRef) -> list[Body]: ...
+    def events_for(self, ref: ObjectId) -> list[Body]: ...
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ class WaitOptions:
 
 @dataclass(frozen=True)
 class NotReady:
-    ref: ObjectRef
+    ref: ObjectId
     reason: str  # "timed out" or "failed"
     message: str
     conditions: tuple[str, ...] = ()
@@ -255,17 +255,17 @@ def describe_events(events: Sequence[Body], limit: int) -> tuple[str, ...]:
 
 @dataclass
 class _Tracker:
-    refs: list[ObjectRef]
-    state: dict[ObjectRef, Readiness] = field(default_factory=dict)
-    live: dict[ObjectRef, Body | None] = field(default_factory=dict)
+    refs: list[ObjectId]
+    state: dict[ObjectId, Readiness] = field(default_factory=dict)
+    live: dict[ObjectId, Body | None] = field(default_factory=dict)
 
-    def unsettled(self) -> list[ObjectRef]:
+    def unsettled(self) -> list[ObjectId]:
         return [r for r in self.refs if self.state.get(r, _pending("")).state is State.PENDING]
 
 
 def wait_for(
     client: WaitClient,
-    refs: Sequence[ObjectRef],
+    refs: Sequence[ObjectId],
     options: WaitOptions = WaitOptions(),
     *,
     out: TextIO | None = None,
@@ -306,7 +306,7 @@ def wait_for(
         raise WaitError(not_ready, options.timeout)
 
 
-def _safe_events(client: WaitClient, ref: ObjectRef) -> list[Body]:
+def _safe_events(client: WaitClient, ref: ObjectId) -> list[Body]:
     # Events explain a failure; failing to read them must not hide the failure itself.
     try:
         return client.events_for(ref)
@@ -317,7 +317,7 @@ def _safe_events(client: WaitClient, ref: ObjectRef) -> list[Body]:
 class _Display:
     """A rich progress bar on a terminal; one plain line per settled object otherwise."""
 
-    def __init__(self, out: TextIO, refs: Sequence[ObjectRef], progress: bool | None) -> None:
+    def __init__(self, out: TextIO, refs: Sequence[ObjectId], progress: bool | None) -> None:
         self._out = out
         self._total = len(refs)
         self._use_bar = bool(out.isatty()) if progress is None else progress
@@ -342,7 +342,7 @@ class _Display:
             print(f"Waiting for {self._total} object(s) to be ready...", file=self._out)
         return self
 
-    def settled(self, ref: ObjectRef, state: Readiness) -> None:
+    def settled(self, ref: ObjectId, state: Readiness) -> None:
         line = f"{ref} {state.state.value}: {state.message}"
         if self._progress is not None:
             self._progress.advance(self._task)

@@ -20,8 +20,8 @@ from typing import Any, Literal
 import yaml
 
 from compiler.compile.load import load_all_trusted
-from compiler.compile.resources import ObjectKey
 from compiler.core.errors import OutputError
+from compiler.core.identity import ObjectId
 from compiler.core.masking import mask_pair
 from compiler.core.objdiff import FieldChange, field_changes, yaml_diff
 
@@ -37,7 +37,7 @@ class ObjectChange:
     """One object added, removed or changed; ``before``/``after`` are already masked."""
 
     action: Action
-    key: ObjectKey
+    key: ObjectId
     api_version: str
     file: str  # where it is in out/ (the after side's file when both exist)
     before: dict[str, Any] | None
@@ -82,9 +82,9 @@ def is_kgit_annotation(path: str) -> bool:
     return any(path.endswith(f"annotations.{name}") for name in KGIT_ANNOTATIONS)
 
 
-def parse_objects(files: Mapping[str, bytes]) -> dict[ObjectKey, tuple[str, dict[str, Any]]]:
+def parse_objects(files: Mapping[str, bytes]) -> dict[ObjectId, tuple[str, dict[str, Any]]]:
     """Every object in the manifests/ files of an out/: key -> (file, body)."""
-    objects: dict[ObjectKey, tuple[str, dict[str, Any]]] = {}
+    objects: dict[ObjectId, tuple[str, dict[str, Any]]] = {}
     for path, data in sorted(files.items()):
         if not (path.startswith("manifests/") and path.endswith((".yaml", ".yml"))):
             continue
@@ -94,7 +94,7 @@ def parse_objects(files: Mapping[str, bytes]) -> dict[ObjectKey, tuple[str, dict
             raise OutputError(f"out/{path} is not valid YAML: {exc}") from None
         for body in documents:
             if isinstance(body, dict):
-                objects[ObjectKey.of(body)] = (path, body)
+                objects[ObjectId.of(body)] = (path, body)
     return objects
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import git
-from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from compiler.compile import emit
 from compiler.core.errors import GitError
@@ -64,16 +64,32 @@ def head_commit(repository: Repository) -> git.Commit | None:
 
 
 def resolve(repository: Repository, revision: str) -> git.Commit:
-    """The commit a revision names (branch, tag, sha, HEAD~1, origin/main ...)."""
+    """The commit a revision names (branch, tag, sha, HEAD~1, origin/main, HEAD@{2.days.ago}).
+
+    Git itself resolves it (``git rev-parse``): GitPython's own parser lacks reflog dates
+    and walks to parents a shallow clone does not have.
+    """
+    git_ = repository.repo.git
     try:
-        obj = repository.repo.rev_parse(revision)
-    except (BadName, ValueError, GitCommandError, IndexError):
-        raise GitError(f"unknown revision {revision!r}") from None
-    if isinstance(obj, git.TagObject):
-        obj = obj.object
-    if not isinstance(obj, git.Commit):
-        raise GitError(f"revision {revision!r} is a {obj.type}, not a commit")
-    return obj
+        sha = git_.rev_parse("--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}")
+    except GitCommandError:
+        try:
+            sha = git_.rev_parse("--verify", "--quiet", "--end-of-options", revision)
+            kind = git_.cat_file("-t", sha)
+        except GitCommandError:
+            raise GitError(f"unknown revision {revision!r}", hint=_shallow_hint(git_)) from None
+        raise GitError(f"revision {revision!r} is a {kind}, not a commit") from None
+    return repository.repo.commit(sha)
+
+
+def _shallow_hint(git_: git.Git) -> str | None:
+    try:
+        shallow = git_.rev_parse("--is-shallow-repository") == "true"
+    except GitCommandError:
+        return None
+    if not shallow:
+        return None
+    return "this clone is shallow and may lack it: git fetch --unshallow, or fetch-depth: 0 in CI"
 
 
 def _join(prefix: str, relpath: str) -> str:
@@ -126,20 +142,11 @@ class GitTree:
 
 def read_owned_out(commit: git.Commit | None, out_relpath: str) -> dict[str, bytes]:
     """kgit's files of out/ as committed in ``commit`` (path relative to out/ -> bytes)."""
-    if commit is None:
-        return {}
-    try:
-        folder = commit.tree / out_relpath if out_relpath else commit.tree
-    except KeyError:
-        return {}
-    if not isinstance(folder, git.Tree):
-        return {}
     found: dict[str, bytes] = {}
-    for item in folder.traverse():
-        if isinstance(item, git.Blob) and item.mode != _SYMLINK_MODE:
-            rel = PurePosixPath(item.path).relative_to(folder.path or ".").as_posix()
-            if emit.is_owned(rel):
-                found[rel] = item.data_stream.read()
+    for path, (data, mode) in files_under(commit, out_relpath).items():
+        rel = PurePosixPath(path).relative_to(out_relpath or ".").as_posix()
+        if mode != _SYMLINK_MODE and emit.is_owned(rel):
+            found[rel] = data
     return dict(sorted(found.items()))
 
 
@@ -218,16 +225,75 @@ def commit_paths(repository: Repository, paths: Iterable[str], message: str) -> 
     repo = repository.repo
     with tempfile.NamedTemporaryFile("w", delete=False, encoding="utf-8") as handle:
         handle.write(message if message.endswith("\n") else message + "\n")
+    staged = _index_entries(repository, paths)
     try:
         # `add -A` records new files and deletions in the index so `--only` knows them.
         try:
             repo.git.add("-A", "--", *paths)
         except GitCommandError as exc:
+            _restore_index(repository, paths, staged)
             raise _git_failure("git add", exc) from None
         try:
             repo.git.commit("--only", "--quiet", "--cleanup=strip", "-F", handle.name, "--", *paths)
         except GitCommandError as exc:
+            # A hook refused: unstage what `add` staged, so the index is the user's again.
+            _restore_index(repository, paths, staged)
             raise _git_failure("git commit", exc) from None
     finally:
         os.unlink(handle.name)
     return repo.head.commit.hexsha
+
+
+def files_under(commit: git.Commit | None, prefix: str) -> dict[str, tuple[bytes, int]]:
+    """Repository-relative path -> (content, mode) of the blobs under ``prefix`` at
+    ``commit`` (a file, a folder, or "" for the whole tree); empty when it is not there."""
+    if commit is None:
+        return {}
+    try:
+        folder = commit.tree / prefix if prefix else commit.tree
+    except KeyError:
+        return {}
+    if isinstance(folder, git.Blob):
+        return {str(folder.path): (folder.data_stream.read(), folder.mode)}
+    return {
+        str(item.path): (item.data_stream.read(), item.mode)
+        for item in folder.traverse()
+        if isinstance(item, git.Blob)
+    }
+
+
+def committed_revision(folder: Path) -> str | None:
+    """The HEAD commit when everything under ``folder`` is committed (no change, nothing
+    untracked); None otherwise, or when ``folder`` is not in a Git work tree."""
+    try:
+        repo = git.Repo(folder, search_parent_directories=True)
+        if repo.bare or repo.is_dirty(untracked_files=True, path=str(folder)):
+            return None
+        return repo.head.commit.hexsha
+    except (InvalidGitRepositoryError, NoSuchPathError, GitCommandError, ValueError):
+        return None  # no Git, or no commit yet
+
+
+_NO_ENTRY = "0 " + "0" * 40
+
+
+def _index_entries(repository: Repository, paths: list[str]) -> dict[str, str]:
+    """path -> "mode sha stage" of each of ``paths`` the index holds now."""
+    listed = repository.repo.git.ls_files("-s", "-z", "--", *paths)
+    entries = {}
+    for record in listed.split("\0"):
+        if record:
+            info, _, path = record.partition("\t")
+            entries[path] = info
+    return entries
+
+
+def _restore_index(repository: Repository, paths: list[str], entries: dict[str, str]) -> None:
+    """Put the index entries of ``paths`` back as ``_index_entries`` found them (a path
+    that had none is removed again); the work tree is not touched."""
+    wanted = set(paths) | set(entries)
+    records = "".join(f"{entries.get(p, _NO_ENTRY)}\t{p}\0" for p in sorted(wanted))
+    with tempfile.TemporaryFile() as stdin:
+        stdin.write(records.encode())
+        stdin.seek(0)
+        repository.repo.git.update_index("-z", "--index-info", istream=stdin)

@@ -170,7 +170,7 @@ def verify_edit(old: dict[str, Any], new_text: str, edits: Sequence[ImageEdit]) 
     """The new text must parse to the old data with only the edited images changed."""
     expected = clone(old)
     for edit in edits:
-        target = expected
+        target: Any = expected
         for part in edit.path[:-1]:
             target = target[part]
         target[edit.path[-1]] = edit.after

@@ -30,6 +30,9 @@ RETURNS_DELETED = {
     "CustomResourceDefinition",
     "Node",
 }
+# NamespaceLifecycle admission refuses to delete these (immortalNamespaces in
+# k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle/admission.go).
+IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 
 
 def delete(server: ApiServer, req: Request, route: Route) -> Response:
@@ -54,6 +57,13 @@ def delete(server: ApiServer, req: Request, route: Route) -> Response:
         )
     with server.store.lock:
         live = get_or_404(server.store, route)
+        if res.kind == "Namespace" and route.name in IMMORTAL_NAMESPACES:
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'namespaces "{route.name}" is forbidden: this namespace may not be deleted',
+                {"name": route.name, "kind": "namespaces"},
+            )
         pre = options.get("preconditions") or {}
         if pre.get("uid") and pre["uid"] != live["metadata"].get("uid"):
             raise conflict(

@@ -18,7 +18,7 @@ import uuid
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from tests.apiserver import deletes, discovery, reads, routing, ssa, writes
+from tests.apiserver import deletes, discovery, evictions, reads, routing, ssa, writes
 from tests.apiserver.admission import schema_root
 from tests.apiserver.controllers import Controllers
 from tests.apiserver.discovery import Resource
@@ -242,6 +242,8 @@ class ApiServer:
         if route.resource is None:
             return reads.non_resource(req, self.resources())
         res = route.resource
+        if route.subresource == "eviction" and res.kind == "Pod" and route.verb == "create":
+            return evictions.evict(self, req, route)
         if route.subresource and not (
             (route.subresource == "status" and res.status)
             or route.subresource in res.extra_subresources

@@ -148,9 +148,7 @@ def apply(
     owned_by_others: set[fp.Path] = set()
     for e in others:
         owned_by_others |= e.fields
-    for path in sorted(previous - applied - owned_by_others, key=len, reverse=True):
-        fp.remove_at(merged, path)
-        _drop_empty_parents(merged, path, owned_by_others | applied)
+    _remove_disowned(merged, previous - applied - owned_by_others, owned_by_others | applied)
 
     if mine is None:
         mine = Entry(manager, "Apply", api_version, subresource, now)
@@ -158,6 +156,23 @@ def apply(
     mine.fields = applied
     mine.api_version = api_version
     return ApplyResult(merged, entries, key, previous)
+
+
+def _remove_disowned(obj: dict[str, Any], doomed: set[fp.Path], kept: set[fp.Path]) -> None:
+    """Remove the fields nobody applies any more, a whole list element or map entry at
+    once when nothing under it is kept: removing a list-map element's fields one by one
+    would drop its key fields first (``ports[port=81]`` left as ``{protocol: TCP}``, then
+    a 422 on the missing port), where upstream removes the element."""
+    kept_parents = _parents(kept)
+    removed: set[fp.Path] = set()
+    for path in sorted(doomed, key=lambda p: (len(p), p)):
+        if any(path[:n] in removed for n in range(1, len(path))):
+            continue  # gone with its element
+        if path in kept_parents:
+            continue  # something under it stays; its own disowned fields go one by one
+        fp.remove_at(obj, path)
+        removed.add(path)
+        _drop_empty_parents(obj, path, kept)
 
 
 def _drop_empty_parents(obj: dict[str, Any], path: fp.Path, owned: set[fp.Path]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,35 +18,25 @@ from compiler.cli.commands.common import (
     add_cluster_options,
     add_out_option,
     add_output_format,
+    add_rebuild_option,
     add_spec_option,
+    client_options,
     locate_spec,
+    parse_duration,
 )
 from compiler.core import exitcodes
 from compiler.core.errors import KgitError, PlanError
 from compiler.reconcile.model import DEFAULT_PARALLELISM
 
 if TYPE_CHECKING:
-    from compiler.reconcile.apply import ApplyOptions, ApplyResult, Change
-    from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.apply import ApplyOptions
+    from compiler.reconcile.client import ClusterClient
     from compiler.reconcile.desired import Desired
     from compiler.reconcile.model import Plan
     from compiler.reconcile.plan import PlanOptions
+    from compiler.reconcile.results import ApplyResult, Change
 
 CONFIRM_QUESTION = "Apply these changes? Only 'yes' will be accepted: "
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in '90', '90s', '5m', '1h30m', '250ms' (Go/kubectl duration style)."""
-    value = text.strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?", value):
-        return float(value)
-    if not value or _DURATION.sub("", value):
-        raise argparse.ArgumentTypeError(
-            f"invalid duration {text!r}: use a number of seconds or e.g. 30s, 5m, 1h30m"
-        )
-    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(value))
 
 
 def _positive(text: str) -> int:
@@ -101,6 +90,7 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow deleting everything, or more than half of what kgit manages",
     )
+    add_rebuild_option(parser)
     parser.add_argument(
         "--prune-protected",
         action="store_true",
@@ -160,17 +150,10 @@ def load_plan(path: Path) -> Plan:
         return Plan.from_json(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PlanError(f"cannot read the plan {path}: {exc.strerror or exc}") from None
+    except PlanError as exc:
+        raise PlanError(f"{path}: {exc.message}", hint=exc.hint) from None
     except (ValueError, KeyError, TypeError):
         raise PlanError(f"{path} is not a plan saved by `kgit plan --out`") from None
-
-
-def _result_markdown(result: ApplyResult) -> str:
-    lines = ["## Apply result", "", "| object | result |", "|---|---|"]
-    lines += [
-        f"| `{c.subject}` | {c.action.value} {c.detail} |".replace("  |", " |")
-        for c in result.changes
-    ]
-    return "\n".join([*lines, "", result.summary(), ""])
 
 
 def _show(plan: Plan, output: str) -> None:
@@ -183,7 +166,7 @@ def _show(plan: Plan, output: str) -> None:
     sys.stdout.flush()
 
 
-def execute(
+def execute(  # noqa: C901 (split pending, see docs/architecture.md)
     client: ClusterClient,
     desired: Desired,
     args: argparse.Namespace,
@@ -193,8 +176,10 @@ def execute(
 ) -> int:
     """Apply a ``saved`` plan as it is, or (without one) take the lock, plan with
     ``plan_options``, show the plan, confirm and apply; print results; the exit code."""
-    from compiler.reconcile.apply import ApplyError, apply_plan, plan_and_apply
+    from compiler.reconcile.apply import apply_plan, plan_and_apply
+    from compiler.reconcile.checks import check_base
     from compiler.reconcile.plan import PlanOptions
+    from compiler.reconcile.results import ApplyError
     from compiler.views.plan import format_plan
 
     output = args.output
@@ -228,6 +213,8 @@ def execute(
                 made.append(plan)
         elif saved.has_changes():
             result = apply_plan(client, saved, desired, apply_options(args), report=report)
+        else:  # nothing to do, if the plan still holds: out/, context and ApplySet
+            check_base(saved, desired, client.context, client.server)
     except ApplyError as exc:  # only ever raised after decide()
         error, result = exc, exc.result
     plan = saved if saved is not None else made[-1]
@@ -243,7 +230,9 @@ def execute(
         if saved is not None:
             print("No changes. The cluster matches the plan; nothing to do.")
     elif output == "markdown":
-        sys.stdout.write(_result_markdown(result))
+        from compiler.views.results import format_result
+
+        sys.stdout.write(format_result(result, "markdown"))
     else:
         print(result.summary())
     if error is not None:
@@ -252,7 +241,7 @@ def execute(
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import connect
     from compiler.reconcile.desired import read_desired
 
     if args.plan_file is None:
@@ -263,7 +252,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         saved = load_plan(Path(args.plan_file))
         desired = read_desired(locate_spec(args).out_dir)
-        client = connect(args.kubeconfig, args.context, parallelism=args.parallelism)
+        client = connect(
+            args.kubeconfig, args.context, options=client_options(args, args.parallelism)
+        )
         options = None
     try:
         return execute(client, desired, args, saved=saved, plan_options=options)

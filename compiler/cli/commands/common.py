@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from compiler.core.sources import DirectoryTree
 
 if TYPE_CHECKING:
     from compiler.compile.pipeline import CompileOptions
+    from compiler.reconcile.client import ClientOptions
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|m|s|ms)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in '90', '90s', '5m', '1h30m', '250ms' (Go/kubectl duration style)."""
+    value = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", value):
+        return float(value)
+    if not value or _DURATION.sub("", value):
+        raise argparse.ArgumentTypeError(
+            f"invalid duration {text!r}: use a number of seconds or e.g. 30s, 5m, 1h30m"
+        )
+    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(value))
 
 
 def add_spec_option(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +54,7 @@ def add_out_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_output_format(
-    parser: argparse.ArgumentParser, choices=("text", "json", "markdown")
+    parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json", "markdown")
 ) -> None:
     parser.add_argument(
         "-o", "--output", choices=choices, default="text", help="output format (default: text)"
@@ -50,6 +68,46 @@ def add_cluster_options(parser: argparse.ArgumentParser) -> None:
         help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)",
     )
     parser.add_argument("--context", default=None, help="kubeconfig context to use")
+    parser.add_argument(
+        "--request-timeout",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="how long one request to the API server may take, its retries included (default: 60s)",
+    )
+
+
+def add_rebuild_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rebuild-inventory",
+        action="store_true",
+        help="the ApplySet parent was lost: take every object carrying its label as "
+        "kgit's (those no longer in out/ are deleted)",
+    )
+
+
+def _duration(text: str) -> float:
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text!r}")
+    return seconds
+
+
+def client_options(args: argparse.Namespace, parallelism: int | None = None) -> ClientOptions:
+    """The cluster client's options from --request-timeout (and the apply's parallelism)."""
+    import dataclasses
+
+    from compiler.reconcile.client import ClientOptions
+    from compiler.reconcile.client.retry import DEFAULT_POLICY
+
+    options = ClientOptions()
+    if parallelism is not None:
+        options = dataclasses.replace(options, parallelism=parallelism)
+    total = getattr(args, "request_timeout", None)
+    if total is not None:
+        retry = dataclasses.replace(DEFAULT_POLICY, total_timeout=total)
+        options = dataclasses.replace(options, retry=retry)
+    return options
 
 
 @dataclass(frozen=True)
@@ -81,7 +139,7 @@ def locate_spec(args: argparse.Namespace) -> SpecLocation:
     )
 
 
-def use_color(stream=None) -> bool:
+def use_color(stream: TextIO | None = None) -> bool:
     """Colour only on a terminal and never with NO_COLOR (https://no-color.org)."""
     stream = stream or sys.stdout
     return bool(stream.isatty()) and "NO_COLOR" not in os.environ

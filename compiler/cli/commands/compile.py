@@ -15,6 +15,7 @@ from compiler.cli.commands.common import (
 from compiler.compile import emit
 from compiler.compile.pipeline import compile_tree
 from compiler.core import exitcodes
+from compiler.core.errors import GitError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     where = locate_spec(args)
     if (args.message is not None or args.force) and not args.commit:
         warn("-m/--message and --force only take effect with --commit")
+    emit.check_out_dir(where.out_dir)
+    if not args.check:
+        for message in emit.recover_out(where.out_dir):
+            warn(message)
     if args.commit:
         return _compile_and_commit(args, where)
     previous = emit.read_out(where.out_dir)
@@ -112,7 +117,13 @@ def _compile_and_commit(args: argparse.Namespace, where: SpecLocation) -> int:
     cause = args.change_cause or change_cause(message)
     final = compile_tree(where.tree, where.options(change_cause=cause, previous=head_out))
     emit.write_out(where.out_dir, final.files)
-    result = commit_output(workspace, final.files, message)
+    try:
+        result = commit_output(workspace, final.files, message)
+    except GitError as exc:
+        raise GitError(
+            f"{exc.message}; nothing was committed or staged, and out/ holds the new compile",
+            hint=exc.hint,
+        ) from None
     if result.sha is None:
         print(f"nothing to commit: {where.out_dir} already matches HEAD")
         return exitcodes.SUCCESS

@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from compiler.cli.commands.common import add_cluster_options, add_out_option, add_spec_option
+from compiler.cli.commands.common import (
+    add_cluster_options,
+    add_out_option,
+    add_spec_option,
+    client_options,
+)
 from compiler.cli.commands.history import cluster_name
 from compiler.core import exitcodes
 
@@ -24,11 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from compiler.cli.commands.apply import confirm
     from compiler.reconcile.calls import ApplyCluster
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import connect
     from compiler.reconcile.lock import LOCK_NAMESPACE, describe_holder, force_unlock, lock_name
 
     name = cluster_name(args)
-    client = connect(args.kubeconfig, args.context)
+    client = connect(args.kubeconfig, args.context, options=client_options(args))
     try:
         cluster = ApplyCluster(client)
         where = f"{LOCK_NAMESPACE}/{lock_name(name)}"

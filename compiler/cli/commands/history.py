@@ -14,6 +14,7 @@ from compiler.cli.commands.common import (
     add_out_option,
     add_output_format,
     add_spec_option,
+    client_options,
     locate_spec,
 )
 from compiler.core import exitcodes
@@ -35,13 +36,14 @@ def cluster_name(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from compiler.reconcile import applyset, history
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import connect
+    from compiler.views.history import format_history
 
     name = cluster_name(args)
-    client = connect(args.kubeconfig, args.context)
+    client = connect(args.kubeconfig, args.context, options=client_options(args))
     try:
         parent = client.get(applyset.parent_ref(name))
     finally:
         client.close()
-    sys.stdout.write(history.format_history(history.read_history(parent), args.output))
+    sys.stdout.write(format_history(history.read_history(parent), args.output))
     return exitcodes.SUCCESS

@@ -7,9 +7,10 @@ that need them, so that ``kgit --help`` and the compile commands never load the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,9 @@ from compiler.cli.commands.common import (
     add_cluster_options,
     add_out_option,
     add_output_format,
+    add_rebuild_option,
     add_spec_option,
+    client_options,
     locate_spec,
     warn,
 )
@@ -28,7 +31,7 @@ from compiler.core import exitcodes
 from compiler.core.errors import KgitError, OutputError
 
 if TYPE_CHECKING:
-    from compiler.reconcile.connect import ClusterClient
+    from compiler.reconcile.client import ClusterClient
     from compiler.reconcile.desired import Desired
     from compiler.reconcile.model import Plan
     from compiler.reconcile.plan import PlanOptions
@@ -46,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="also save the plan as JSON (no Secret values; mode 0600) for `kgit apply FILE`",
     )
+    add_rebuild_option(parser)
     parser.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -79,22 +83,9 @@ def out_is_fresh(args: Any, previous: Mapping[str, bytes] | None = None) -> str 
 
 def git_revision(out_dir: Path) -> str | None:
     """The commit of out/ when out/ is committed and clean; None otherwise (or no Git)."""
-    try:
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
-            cwd=out_dir,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        if status.stdout.strip():
-            return None
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=out_dir, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head.stdout.strip() or None
+    from compiler.repo.gitrepo import committed_revision
+
+    return committed_revision(out_dir)
 
 
 def plan_inputs(
@@ -103,7 +94,7 @@ def plan_inputs(
     """Read out/ and connect; ``args`` needs file, out_dir, kubeconfig, context.
 
     ``kgit apply`` plans with these itself, under its lock."""
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import connect
     from compiler.reconcile.desired import read_desired
     from compiler.reconcile.model import DEFAULT_PARALLELISM
     from compiler.reconcile.plan import PlanOptions
@@ -112,9 +103,15 @@ def plan_inputs(
     desired = read_desired(where.out_dir, files)
     workers = parallelism or DEFAULT_PARALLELISM
     client = connect(
-        getattr(args, "kubeconfig", None), getattr(args, "context", None), parallelism=workers
+        getattr(args, "kubeconfig", None),
+        getattr(args, "context", None),
+        options=client_options(args, workers),
     )
-    options = PlanOptions(git_revision=git_revision(where.out_dir), parallelism=workers)
+    options = PlanOptions(
+        git_revision=git_revision(where.out_dir),
+        parallelism=workers,
+        rebuild_inventory=getattr(args, "rebuild_inventory", False),
+    )
     return client, desired, options
 
 
@@ -134,13 +131,25 @@ def plan_for_out(
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    """Write the plan JSON readable by its owner only (it names live objects and versions)."""
+    """Write the plan JSON readable by its owner only (it names live objects and versions).
+
+    Written to a new file beside ``path`` and renamed over it: a symlink at ``path`` is
+    replaced, never written through (it could point anywhere, such as a file the user
+    can write but should not, or a shared file another user reads), and a reader never
+    sees half a plan."""
+    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             os.fchmod(handle.fileno(), 0o600)
             handle.write(plan.to_json())
+        os.replace(temporary, path)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise OutputError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
 
 

@@ -17,12 +17,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from compiler.cli.commands.apply import add_apply_options, execute
-from compiler.cli.commands.common import locate_spec
+from compiler.cli.commands.common import client_options, locate_spec
 from compiler.compile import emit
 from compiler.core import exitcodes
 from compiler.core.errors import GitError, PlanError
+
+if TYPE_CHECKING:
+    import git
+
+    from compiler.repo.gitrepo import Repository
 
 RESTORED_DIRS = ("overlays", "vendor")
 
@@ -37,36 +43,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_apply_options(parser)
 
 
-def _files_under(commit, prefix: str) -> dict[str, tuple[bytes, int]]:  # type: ignore[no-untyped-def]
-    """Repository-relative path -> (content, mode) of the blobs under ``prefix`` at commit."""
-    import git
-
-    try:
-        folder = commit.tree / prefix if prefix else commit.tree
-    except KeyError:
-        return {}
-    if isinstance(folder, git.Blob):
-        return {folder.path: (folder.data_stream.read(), folder.mode)}
-    return {
-        item.path: (item.data_stream.read(), item.mode)
-        for item in folder.traverse()
-        if isinstance(item, git.Blob)
-    }
-
-
 def _restore_set(
-    repository, commit, spec_rel: str, out_rel: str
-) -> dict[str, tuple[bytes, int] | None]:  # type: ignore[no-untyped-def]
+    repository: Repository, commit: git.Commit, spec_rel: str, out_rel: str
+) -> dict[str, tuple[bytes, int] | None]:
     """Path -> content at REV (None: delete it), for every path --revert touches."""
-    from compiler.repo.gitrepo import head_commit
+    from compiler.repo.gitrepo import files_under, head_commit
 
     head = head_commit(repository)
     base = str(PurePosixPath(spec_rel).parent).removeprefix(".")
     prefixes = [spec_rel] + [str(PurePosixPath(base, d)) if base else d for d in RESTORED_DIRS]
     wanted: dict[str, tuple[bytes, int] | None] = {}
     for prefix in [*prefixes, out_rel]:
-        then = _files_under(commit, prefix)
-        now = _files_under(head, prefix) if head is not None else {}
+        then = files_under(commit, prefix)
+        now = files_under(head, prefix) if head is not None else {}
         if prefix == out_rel:
 
             def owned(path: str) -> bool:
@@ -91,7 +80,7 @@ def _write_restore(root: Path, wanted: dict[str, tuple[bytes, int] | None]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    from compiler.reconcile.connect import connect
+    from compiler.reconcile.client import connect
     from compiler.reconcile.desired import desired_from_files, read_cluster_name
     from compiler.reconcile.plan import PlanOptions
     from compiler.repo.gitrepo import (
@@ -128,10 +117,14 @@ def run(args: argparse.Namespace) -> int:
             hint="commit or discard them first",
         )
 
-    client = connect(args.kubeconfig, args.context, parallelism=args.parallelism)
+    client = connect(args.kubeconfig, args.context, options=client_options(args, args.parallelism))
     try:
         print(f"Rolling back to out/ of {args.revision} ({short}).", file=sys.stderr)
-        options = PlanOptions(git_revision=commit.hexsha, parallelism=args.parallelism)
+        options = PlanOptions(
+            git_revision=commit.hexsha,
+            parallelism=args.parallelism,
+            rebuild_inventory=args.rebuild_inventory,
+        )
         code = execute(client, desired, args, plan_options=options)
     finally:
         client.close()

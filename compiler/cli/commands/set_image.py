@@ -16,7 +16,7 @@ from compiler.cli.commands.common import add_out_option, add_spec_option, locate
 from compiler.compile import emit
 from compiler.compile.pipeline import compile_tree
 from compiler.core import exitcodes
-from compiler.core.errors import OutputError
+from compiler.core.errors import GitError, OutputError
 from compiler.repo.set_image import edit_spec, parse_assignment, with_file
 
 
@@ -111,9 +111,20 @@ def run(args: argparse.Namespace) -> int:
     if workspace is not None:
         from compiler.repo.commit import commit_output
 
-        result = commit_output(
-            workspace, compiled.files, message, extra_paths=[workspace.spec_relpath]
-        )
+        try:
+            result = commit_output(
+                workspace, compiled.files, message, extra_paths=[workspace.spec_relpath]
+            )
+        except GitError as exc:
+            # The commit was refused (a hook, say): spec and out/ go back as they were, so
+            # the set-image left no trace; commit_output already unstaged its paths.
+            _write_atomically(spec_path, old_bytes)
+            emit.write_out(where.out_dir, work_out)
+            raise GitError(
+                f"{exc.message}; nothing was committed, and {where.spec_relpath} and out/ are "
+                "back as they were (nothing of kgit's is staged)",
+                hint=exc.hint,
+            ) from None
         if result.sha is None:
             print("nothing to commit")
         else:

@@ -48,8 +48,10 @@ def parse_pointer(pointer: str) -> list[str]:
 def _index(container: list[Any], token: str, *, for_insert: bool) -> int:
     if for_insert and token == "-":
         return len(container)
-    if not token.isdigit() or (token != "0" and token.startswith("0")):
+    if not (token.isascii() and token.isdigit()) or (token != "0" and token.startswith("0")):
         raise _PointerError(f"{token!r} is not an array index")
+    if len(token) > 18:  # past any list's length; int() of thousands of digits is refused
+        raise _PointerError(f"index {token[:18]}… is out of range (the array has {len(container)})")
     index = int(token)
     limit = len(container) if for_insert else len(container) - 1
     if index > limit:

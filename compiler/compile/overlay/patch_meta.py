@@ -40,42 +40,48 @@ def _ref_name(node: Mapping[str, Any]) -> str | None:
     return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
 
 
-def generate(definitions: Mapping[str, Any]) -> dict[str, Any]:
-    """The compact table from OpenAPI definitions (the ``$defs`` of kubernetes-validate)."""
-    fields: dict[str, dict[str, dict[str, Any]]] = {}
-    for name, definition in definitions.items():
-        out: dict[str, dict[str, Any]] = {}
-        for field, node in (definition.get("properties") or {}).items():
-            entry: dict[str, Any] = {}
-            items = node.get("items") or {}
-            target = _ref_name(node) or _ref_name(items)
-            if target:
-                entry["type"] = target
-            strategies = str(node.get("x-kubernetes-patch-strategy", "")).split(",")
-            if "merge" in strategies:
-                entry["merge"] = True
-                keys = node.get("x-kubernetes-list-map-keys") or (
-                    [node["x-kubernetes-patch-merge-key"]]
-                    if "x-kubernetes-patch-merge-key" in node
-                    else []
-                )
-                if keys:
-                    entry["keys"] = list(keys)
-            if entry:
-                out[field] = entry
-        fields[name] = out
+def _field_entry(node: Mapping[str, Any]) -> dict[str, Any]:
+    """What the table keeps of one property: the type it refers to, and how it merges."""
+    entry: dict[str, Any] = {}
+    target = _ref_name(node) or _ref_name(node.get("items") or {})
+    if target:
+        entry["type"] = target
+    if "merge" in str(node.get("x-kubernetes-patch-strategy", "")).split(","):
+        entry["merge"] = True
+        keys = node.get("x-kubernetes-list-map-keys") or (
+            [node["x-kubernetes-patch-merge-key"]] if "x-kubernetes-patch-merge-key" in node else []
+        )
+        if keys:
+            entry["keys"] = list(keys)
+    return entry
 
-    # Keep only the fields through which a merging list can be reached.
+
+def _reaching_merges(fields: Mapping[str, Mapping[str, dict[str, Any]]]) -> set[str]:
+    """The types through which a merging list can be reached (a fixed point)."""
     interesting: set[str] = set()
     changed = True
     while changed:
         changed = False
         for name, out in fields.items():
-            if name in interesting:
-                continue
-            if any(e.get("merge") or e.get("type") in interesting for e in out.values()):
+            if name not in interesting and any(
+                e.get("merge") or e.get("type") in interesting for e in out.values()
+            ):
                 interesting.add(name)
                 changed = True
+    return interesting
+
+
+def generate(definitions: Mapping[str, Any]) -> dict[str, Any]:
+    """The compact table from OpenAPI definitions (the ``$defs`` of kubernetes-validate)."""
+    fields = {
+        name: {
+            field: entry
+            for field, node in (definition.get("properties") or {}).items()
+            if (entry := _field_entry(node))
+        }
+        for name, definition in definitions.items()
+    }
+    interesting = _reaching_merges(fields)
     types = {
         name: {
             f: e for f, e in sorted(out.items()) if e.get("merge") or e.get("type") in interesting
@@ -115,7 +121,7 @@ def field_meta(type_name: str | None, field: str) -> FieldMeta | None:
 
 
 def _main() -> None:  # pragma: no cover - a maintenance script
-    import kubernetes_validate  # type: ignore[import-untyped]  # dev dependency only
+    import kubernetes_validate  # dev dependency only
 
     base = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / SCHEMA_VERSION
     definitions = json.loads((base / "_definitions.json").read_text())["$defs"]

@@ -26,8 +26,8 @@ from typing import Any
 
 from compiler.compile.model import App, Cluster, EnvVar, ExternalService, InitContainer, SecretRef
 from compiler.compile.render.gateway import GatewayRef, render_http_routes
+from compiler.core.ownership import BUILTIN_NAMESPACES
 
-BUILTIN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kgit"}
 FROM_ENV_ANNOTATION = "kgit.dev/from-env"
 ENDPOINTSLICE_MANAGER = "kgit.dev"  # not endpointslice-controller.k8s.io: that one would own it

@@ -26,7 +26,7 @@ import jinja2
 
 from compiler.compile.emit import HostFile
 from compiler.compile.model import Cluster, Node, RegistryMirror
-from compiler.compile.render import kubeadm
+from compiler.compile.render import kube_vip, kubeadm
 from compiler.core import yamlout
 from compiler.core.errors import KgitError
 
@@ -97,6 +97,7 @@ class HostPlan:
     kube_package_version: str  # as the package manager names it: 1.31.4-1.1 or 1.31.4
     kubeadm_config: InstalledFile
     required_ports: tuple[str, ...]
+    kube_vip: InstalledFile | None = None  # control-plane nodes with spec.controlPlane.vip
 
     @property
     def installed_files(self) -> tuple[InstalledFile, ...]:
@@ -106,6 +107,7 @@ class HostPlan:
             *self.runtime.repository,
             *self.runtime.config,
             self.kube_repository,
+            *((self.kube_vip,) if self.kube_vip else ()),
         )
 
 
@@ -236,7 +238,7 @@ def _containerd_hosts(mirror: RegistryMirror, header: str) -> InstalledFile:
 def runtime_plan(cluster: Cluster, node: Node, header: str) -> RuntimePlan:
     runtime = cluster.runtime
     series = cluster.kubernetes.version.minor_series
-    if runtime.name == "crio":
+    if node.runtime == "crio":
         base = f"{CRIO_REPOSITORY}/{series}"
         config = [
             InstalledFile(
@@ -344,7 +346,15 @@ def host_plan(cluster: Cluster, node: Node) -> HostPlan:
         kube_package_version=kube_package_version(cluster, node),
         kubeadm_config=InstalledFile(KUBEADM_CONFIG_PATH, "0600", config),
         required_ports=CONTROL_PLANE_PORTS if node.role == "control-plane" else WORKER_PORTS,
+        kube_vip=_kube_vip_file(cluster, node, header),
     )
+
+
+def _kube_vip_file(cluster: Cluster, node: Node, header: str) -> InstalledFile | None:
+    if cluster.vip is None or node.role != "control-plane":
+        return None
+    manifest = header + yamlout.dump(kube_vip.kube_vip_pod(cluster, node))
+    return InstalledFile(kube_vip.MANIFEST_PATH, "0600", manifest)
 
 
 @cache

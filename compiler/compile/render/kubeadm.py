@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from compiler.compile.model import API_SERVER_PORT, Cluster, Node, Taint
+from compiler.compile.model import API_SERVER_PORT, Cluster, Node, Taint, cri_socket
 from compiler.core.versions import NFTABLES_BETA_MINOR, KubeVersion
 
 KUBELET_API_VERSION = "kubelet.config.k8s.io/v1beta1"
@@ -77,7 +77,7 @@ def kubelet_extra_args(node: Node) -> dict[str, str]:
 def _node_registration(cluster: Cluster, node: Node) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": node.name,
-        "criSocket": cluster.runtime.cri_socket,
+        "criSocket": cri_socket(node.runtime),
         "taints": node_taints(node),
     }
     args = kubelet_extra_args(node)
@@ -128,6 +128,8 @@ def cluster_configuration(cluster: Cluster) -> dict[str, Any]:
             "dnsDomain": cluster.network.dns_domain,
         },
     }
+    if kube.cert_sans:
+        body["apiServer"] = {"certSANs": list(kube.cert_sans)}
     for key, component in (
         ("apiServer", kube.api_server),
         ("controllerManager", kube.controller_manager),
@@ -135,7 +137,7 @@ def cluster_configuration(cluster: Cluster) -> dict[str, Any]:
     ):
         section = _component(component.extra_args, cluster)
         if section:
-            body[key] = section
+            body[key] = {**body.get(key, {}), **section}
     return body
 
 
@@ -147,7 +149,8 @@ def kubelet_configuration(cluster: Cluster) -> dict[str, Any]:
         "cgroupDriver": cluster.runtime.cgroup_driver,
     }
     if cluster.kubernetes.version.minor >= _KUBELET_RUNTIME_ENDPOINT_SINCE:
-        body["containerRuntimeEndpoint"] = cluster.runtime.cri_socket
+        # kubeadm replaces it on each node with that node's nodeRegistration.criSocket.
+        body["containerRuntimeEndpoint"] = cri_socket(cluster.init_node.runtime)
     if cluster.kubernetes.feature_gates:
         body["featureGates"] = dict(cluster.kubernetes.feature_gates)
     return body

@@ -34,9 +34,41 @@ REMOVED_IN: dict[tuple[str, str], tuple[int, int]] = {
 }
 
 
+# Group versions that no longer serve any kind, from the first minor version that serves
+# none (same source). Kinds that outlived their group version are in REMOVED_IN.
+REMOVED_GROUP_VERSIONS: dict[str, tuple[int, int]] = {
+    "apps/v1beta1": (1, 16),
+    "apps/v1beta2": (1, 16),
+    "extensions/v1beta1": (1, 22),
+    "admissionregistration.k8s.io/v1beta1": (1, 22),
+    "apiextensions.k8s.io/v1beta1": (1, 22),
+    "apiregistration.k8s.io/v1beta1": (1, 22),
+    "authentication.k8s.io/v1beta1": (1, 22),
+    "authorization.k8s.io/v1beta1": (1, 22),
+    "certificates.k8s.io/v1beta1": (1, 22),
+    "coordination.k8s.io/v1beta1": (1, 22),
+    "networking.k8s.io/v1beta1": (1, 22),
+    "rbac.authorization.k8s.io/v1beta1": (1, 22),
+    "scheduling.k8s.io/v1beta1": (1, 22),
+    "batch/v1beta1": (1, 25),
+    "discovery.k8s.io/v1beta1": (1, 25),
+    "events.k8s.io/v1beta1": (1, 25),
+    "node.k8s.io/v1beta1": (1, 25),
+    "policy/v1beta1": (1, 25),
+    "autoscaling/v2beta1": (1, 25),
+    "autoscaling/v2beta2": (1, 26),
+    "flowcontrol.apiserver.k8s.io/v1beta1": (1, 26),
+    "flowcontrol.apiserver.k8s.io/v1beta2": (1, 29),
+    "flowcontrol.apiserver.k8s.io/v1beta3": (1, 32),
+}
+
+
 def removed_in(obj: dict[str, Any], version: KubeVersion) -> str | None:
     """'1.25' if ``obj``'s API is gone in ``version`` (removed in 1.25 or before), else None."""
-    since = REMOVED_IN.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
+    api_version = str(obj.get("apiVersion"))
+    since = REMOVED_IN.get((api_version, str(obj.get("kind")))) or REMOVED_GROUP_VERSIONS.get(
+        api_version
+    )
     if since is None or (version.major, version.minor) < since:
         return None
     return f"{since[0]}.{since[1]}"

@@ -30,9 +30,9 @@ from __future__ import annotations
 from typing import Any
 
 from compiler.compile.model import Addon, Cluster
+from compiler.compile.overlay import CLUSTER_SCOPED_KINDS
 from compiler.compile.render.ingress_nginx import make_replaceable
 from compiler.compile.render.removed_apis import removed_api_warnings, served
-from compiler.compile.resources import CLUSTER_SCOPED_KINDS
 from compiler.core.errors import KgitError
 from compiler.core.plaindata import without_nulls
 

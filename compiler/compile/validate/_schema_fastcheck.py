@@ -9,7 +9,7 @@ exception classes replaced by local ones, so that kgit needs no fastjsonschema a
 ``validate(data)`` returns the data unchanged or raises JsonSchemaValueException.
 """
 
-SCHEMA_SHA256 = "af135325dbe596a02aa100efed583ac46a12fe1ba4601f705e3261dc05f564b7"
+SCHEMA_SHA256 = "028d64173e3183cda097be7d5405feda43039958858e786bdbf22fd6672031e4"
 
 VERSION = "2.22.3"
 from decimal import Decimal
@@ -28,9 +28,10 @@ REGEX_PATTERNS = {
     '^v?[0-9]+\\.[0-9]+\\.[0-9]+$': re.compile('^v?[0-9]+\\.[0-9]+\\.[0-9]+\\Z'),
     '^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:]+\\](:[0-9]{1,5})?$': re.compile('^[A-Za-z0-9.-]+(:[0-9]{1,5})?\\Z|^\\[[0-9A-Fa-f:]+\\](:[0-9]{1,5})?\\Z'),
     '^[A-Za-z][A-Za-z0-9]*$': re.compile('^[A-Za-z][A-Za-z0-9]*\\Z'),
+    '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$': re.compile('^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\\Z|^[0-9A-Fa-f:]+\\Z'),
+    '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$': re.compile('^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}\\Z'),
     '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._/-]*)?$': re.compile('^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._/-]*)?\\Z'),
     '^[A-Za-z0-9._:/+=-]*$': re.compile('^[A-Za-z0-9._:/+=-]*\\Z'),
-    '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$': re.compile('^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}\\Z'),
     '^/[A-Za-z0-9._~/%-]*$': re.compile('^/[A-Za-z0-9._~/%-]*\\Z'),
     '^[A-Za-z0-9./_-]+$': re.compile('^[A-Za-z0-9./_-]+\\Z'),
     '^[A-Za-z_][A-Za-z0-9_]*$': re.compile('^[A-Za-z_][A-Za-z0-9_]*\\Z'),
@@ -41,12 +42,17 @@ REGEX_PATTERNS = {
     '^[0-9.]+([EPTGMK]i?|[munkMGTPE]|e[0-9]+)?$': re.compile('^[0-9.]+([EPTGMK]i?|[munkMGTPE]|e[0-9]+)?\\Z'),
     '^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$': re.compile('^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?\\Z'),
     '^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$': re.compile('^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?\\Z'),
+    '^[a-z_][a-z0-9_-]*$': re.compile('^[a-z_][a-z0-9_-]*\\Z'),
+    '^[^\\u0000-\\u001f]+$': re.compile('^[^\\u0000-\\u001f]+\\Z'),
+    '^([a-z_][a-z0-9_-]*@)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$': re.compile('^([a-z_][a-z0-9_-]*@)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?\\Z'),
+    '^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$': re.compile('^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?\\Z'),
+    '^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$': re.compile('^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}\\Z'),
     '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$': re.compile('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\\Z'),
-    '^[0-9A-Fa-f:.]+$': re.compile('^[0-9A-Fa-f:.]+\\Z'),
     '^(?!/)(?!.*(^|/)\\.\\.(/|$))[A-Za-z0-9._/-]+$': re.compile('^(?!/)(?!.*(^|/)\\.\\.(/|\\Z))[A-Za-z0-9._/-]+\\Z'),
     '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$': re.compile('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\Z'),
     '^[0-9A-Fa-f:.]+/[0-9]{1,3}$': re.compile('^[0-9A-Fa-f:.]+/[0-9]{1,3}\\Z'),
     '^[A-Za-z0-9][A-Za-z0-9._/:@-]*$': re.compile('^[A-Za-z0-9][A-Za-z0-9._/:@-]*\\Z'),
+    '^[0-9A-Fa-f:.]+$': re.compile('^[0-9A-Fa-f:.]+\\Z'),
     '^[^\\x00-\\x1f\\x7f]*$': re.compile('^[^\\x00-\\x1f\\x7f]*\\Z'),
     '^[a-z0-9][a-z0-9-]*$': re.compile('^[a-z0-9][a-z0-9-]*\\Z'),
     '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$': re.compile('^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*\\Z')
@@ -176,8 +182,66 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                             data__spec__kubernetes_keys.remove("scheduler")
                             data__spec__kubernetes__scheduler = data__spec__kubernetes["scheduler"]
                             validate_https___kgit_dev_schema_cluster_schema_json___defs_component(data__spec__kubernetes__scheduler, custom_formats, (name_prefix or "data") + ".spec.kubernetes.scheduler")
+                        if "certSANs" in data__spec__kubernetes_keys:
+                            data__spec__kubernetes_keys.remove("certSANs")
+                            data__spec__kubernetes__certSANs = data__spec__kubernetes["certSANs"]
+                            if not isinstance(data__spec__kubernetes__certSANs, (list, tuple)):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.kubernetes.certSANs must be array")
+                            data__spec__kubernetes__certSANs_is_list = isinstance(data__spec__kubernetes__certSANs, (list, tuple))
+                            if data__spec__kubernetes__certSANs_is_list:
+                                data__spec__kubernetes__certSANs_len = len(data__spec__kubernetes__certSANs)
+                                if data__spec__kubernetes__certSANs_len > 100:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.kubernetes.certSANs must contain less than or equal to 100 items")
+                                for data__spec__kubernetes__certSANs_x, data__spec__kubernetes__certSANs_item in enumerate(data__spec__kubernetes__certSANs):
+                                    if not isinstance(data__spec__kubernetes__certSANs_item, (str)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.kubernetes.certSANs[{data__spec__kubernetes__certSANs_x}]" + " must be string")
+                                    if isinstance(data__spec__kubernetes__certSANs_item, str):
+                                        data__spec__kubernetes__certSANs_item_len = len(data__spec__kubernetes__certSANs_item)
+                                        if data__spec__kubernetes__certSANs_item_len > 253:
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.kubernetes.certSANs[{data__spec__kubernetes__certSANs_x}]" + " must be shorter than or equal to 253 characters")
+                                        if not REGEX_PATTERNS['^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$'].search(data__spec__kubernetes__certSANs_item):
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.kubernetes.certSANs[{data__spec__kubernetes__certSANs_x}]" + " must match pattern ^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$")
                         if data__spec__kubernetes_keys:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.kubernetes must not contain "+str(data__spec__kubernetes_keys)+" properties")
+                if "controlPlane" in data__spec_keys:
+                    data__spec_keys.remove("controlPlane")
+                    data__spec__controlPlane = data__spec["controlPlane"]
+                    if not isinstance(data__spec__controlPlane, (dict)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane must be object")
+                    data__spec__controlPlane_is_dict = isinstance(data__spec__controlPlane, dict)
+                    if data__spec__controlPlane_is_dict:
+                        data__spec__controlPlane_keys = set(data__spec__controlPlane.keys())
+                        if "vip" in data__spec__controlPlane_keys:
+                            data__spec__controlPlane_keys.remove("vip")
+                            data__spec__controlPlane__vip = data__spec__controlPlane["vip"]
+                            if not isinstance(data__spec__controlPlane__vip, (dict)):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane.vip must be object")
+                            data__spec__controlPlane__vip_is_dict = isinstance(data__spec__controlPlane__vip, dict)
+                            if data__spec__controlPlane__vip_is_dict:
+                                data__spec__controlPlane__vip__missing_keys = set(['address', 'interface']) - data__spec__controlPlane__vip.keys()
+                                if data__spec__controlPlane__vip__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane.vip must contain ")
+                                data__spec__controlPlane__vip_keys = set(data__spec__controlPlane__vip.keys())
+                                if "address" in data__spec__controlPlane__vip_keys:
+                                    data__spec__controlPlane__vip_keys.remove("address")
+                                    data__spec__controlPlane__vip__address = data__spec__controlPlane__vip["address"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_ipaddress(data__spec__controlPlane__vip__address, custom_formats, (name_prefix or "data") + ".spec.controlPlane.vip.address")
+                                if "interface" in data__spec__controlPlane__vip_keys:
+                                    data__spec__controlPlane__vip_keys.remove("interface")
+                                    data__spec__controlPlane__vip__interface = data__spec__controlPlane__vip["interface"]
+                                    if not isinstance(data__spec__controlPlane__vip__interface, (str)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane.vip.interface must be string")
+                                    if isinstance(data__spec__controlPlane__vip__interface, str):
+                                        if not REGEX_PATTERNS['^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$'].search(data__spec__controlPlane__vip__interface):
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane.vip.interface must match pattern ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}$")
+                                if "image" in data__spec__controlPlane__vip_keys:
+                                    data__spec__controlPlane__vip_keys.remove("image")
+                                    data__spec__controlPlane__vip__image = data__spec__controlPlane__vip["image"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_image(data__spec__controlPlane__vip__image, custom_formats, (name_prefix or "data") + ".spec.controlPlane.vip.image")
+                                if data__spec__controlPlane__vip_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane.vip must not contain "+str(data__spec__controlPlane__vip_keys)+" properties")
+                        if data__spec__controlPlane_keys:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.controlPlane must not contain "+str(data__spec__controlPlane_keys)+" properties")
                 if "runtime" in data__spec_keys:
                     data__spec_keys.remove("runtime")
                     data__spec__runtime = data__spec["runtime"]
@@ -412,8 +476,53 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                         data__spec__nodes_item__taints_len = len(data__spec__nodes_item__taints)
                                         for data__spec__nodes_item__taints_x, data__spec__nodes_item__taints_item in enumerate(data__spec__nodes_item__taints):
                                             validate_https___kgit_dev_schema_cluster_schema_json___defs_taint(data__spec__nodes_item__taints_item, custom_formats, (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].taints[{data__spec__nodes_item__taints_x}]")
+                                if "runtime" in data__spec__nodes_item_keys:
+                                    data__spec__nodes_item_keys.remove("runtime")
+                                    data__spec__nodes_item__runtime = data__spec__nodes_item["runtime"]
+                                    if not isinstance(data__spec__nodes_item__runtime, (str)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].runtime" + " must be string")
+                                    if not (isinstance(data__spec__nodes_item__runtime, str) and data__spec__nodes_item__runtime == 'crio' or isinstance(data__spec__nodes_item__runtime, str) and data__spec__nodes_item__runtime == 'containerd'):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].runtime" + " must be one of ['crio', 'containerd']")
+                                if "ssh" in data__spec__nodes_item_keys:
+                                    data__spec__nodes_item_keys.remove("ssh")
+                                    data__spec__nodes_item__ssh = data__spec__nodes_item["ssh"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_ssh(data__spec__nodes_item__ssh, custom_formats, (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}].ssh")
                                 if data__spec__nodes_item_keys:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.nodes[{data__spec__nodes_x}]" + " must not contain "+str(data__spec__nodes_item_keys)+" properties")
+                if "ssh" in data__spec_keys:
+                    data__spec_keys.remove("ssh")
+                    data__spec__ssh = data__spec["ssh"]
+                    validate_https___kgit_dev_schema_cluster_schema_json___defs_sshdefaults(data__spec__ssh, custom_formats, (name_prefix or "data") + ".spec.ssh")
+                if "upgrade" in data__spec_keys:
+                    data__spec_keys.remove("upgrade")
+                    data__spec__upgrade = data__spec["upgrade"]
+                    if not isinstance(data__spec__upgrade, (dict)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.upgrade must be object")
+                    data__spec__upgrade_is_dict = isinstance(data__spec__upgrade, dict)
+                    if data__spec__upgrade_is_dict:
+                        data__spec__upgrade_keys = set(data__spec__upgrade.keys())
+                        if "maxUnavailable" in data__spec__upgrade_keys:
+                            data__spec__upgrade_keys.remove("maxUnavailable")
+                            data__spec__upgrade__maxUnavailable = data__spec__upgrade["maxUnavailable"]
+                            if not isinstance(data__spec__upgrade__maxUnavailable, (int)) and not (isinstance(data__spec__upgrade__maxUnavailable, float) and data__spec__upgrade__maxUnavailable.is_integer()) or isinstance(data__spec__upgrade__maxUnavailable, bool):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.upgrade.maxUnavailable must be integer")
+                            if isinstance(data__spec__upgrade__maxUnavailable, (int, float, Decimal)) and not isinstance(data__spec__upgrade__maxUnavailable, bool):
+                                if data__spec__upgrade__maxUnavailable < 1:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.upgrade.maxUnavailable must be bigger than or equal to 1")
+                                if data__spec__upgrade__maxUnavailable > 1000:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.upgrade.maxUnavailable must be smaller than or equal to 1000")
+                        if "drainTimeoutSeconds" in data__spec__upgrade_keys:
+                            data__spec__upgrade_keys.remove("drainTimeoutSeconds")
+                            data__spec__upgrade__drainTimeoutSeconds = data__spec__upgrade["drainTimeoutSeconds"]
+                            if not isinstance(data__spec__upgrade__drainTimeoutSeconds, (int)) and not (isinstance(data__spec__upgrade__drainTimeoutSeconds, float) and data__spec__upgrade__drainTimeoutSeconds.is_integer()) or isinstance(data__spec__upgrade__drainTimeoutSeconds, bool):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.upgrade.drainTimeoutSeconds must be integer")
+                            if isinstance(data__spec__upgrade__drainTimeoutSeconds, (int, float, Decimal)) and not isinstance(data__spec__upgrade__drainTimeoutSeconds, bool):
+                                if data__spec__upgrade__drainTimeoutSeconds < 1:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.upgrade.drainTimeoutSeconds must be bigger than or equal to 1")
+                                if data__spec__upgrade__drainTimeoutSeconds > 86400:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.upgrade.drainTimeoutSeconds must be smaller than or equal to 86400")
+                        if data__spec__upgrade_keys:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.upgrade must not contain "+str(data__spec__upgrade_keys)+" properties")
                 if "ingress" in data__spec_keys:
                     data__spec_keys.remove("ingress")
                     data__spec__ingress = data__spec["ingress"]
@@ -1379,6 +1488,138 @@ def validate_https___kgit_dev_schema_cluster_schema_json___defs_toleration(data,
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
+def validate_https___kgit_dev_schema_cluster_schema_json___defs_sshdefaults(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "user" in data_keys:
+            data_keys.remove("user")
+            data__user = data["user"]
+            if not isinstance(data__user, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".user must be string")
+            if isinstance(data__user, str):
+                data__user_len = len(data__user)
+                if data__user_len > 32:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".user must be shorter than or equal to 32 characters")
+                if not REGEX_PATTERNS['^[a-z_][a-z0-9_-]*$'].search(data__user):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".user must match pattern ^[a-z_][a-z0-9_-]*$")
+        if "port" in data_keys:
+            data_keys.remove("port")
+            data__port = data["port"]
+            if not isinstance(data__port, (int)) and not (isinstance(data__port, float) and data__port.is_integer()) or isinstance(data__port, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer")
+            if isinstance(data__port, (int, float, Decimal)) and not isinstance(data__port, bool):
+                if data__port < 1:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be bigger than or equal to 1")
+                if data__port > 65535:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be smaller than or equal to 65535")
+        if "identityFile" in data_keys:
+            data_keys.remove("identityFile")
+            data__identityFile = data["identityFile"]
+            if not isinstance(data__identityFile, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".identityFile must be string")
+            if isinstance(data__identityFile, str):
+                data__identityFile_len = len(data__identityFile)
+                if data__identityFile_len < 1:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identityFile must be longer than or equal to 1 characters")
+                if data__identityFile_len > 4096:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identityFile must be shorter than or equal to 4096 characters")
+                if not REGEX_PATTERNS['^[^\\u0000-\\u001f]+$'].search(data__identityFile):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identityFile must match pattern ^[^\\u0000-\\u001f]+$")
+        if "bastion" in data_keys:
+            data_keys.remove("bastion")
+            data__bastion = data["bastion"]
+            if not isinstance(data__bastion, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".bastion must be string")
+            if isinstance(data__bastion, str):
+                data__bastion_len = len(data__bastion)
+                if data__bastion_len > 300:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".bastion must be shorter than or equal to 300 characters")
+                if not REGEX_PATTERNS['^([a-z_][a-z0-9_-]*@)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$'].search(data__bastion):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".bastion must match pattern ^([a-z_][a-z0-9_-]*@)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
+        if data_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
+    return data
+
+def validate_https___kgit_dev_schema_cluster_schema_json___defs_ssh(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "host" in data_keys:
+            data_keys.remove("host")
+            data__host = data["host"]
+            if not isinstance(data__host, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".host must be string")
+            if isinstance(data__host, str):
+                data__host_len = len(data__host)
+                if data__host_len > 253:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".host must be shorter than or equal to 253 characters")
+                if not REGEX_PATTERNS['^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$'].search(data__host):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".host must match pattern ^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$")
+        if "user" in data_keys:
+            data_keys.remove("user")
+            data__user = data["user"]
+            if not isinstance(data__user, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".user must be string")
+            if isinstance(data__user, str):
+                data__user_len = len(data__user)
+                if data__user_len > 32:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".user must be shorter than or equal to 32 characters")
+                if not REGEX_PATTERNS['^[a-z_][a-z0-9_-]*$'].search(data__user):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".user must match pattern ^[a-z_][a-z0-9_-]*$")
+        if "port" in data_keys:
+            data_keys.remove("port")
+            data__port = data["port"]
+            if not isinstance(data__port, (int)) and not (isinstance(data__port, float) and data__port.is_integer()) or isinstance(data__port, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be integer")
+            if isinstance(data__port, (int, float, Decimal)) and not isinstance(data__port, bool):
+                if data__port < 1:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be bigger than or equal to 1")
+                if data__port > 65535:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".port must be smaller than or equal to 65535")
+        if "identityFile" in data_keys:
+            data_keys.remove("identityFile")
+            data__identityFile = data["identityFile"]
+            if not isinstance(data__identityFile, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".identityFile must be string")
+            if isinstance(data__identityFile, str):
+                data__identityFile_len = len(data__identityFile)
+                if data__identityFile_len < 1:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identityFile must be longer than or equal to 1 characters")
+                if data__identityFile_len > 4096:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identityFile must be shorter than or equal to 4096 characters")
+                if not REGEX_PATTERNS['^[^\\u0000-\\u001f]+$'].search(data__identityFile):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".identityFile must match pattern ^[^\\u0000-\\u001f]+$")
+        if "bastion" in data_keys:
+            data_keys.remove("bastion")
+            data__bastion = data["bastion"]
+            if not isinstance(data__bastion, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".bastion must be string")
+            if isinstance(data__bastion, str):
+                data__bastion_len = len(data__bastion)
+                if data__bastion_len > 300:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".bastion must be shorter than or equal to 300 characters")
+                if not REGEX_PATTERNS['^([a-z_][a-z0-9_-]*@)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$'].search(data__bastion):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".bastion must match pattern ^([a-z_][a-z0-9_-]*@)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
+        if "hostKey" in data_keys:
+            data_keys.remove("hostKey")
+            data__hostKey = data["hostKey"]
+            if not isinstance(data__hostKey, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".hostKey must be string")
+            if isinstance(data__hostKey, str):
+                data__hostKey_len = len(data__hostKey)
+                if data__hostKey_len > 2000:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".hostKey must be shorter than or equal to 2000 characters")
+                if not REGEX_PATTERNS['^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$'].search(data__hostKey):
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".hostKey must match pattern ^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$")
+        if data_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
+    return data
+
 def validate_https___kgit_dev_schema_cluster_schema_json___defs_taint(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
@@ -1452,17 +1693,6 @@ def validate_https___kgit_dev_schema_cluster_schema_json___defs_labelmap(data, c
                 raise JsonSchemaValueException("" + (name_prefix or "data") + " must be named by propertyName definition")
     return data
 
-def validate_https___kgit_dev_schema_cluster_schema_json___defs_ipaddress(data, custom_formats={}, name_prefix=None):
-    if not isinstance(data, (str)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
-    if isinstance(data, str):
-        data_len = len(data)
-        if data_len > 45:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 45 characters")
-        if not REGEX_PATTERNS['^[0-9A-Fa-f:.]+$'].search(data):
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[0-9A-Fa-f:.]+$")
-    return data
-
 def validate_https___kgit_dev_schema_cluster_schema_json___defs_relativepath(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (str)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
@@ -1505,6 +1735,17 @@ def validate_https___kgit_dev_schema_cluster_schema_json___defs_image(data, cust
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 512 characters")
         if not REGEX_PATTERNS['^[A-Za-z0-9][A-Za-z0-9._/:@-]*$'].search(data):
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+    return data
+
+def validate_https___kgit_dev_schema_cluster_schema_json___defs_ipaddress(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (str)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
+    if isinstance(data, str):
+        data_len = len(data)
+        if data_len > 45:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 45 characters")
+        if not REGEX_PATTERNS['^[0-9A-Fa-f:.]+$'].search(data):
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[0-9A-Fa-f:.]+$")
     return data
 
 def validate_https___kgit_dev_schema_cluster_schema_json___defs_component(data, custom_formats={}, name_prefix=None):

@@ -11,10 +11,13 @@ import ipaddress
 from typing import Any
 
 from compiler.compile.load import Document, PathKey
-from compiler.compile.validate.fields import Address, as_str, at, show
+from compiler.compile.validate.fields import Address, as_dict, as_str, at, show
 from compiler.compile.validate.images import image_reference_problem
 from compiler.core.errors import Problem
+from compiler.core.quantity import parse_quantity
 from compiler.core.sources import SourceTree
+
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
 class FieldChecker:
@@ -65,6 +68,10 @@ class FieldChecker:
             if ip.is_link_local
             else "a multicast address"
             if ip.is_multicast
+            else "the broadcast address"
+            if ip == _BROADCAST
+            else "a reserved address (240.0.0.0/4)"
+            if ip.version == 4 and ip.is_reserved
             else None
         )
         if kind is not None:
@@ -73,6 +80,20 @@ class FieldChecker:
             )
             self.report(path, f"{text}; {what} needs a routable address")
         return kind is not None
+
+    def _resources(self, path: PathKey, value: Any) -> None:
+        """A container's limits may not be below its requests (Kubernetes refuses it)."""
+        resources = as_dict(value)
+        requests, limits = as_dict(resources.get("requests")), as_dict(resources.get("limits"))
+        for name in sorted(requests.keys() & limits.keys()):
+            request = parse_quantity(str(requests[name]))
+            limit = parse_quantity(str(limits[name]))
+            if request is not None and limit is not None and limit < request:
+                self.report(
+                    (*path, "limits", name),
+                    f"{limits[name]} is below the request ({requests[name]}); "
+                    "a limit must be at least the request",
+                )
 
     def _source(self, path: PathKey, source: str | None) -> None:
         if source is not None and not self.tree.is_file(source):

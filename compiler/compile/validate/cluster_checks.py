@@ -35,6 +35,13 @@ MAX_SERVICE_SUBNET_BITS = 20
 MAX_POD_SUBNET_NODE_MASK_DIFF = 16
 DEFAULT_NODE_MASK = {4: 24, 6: 64}  # kube-controller-manager --node-cidr-mask-size-ipv4/6
 
+
+def _short(digits: str) -> str:
+    return digits if len(digits) <= 10 else digits[:10] + "…"
+
+
+_LAX_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+$")  # the schema's pattern
+
 # The kubelet may only set node labels under kubernetes.io/ and k8s.io/ from this list
 # (NodeRestriction; kubelet --node-labels fails otherwise). node-role.kubernetes.io/* is
 # famously not on it.
@@ -64,7 +71,10 @@ class ClusterChecks(FieldChecker):
         version = self.kubernetes(kube)
         self.runtime(as_dict(spec.get("runtime")))
         subnets = self.network(as_dict(spec.get("network")), kube, version)
-        self.nodes(as_list(spec.get("nodes")), subnets, kube)
+        has_vip = bool(as_dict(as_dict(spec.get("controlPlane")).get("vip")))
+        self.nodes(as_list(spec.get("nodes")), subnets, kube, has_vip)
+        self.ssh(spec)
+        self.vip(spec, kube)
 
     def kubernetes(self, kube: dict[str, Any]) -> KubeVersion | None:
         base = ("spec", "kubernetes")
@@ -74,7 +84,14 @@ class ClusterChecks(FieldChecker):
             try:
                 version = KubeVersion.parse(text)
             except ValueError:
-                version = None  # the schema's pattern reports it
+                version = None  # the schema's pattern reports it, unless a part is too long
+                if _LAX_VERSION.match(text):
+                    shown = text if len(text) <= 20 else text[:16] + "…"
+                    self.report(
+                        (*base, "version"),
+                        f"Kubernetes version {shown!r} is not supported "
+                        f"(supported: {SUPPORTED_RANGE})",
+                    )
             if version is not None and not version.supported:
                 self.report(
                     (*base, "version"),
@@ -87,7 +104,61 @@ class ClusterChecks(FieldChecker):
         repository = as_str(kube.get("imageRepository"))
         if repository is not None:
             self._image((*base, "imageRepository"), f"{repository}/name:tag", repository)
+        seen: dict[str, int] = {}
+        for i, san in enumerate(as_list(kube.get("certSANs"))):
+            text = as_str(san)
+            if text is None:
+                continue
+            if text.lower() in seen:
+                self.report(
+                    (*base, "certSANs", i),
+                    f"duplicate certSAN {show(text)} (also certSANs[{seen[text.lower()]}])",
+                )
+            seen.setdefault(text.lower(), i)
+            if ":" in text and not is_ip(text):
+                self.report((*base, "certSANs", i), f"{show(text)} is not an IPv6 address")
         return version
+
+    def vip(self, spec: dict[str, Any], kube: dict[str, Any]) -> None:
+        """The VIP is the endpoint's address, and no node's own address."""
+        vip = as_dict(as_dict(spec.get("controlPlane")).get("vip"))
+        address = as_str(vip.get("address"))
+        if address is None or not is_ip(address):
+            return
+        path = ("spec", "controlPlane", "vip", "address")
+        endpoint = as_str(kube.get("controlPlaneEndpoint"))
+        if endpoint is not None:
+            host = (
+                endpoint[1:].partition("]")[0]
+                if endpoint.startswith("[")
+                else (endpoint.partition(":")[0])
+            )
+            if host != address:
+                self.report(
+                    ("spec", "kubernetes", "controlPlaneEndpoint"),
+                    f"{show(endpoint)} is not the VIP {address} (spec.controlPlane.vip): "
+                    "with a VIP, leave controlPlaneEndpoint out or point it at the VIP",
+                )
+        for i, node in enumerate(as_list(spec.get("nodes"))):
+            if as_str(as_dict(node).get("address")) == address:
+                self.report(
+                    path, f"{address} is the address of spec.nodes[{i}]; a VIP must be free"
+                )
+
+    def ssh(self, spec: dict[str, Any]) -> None:
+        """Bastion ports (the schema checks the shape); a bastion is host[:port]."""
+        places: list[tuple[PathKey, Any]] = [(("spec", "ssh"), spec.get("ssh"))]
+        places += [
+            (("spec", "nodes", i, "ssh"), as_dict(n).get("ssh"))
+            for i, n in enumerate(as_list(spec.get("nodes")))
+        ]
+        for path, raw in places:
+            bastion = as_str(as_dict(raw).get("bastion"))
+            if bastion is None:
+                continue
+            _, colon, port = bastion.rpartition("@")[2].partition(":")
+            if colon and DIGITS.fullmatch(port) and not 1 <= int(port) <= 65535:
+                self.report((*path, "bastion"), f"port {port} is outside 1-65535")
 
     def _host_port(self, path: PathKey, text: str) -> None:
         if text.startswith("["):
@@ -105,8 +176,8 @@ class ClusterChecks(FieldChecker):
                 return
         if port and not DIGITS.fullmatch(port):
             self.report(path, f"port {show(port)} is not a number")
-        elif port and not 1 <= int(port) <= 65535:
-            self.report(path, f"port {port} is outside 1-65535")
+        elif port and (len(port) > 5 or not 1 <= int(port) <= 65535):
+            self.report(path, f"port {_short(port)} is outside 1-65535")
 
     def runtime(self, runtime: dict[str, Any]) -> None:
         base = ("spec", "runtime")
@@ -127,10 +198,11 @@ class ClusterChecks(FieldChecker):
             seen.setdefault(registry, i)
             for j, endpoint in enumerate(as_list(as_dict(mirror).get("endpoints"))):
                 port = re.match(r"^https?://[^/:]+:([0-9]+)", as_str(endpoint) or "")
-                if port and not 1 <= int(port.group(1)) <= 65535:
+                digits = port.group(1) if port else ""
+                if digits and (len(digits) > 5 or not 1 <= int(digits) <= 65535):
                     self.report(
                         (*base, "registryMirrors", i, "endpoints", j),
-                        f"port {port.group(1)} is outside 1-65535",
+                        f"port {_short(digits)} is outside 1-65535",
                     )
 
     # network ------------------------------------------------------------------------
@@ -231,25 +303,18 @@ class ClusterChecks(FieldChecker):
 
     # nodes --------------------------------------------------------------------------
 
-    def nodes(self, nodes: list[Any], subnets: dict[str, Network], kube: dict[str, Any]) -> None:
+    def nodes(
+        self,
+        nodes: list[Any],
+        subnets: dict[str, Network],
+        kube: dict[str, Any],
+        has_vip: bool = False,
+    ) -> None:
         base = ("spec", "nodes")
         entries = [as_dict(n) for n in nodes]
-        control_planes = [i for i, n in enumerate(entries) if n.get("role") == "control-plane"]
-        if nodes and not control_planes:
-            self.report(
-                base,
-                "at least one node must have role control-plane (it runs kubeadm init)",
-                key=True,
-            )
-        if len(control_planes) > 1 and "controlPlaneEndpoint" not in kube:
-            self.report(
-                (*base, control_planes[1], "role"),
-                "a second control-plane node needs spec.kubernetes.controlPlaneEndpoint "
-                "(a load-balanced address for the API servers)",
-            )
+        self._control_planes(entries, kube, has_vip)
         names: dict[str, int] = {}
         addresses: dict[Address, int] = {}
-        pods = subnets.get("podSubnet")
         for i, node in enumerate(entries):
             name = as_str(node.get("name"))
             if name is not None:
@@ -259,36 +324,69 @@ class ClusterChecks(FieldChecker):
                         f"duplicate node name {name!r} (also nodes[{names[name]}])",
                     )
                 names.setdefault(name, i)
-            path = (*base, i, "address")
-            ip = self._ip(path, node.get("address"))
-            if ip is not None and not self._special(path, ip, "a node"):
-                if ip in addresses:
-                    self.report(path, f"duplicate node address {ip} (also nodes[{addresses[ip]}])")
-                addresses.setdefault(ip, i)
-                if pods is not None and ip.version != pods.version:
-                    self.report(
-                        path,
-                        f"{ip} is {ip_family(ip.version)} but podSubnet {pods} is "
-                        f"{ip_family(pods.version)}; nodes and subnets must use one IP family",
-                    )
-                for key, net in subnets.items():
-                    if ip.version == net.version and ip in net:
-                        self.report(path, f"{ip} is inside {key} {net}")
+            self._node_address((*base, i, "address"), node.get("address"), subnets, addresses, i)
             if "schedulable" in node and node.get("role") == "worker":
                 self.report(
                     (*base, i, "schedulable"), "applies to control-plane nodes only", key=True
                 )
             for key in as_dict(node.get("labels")):
                 self._node_label((*base, i, "labels", key), str(key))
-            taints: dict[tuple[str | None, str | None], int] = {}
-            for j, taint in enumerate(as_list(node.get("taints"))):
-                ident = (as_str(as_dict(taint).get("key")), as_str(as_dict(taint).get("effect")))
-                if ident in taints:
-                    self.report(
-                        (*base, i, "taints", j),
-                        f"duplicate taint {ident[0]}:{ident[1]} (also taints[{taints[ident]}])",
-                    )
-                taints.setdefault(ident, j)
+            self._node_taints((*base, i, "taints"), as_list(node.get("taints")))
+
+    def _control_planes(
+        self, entries: list[dict[str, Any]], kube: dict[str, Any], has_vip: bool
+    ) -> None:
+        base = ("spec", "nodes")
+        control_planes = [i for i, n in enumerate(entries) if n.get("role") == "control-plane"]
+        if entries and not control_planes:
+            self.report(
+                base,
+                "at least one node must have role control-plane (it runs kubeadm init)",
+                key=True,
+            )
+        if len(control_planes) > 1 and "controlPlaneEndpoint" not in kube and not has_vip:
+            self.report(
+                (*base, control_planes[1], "role"),
+                "a second control-plane node needs spec.kubernetes.controlPlaneEndpoint "
+                "(a load-balanced address for the API servers) or spec.controlPlane.vip",
+            )
+
+    def _node_address(
+        self,
+        path: PathKey,
+        value: Any,
+        subnets: dict[str, Network],
+        seen: dict[Address, int],
+        index: int,
+    ) -> None:
+        """A unicast address, unique, of the subnets' family and outside both subnets."""
+        ip = self._ip(path, value)
+        if ip is None or self._special(path, ip, "a node"):
+            return
+        if ip in seen:
+            self.report(path, f"duplicate node address {ip} (also nodes[{seen[ip]}])")
+        seen.setdefault(ip, index)
+        pods = subnets.get("podSubnet")
+        if pods is not None and ip.version != pods.version:
+            self.report(
+                path,
+                f"{ip} is {ip_family(ip.version)} but podSubnet {pods} is "
+                f"{ip_family(pods.version)}; nodes and subnets must use one IP family",
+            )
+        for key, net in subnets.items():
+            if ip.version == net.version and ip in net:
+                self.report(path, f"{ip} is inside {key} {net}")
+
+    def _node_taints(self, path: PathKey, taints: list[Any]) -> None:
+        seen: dict[tuple[str | None, str | None], int] = {}
+        for j, taint in enumerate(taints):
+            ident = (as_str(as_dict(taint).get("key")), as_str(as_dict(taint).get("effect")))
+            if ident in seen:
+                self.report(
+                    (*path, j),
+                    f"duplicate taint {ident[0]}:{ident[1]} (also taints[{seen[ident]}])",
+                )
+            seen.setdefault(ident, j)
 
     def _node_label(self, path: PathKey, key: str) -> None:
         self._qualified_name(path, key)

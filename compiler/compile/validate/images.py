@@ -29,49 +29,70 @@ NAME_TOTAL_LENGTH_MAX = 255
 
 
 def image_reference_problem(reference: str) -> str | None:
-    """Why ``reference`` is not a well-formed image reference, or None if it is one."""
-    rest, _, digest = reference.partition("@")
-    if "@" in reference:
-        algorithm, colon, hexpart = digest.partition(":")
-        if not colon or not _DIGEST_ALGORITHM.fullmatch(algorithm):
-            return f"the digest {digest!r} must be algorithm:hex, such as sha256:<64 hex digits>"
-        if not _HEX.fullmatch(hexpart):
-            return f"the digest {digest!r} must end in at least 32 hexadecimal digits"
-        want = _DIGEST_LENGTHS.get(algorithm)
-        if want is not None and len(hexpart) != want:
-            return f"a {algorithm} digest has {want} hexadecimal digits, not {len(hexpart)}"
+    """Why ``reference`` is not a well-formed image reference, or None if it is one.
+
+    The grammar is the distribution reference's: ``name[:tag][@digest]``, where name is
+    ``[host[:port]/]path`` (github.com/distribution/reference, regexp.go)."""
+    rest, at_sign, digest = reference.partition("@")
+    if at_sign and (problem := _digest_problem(digest)):
+        return problem
     name, tag = rest, None
-    slash = rest.rfind("/")
     colon = rest.rfind(":")
-    if colon > slash:
+    if colon > rest.rfind("/"):
         name, tag = rest[:colon], rest[colon + 1 :]
-        if len(tag) > 128:
-            return f"the tag is {len(tag)} characters long; at most 128 are allowed"
-        if not _TAG.fullmatch(tag):
-            return (
-                f"the tag {tag!r} is not valid: letters, digits, '_', '.' and '-', "
-                "not starting with '.' or '-'"
-            )
+        if problem := _tag_problem(tag):
+            return problem
+    return _name_problem(name)
+
+
+def _digest_problem(digest: str) -> str | None:
+    algorithm, separator, hexpart = digest.partition(":")
+    if not separator or not _DIGEST_ALGORITHM.fullmatch(algorithm):
+        return f"the digest {digest!r} must be algorithm:hex, such as sha256:<64 hex digits>"
+    if not _HEX.fullmatch(hexpart):
+        return f"the digest {digest!r} must end in at least 32 hexadecimal digits"
+    want = _DIGEST_LENGTHS.get(algorithm)
+    if want is not None and len(hexpart) != want:
+        return f"a {algorithm} digest has {want} hexadecimal digits, not {len(hexpart)}"
+    return None
+
+
+def _tag_problem(tag: str) -> str | None:
+    if len(tag) > 128:
+        return f"the tag is {len(tag)} characters long; at most 128 are allowed"
+    if not _TAG.fullmatch(tag):
+        return (
+            f"the tag {tag!r} is not valid: letters, digits, '_', '.' and '-', "
+            "not starting with '.' or '-'"
+        )
+    return None
+
+
+def _name_problem(name: str) -> str | None:
     if not name:
         return "the image name is empty"
     if len(name) > NAME_TOTAL_LENGTH_MAX:
         return f"the name is longer than {NAME_TOTAL_LENGTH_MAX} characters"
     components = name.split("/")
     first = components[0]
+    # A first component with a dot, a port, an upper-case letter or "localhost" is a host.
     if len(components) > 1 and (
         "." in first or ":" in first or first == "localhost" or first.lower() != first
     ):
         if not _HOST.fullmatch(first):
             return f"the registry {first!r} is not a valid host[:port]"
         components = components[1:]
-    for component in components:
-        if not component:
-            return "the name has an empty path component ('//' or a trailing '/')"
-        if component.lower() != component and _PATH_COMPONENT.fullmatch(component.lower()):
-            return f"the repository path must be lowercase ({component!r})"
-        if not _PATH_COMPONENT.fullmatch(component):
-            return (
-                f"the path component {component!r} is not valid: lowercase letters and digits, "
-                "separated by '.', '_', '__' or '-'"
-            )
+    return next(filter(None, map(_path_component_problem, components)), None)
+
+
+def _path_component_problem(component: str) -> str | None:
+    if not component:
+        return "the name has an empty path component ('//' or a trailing '/')"
+    if component.lower() != component and _PATH_COMPONENT.fullmatch(component.lower()):
+        return f"the repository path must be lowercase ({component!r})"
+    if not _PATH_COMPONENT.fullmatch(component):
+        return (
+            f"the path component {component!r} is not valid: lowercase letters and digits, "
+            "separated by '.', '_', '__' or '-'"
+        )
     return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -170,82 +170,114 @@ def _explain_alternatives(error: ValidationError) -> Iterator[Finding]:
 
 def _schema_found(error: ValidationError) -> Iterator[Finding]:
     """Plain-words problems for one jsonschema error (recursing into oneOf branches)."""
-    path: PathKey = tuple(error.absolute_path)
-    validator = error.validator
-    value = error.instance
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    hint = schema.get("x-hint")
-
-    if validator in ("oneOf", "anyOf"):
+    if error.validator in ("oneOf", "anyOf"):
         yield from _explain_one_of(error)
-        return
-    if "propertyNames" in error.relative_schema_path:
-        # The instance is the offending key itself; point at it.
-        key_path = (*path, value)
-        if validator == "enum":
-            allowed = ", ".join(str(o) for o in error.validator_value)
-            message = f"key {show(value)} is not one of: {allowed}"
-        else:
-            message = f"key {show(value)} is not valid: expected {hint or error.validator_value}"
-        yield Finding(key_path, at(path, message), key=True)
-        return
-    if validator == "additionalProperties":
-        allowed = sorted((schema.get("properties") or {}).keys())
-        extras = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
-        for extra in extras:
-            close = difflib.get_close_matches(str(extra), allowed, n=1, cutoff=0.6)
-            text = f"unknown key {extra!r}"
-            if close:
-                text += f"; did you mean {close[0]!r}?"
-            elif allowed:
-                text += f" (allowed: {', '.join(allowed)})"
-            suggests = close[0] if close else None
-            yield Finding((*path, extra), at(path, text), key=True, suggests=suggests)
-        return
-    if validator == "required":
-        present = set(value) if isinstance(value, dict) else set()
-        for key in error.validator_value:
-            if key not in present:
-                # Point at the mapping's own key (``spec:``) when it has one.
-                message = at(path, f"missing required key {key!r}")
-                yield Finding((*path, key), message, key=True, anchor=path, missing=True)
-        return
-
-    message: str
-    type_hint = None  # the schema's x-hint is used inside the messages, not after them
-    if validator == "type":
-        message = f"must be {_expected(error.validator_value)}, not {_describe_type(value)}"
-        wants_string = "string" in error.validator_value
-        if wants_string and isinstance(value, bool | int | float | date):
-            type_hint = "quote values such as yes, on, 1.30 or 2024-01-01 to keep them strings"
-    elif validator == "enum":
-        options = [str(o) for o in error.validator_value]
-        close = difflib.get_close_matches(str(value), options, 1)
-        message = f"{show(value)} is not one of: {', '.join(options)}"
-        if close:
-            message += f"; did you mean {close[0]!r}?"
-    elif validator == "const":
-        message = f"must be {error.validator_value!r}, not {show(value)}"
-    elif validator == "pattern":
-        message = f"{show(value)} is not valid: expected {hint or error.validator_value}"
-    elif validator in ("maxLength", "minLength"):
-        word = "at most" if validator == "maxLength" else "at least"
-        message = f"{show(value)} is too {'long' if word == 'at most' else 'short'} "
-        message += f"({word} {error.validator_value} characters)"
-    elif validator in ("minimum", "maximum"):
-        word = "at least" if validator == "minimum" else "at most"
-        message = f"{show(value)} must be {word} {error.validator_value}"
-    elif validator == "minItems":
-        count = error.validator_value
-        message = f"needs at least {count} item{'s' if count != 1 else ''}"
-    elif validator == "minProperties":
-        count = error.validator_value
-        message = f"needs at least {count} entr{'ies' if count != 1 else 'y'}"
-    elif validator == "not":
-        message = "is not allowed here"
+    elif "propertyNames" in error.relative_schema_path:
+        yield _bad_key(error)
+    elif error.validator == "additionalProperties":
+        yield from _unknown_keys(error)
+    elif error.validator == "required":
+        yield from _missing_keys(error)
     else:
-        message = error.message
-    yield Finding(path, at(path, message), type_hint)
+        path: PathKey = tuple(error.absolute_path)
+        message, type_hint = _value_problem(error)
+        yield Finding(path, at(path, message), type_hint)
+
+
+def _hint(error: ValidationError) -> Any:
+    return error.schema.get("x-hint") if isinstance(error.schema, dict) else None
+
+
+def _bad_key(error: ValidationError) -> Finding:
+    """propertyNames: the instance is the offending key itself; point at it."""
+    path: PathKey = tuple(error.absolute_path)
+    value = error.instance
+    if error.validator == "enum":
+        allowed_keys = ", ".join(str(o) for o in error.validator_value)
+        message = f"key {show(value)} is not one of: {allowed_keys}"
+    else:
+        expected = _hint(error) or error.validator_value
+        message = f"key {show(value)} is not valid: expected {expected}"
+    return Finding((*path, value), at(path, message), key=True)
+
+
+def _unknown_keys(error: ValidationError) -> Iterator[Finding]:
+    path: PathKey = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    allowed = sorted((schema.get("properties") or {}).keys())
+    value = error.instance
+    extras = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
+    for extra in extras:
+        close = difflib.get_close_matches(str(extra), allowed, n=1, cutoff=0.6)
+        text = f"unknown key {extra!r}"
+        if close:
+            text += f"; did you mean {close[0]!r}?"
+        elif allowed:
+            text += f" (allowed: {', '.join(allowed)})"
+        suggests = close[0] if close else None
+        yield Finding((*path, extra), at(path, text), key=True, suggests=suggests)
+
+
+def _missing_keys(error: ValidationError) -> Iterator[Finding]:
+    path: PathKey = tuple(error.absolute_path)
+    present = set(error.instance) if isinstance(error.instance, dict) else set()
+    for key in error.validator_value:
+        if key not in present:
+            # Point at the mapping's own key (``spec:``) when it has one.
+            message = at(path, f"missing required key {key!r}")
+            yield Finding((*path, key), message, key=True, anchor=path, missing=True)
+
+
+def _type_problem(error: ValidationError) -> tuple[str, str | None]:
+    value = error.instance
+    message = f"must be {_expected(error.validator_value)}, not {_describe_type(value)}"
+    if "string" in error.validator_value and isinstance(value, bool | int | float | date):
+        return message, "quote values such as yes, on, 1.30 or 2024-01-01 to keep them strings"
+    return message, None
+
+
+def _enum_problem(error: ValidationError) -> str:
+    options = [str(o) for o in error.validator_value]
+    close = difflib.get_close_matches(str(error.instance), options, 1)
+    message = f"{show(error.instance)} is not one of: {', '.join(options)}"
+    return message + (f"; did you mean {close[0]!r}?" if close else "")
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many
+
+
+# validator -> the sentence for a value it refused (the schema's x-hint goes inside it).
+_VALUE_MESSAGES: dict[str, Callable[[ValidationError], str]] = {
+    "enum": _enum_problem,
+    "const": lambda e: f"must be {e.validator_value!r}, not {show(e.instance)}",
+    "pattern": lambda e: (
+        f"{show(e.instance)} is not valid: expected {_hint(e) or e.validator_value}"
+    ),
+    "maxLength": lambda e: (
+        f"{show(e.instance)} is too long (at most {e.validator_value} characters)"
+    ),
+    "minLength": lambda e: (
+        f"{show(e.instance)} is too short (at least {e.validator_value} characters)"
+    ),
+    "minimum": lambda e: f"{show(e.instance)} must be at least {e.validator_value}",
+    "maximum": lambda e: f"{show(e.instance)} must be at most {e.validator_value}",
+    "minItems": lambda e: (
+        f"needs at least {e.validator_value} {_plural(e.validator_value, 'item', 'items')}"
+    ),
+    "minProperties": lambda e: (
+        f"needs at least {e.validator_value} {_plural(e.validator_value, 'entry', 'entries')}"
+    ),
+    "not": lambda _e: "is not allowed here",
+}
+
+
+def _value_problem(error: ValidationError) -> tuple[str, str | None]:
+    """The sentence for a refused value, and a hint to print after it (or None)."""
+    if error.validator == "type":
+        return _type_problem(error)
+    describe = _VALUE_MESSAGES.get(str(error.validator))
+    return (describe(error) if describe else error.message), None
 
 
 def _explain_one_of(error: ValidationError) -> Iterator[Finding]:

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from compiler.compile.addons import LOCK_FILE, is_pinned
 from compiler.compile.load import PathKey
 from compiler.compile.model import DEFAULT_NODE_PORTS
 from compiler.compile.validate.checker import FieldChecker
 from compiler.compile.validate.fields import as_dict, as_int, as_list, as_str, is_ip
-from compiler.repo.vendor import LOCK_FILE, locked_entry
 
 NODE_PORT_RANGE = range(30000, 32768)
 TLS_KEYS = {"tls.crt", "tls.key"}  # what a kubernetes.io/tls Secret must hold
 MAX_TLS_HOSTS = 63  # Gateway spec.listeners has maxItems 64, and one is the HTTP listener
+# etcd refuses a request over 1.5 MiB (--max-request-bytes), so no object can hold more;
+# one env value may take at most 1 MiB of it.
+MAX_ENV_VALUE_BYTES = 1024 * 1024
 
 
 class WorkloadChecks(FieldChecker):
@@ -54,6 +57,7 @@ class WorkloadChecks(FieldChecker):
                 )
             seen.setdefault(port, name)
         self._tolerations((*base, "tolerations"), as_list(nginx.get("tolerations")))
+        self._resources((*base, "resources"), nginx.get("resources"))
         self._source((*base, "source"), as_str(nginx.get("source")))
 
     def cut_over(self, ingress: dict[str, Any]) -> None:
@@ -128,7 +132,7 @@ class WorkloadChecks(FieldChecker):
                 seen.setdefault(name, i)
             source = as_str(addon.get("source"))
             if source is not None and self.tree.is_file(source):
-                if locked_entry(self.tree, source) is None:
+                if not is_pinned(self.tree, source):
                     self.report(
                         (*base, "source"),
                         f"{source!r} is not pinned in {LOCK_FILE}; an add-on's manifest must be "
@@ -136,18 +140,7 @@ class WorkloadChecks(FieldChecker):
                     )
             else:
                 self._source((*base, "source"), source)
-            self._overlays(base, as_list(addon.get("overlays")))
-
-    def _overlays(self, base: PathKey, overlays: list[Any]) -> None:
-        for j, overlay in enumerate(overlays):
-            path = (*base, "overlays", j)
-            text = as_str(overlay)
-            if text is None:
-                continue
-            if not text.startswith("overlays/"):
-                self.report(path, f"{text!r} must be a file under overlays/")
-            else:
-                self._source(path, text)
+            self._overlay_paths((*base, "overlays"), as_list(addon.get("overlays")))
 
     def _tolerations(self, base: PathKey, tolerations: list[Any]) -> None:
         # The rules of Kubernetes' validateTolerations (pkg/apis/core/validation).
@@ -255,46 +248,78 @@ class WorkloadChecks(FieldChecker):
             name = as_str(app.get("name"))
             namespace = as_str(app.get("namespace", "default")) or "default"
             if name is not None:
-                ident = (namespace, name)
-                if ident in seen:
-                    self.report(
-                        (*base, "name"),
-                        f"duplicate app {name!r} in namespace {namespace!r} "
-                        f"(also apps[{seen[ident]}])",
-                    )
-                elif ident in services:
-                    self.report(
-                        (*base, "name"),
-                        f"externalServices[{services[ident]}] already defines a Service "
-                        f"{name!r} in namespace {namespace!r}",
-                    )
-                seen.setdefault(ident, i)
+                self._app_identity((*base, "name"), (namespace, name), i, seen, services)
             image = as_str(app.get("image"))
             if image is not None:
                 self._image((*base, "image"), image)
             self._unique_ports(base, as_list(app.get("ports")), "containerPort")
+            self._resources((*base, "resources"), app.get("resources"))
             self._env((*base, "env"), as_list(app.get("env")), namespace, secrets)
-            containers = {name} if name else set()
-            for j, raw_init in enumerate(as_list(app.get("initContainers"))):
-                init = as_dict(raw_init)
-                init_path = (*base, "initContainers", j)
-                init_name = as_str(init.get("name"))
-                if init_name is not None:
-                    if init_name in containers:
-                        self.report(
-                            (*init_path, "name"),
-                            f"container name {init_name!r} is already used in this app "
-                            "(the app's own container is named after the app)",
-                        )
-                    containers.add(init_name)
-                init_image = as_str(init.get("image"))
-                if init_image is not None:
-                    self._image((*init_path, "image"), init_image)
-                self._env((*init_path, "env"), as_list(init.get("env")), namespace, secrets)
+            self._init_containers(base, app, name, namespace, secrets)
             for j, alias in enumerate(as_list(app.get("hostAliases"))):
                 self._ip((*base, "hostAliases", j, "ip"), as_dict(alias).get("ip"))
             self._app_ingress(base, app, namespace, secrets, routes)
-            self._overlays(base, as_list(app.get("overlays")))
+            self._overlay_paths((*base, "overlays"), as_list(app.get("overlays")))
+
+    def _app_identity(
+        self,
+        path: PathKey,
+        ident: tuple[str, str],
+        index: int,
+        seen: dict[tuple[str, str], int],
+        services: dict[tuple[str, str], int],
+    ) -> None:
+        """An app is one Deployment and one Service: unique in its namespace, and not the
+        name of an external service there."""
+        namespace, name = ident
+        if ident in seen:
+            self.report(
+                path,
+                f"duplicate app {name!r} in namespace {namespace!r} (also apps[{seen[ident]}])",
+            )
+        elif ident in services:
+            self.report(
+                path,
+                f"externalServices[{services[ident]}] already defines a Service "
+                f"{name!r} in namespace {namespace!r}",
+            )
+        seen.setdefault(ident, index)
+
+    def _init_containers(
+        self,
+        base: PathKey,
+        app: dict[str, Any],
+        name: str | None,
+        namespace: str,
+        secrets: dict[tuple[str, str], dict[str, Any]],
+    ) -> None:
+        containers = {name} if name else set()
+        for j, raw_init in enumerate(as_list(app.get("initContainers"))):
+            init = as_dict(raw_init)
+            init_path = (*base, "initContainers", j)
+            init_name = as_str(init.get("name"))
+            if init_name is not None:
+                if init_name in containers:
+                    self.report(
+                        (*init_path, "name"),
+                        f"container name {init_name!r} is already used in this app "
+                        "(the app's own container is named after the app)",
+                    )
+                containers.add(init_name)
+            init_image = as_str(init.get("image"))
+            if init_image is not None:
+                self._image((*init_path, "image"), init_image)
+            self._env((*init_path, "env"), as_list(init.get("env")), namespace, secrets)
+
+    def _overlay_paths(self, base: PathKey, overlays: list[Any]) -> None:
+        for j, overlay in enumerate(overlays):
+            text = as_str(overlay)
+            if text is None:
+                continue
+            if not text.startswith("overlays/"):
+                self.report((*base, j), f"{text!r} must be a file under overlays/")
+            else:
+                self._source((*base, j), text)
 
     def _env(
         self,
@@ -303,7 +328,26 @@ class WorkloadChecks(FieldChecker):
         namespace: str,
         secrets: dict[tuple[str, str], dict[str, Any]],
     ) -> None:
+        names: dict[str, int] = {}
         for j, raw in enumerate(env):
+            name = as_str(as_dict(raw).get("name"))
+            if name is not None:
+                if name in names:
+                    self.report(
+                        (*base, j, "name"),
+                        f"duplicate environment variable {name!r} (also env[{names[name]}])",
+                    )
+                names.setdefault(name, j)
+            value = as_dict(raw).get("value")
+            if isinstance(value, str) and len(value) > MAX_ENV_VALUE_BYTES // 4:
+                size = len(value.encode("utf-8", "surrogateescape"))
+                if size > MAX_ENV_VALUE_BYTES:
+                    self.report(
+                        (*base, j, "value"),
+                        f"is {size} bytes; the Deployment holding it must stay under 1.5 MiB "
+                        "(etcd's request limit), so an env value may be at most "
+                        f"{MAX_ENV_VALUE_BYTES} bytes",
+                    )
             ref = as_dict(as_dict(as_dict(raw).get("valueFrom")).get("secretKeyRef"))
             secret_name, key = as_str(ref.get("name")), as_str(ref.get("key"))
             secret = secrets.get((namespace, secret_name or ""))

@@ -84,17 +84,31 @@ write_file() {
 }
 
 # fetch_key URL KEYRING: store a repository's signing key as a binary apt keyring.
+# Downloaded, then dearmored, into temporary files, and moved into place only when both
+# steps succeeded with something in hand: a download cut short must never leave a
+# truncated keyring that a re-run would take for the real one.
 fetch_key() {
-  local url="$1" keyring="$2"
-  if [[ -s "$ROOT$keyring" ]]; then
+  local url="$1" keyring="$2" dest="$ROOT$2" armored binary
+  if [[ -s "$dest" ]]; then
     log "unchanged: $keyring"
     return 0
   fi
   printf '+ curl -fsSL %s | gpg --dearmor -o %s\n' "$url" "$keyring"
   if ((DRY_RUN)); then return 0; fi
-  mkdir -p "$(dirname "$ROOT$keyring")"
-  curl -fsSL "$url" | gpg --batch --yes --dearmor -o "$ROOT$keyring"
-  chmod 0644 "$ROOT$keyring"
+  mkdir -p "$(dirname "$dest")"
+  armored="$(mktemp)"
+  binary="$(mktemp "$(dirname "$dest")/.kgit.XXXXXX")"
+  if ! curl -fsSL "$url" >"$armored" || [[ ! -s "$armored" ]]; then
+    rm -f "$armored" "$binary"
+    die "could not download the signing key $url; nothing was installed, re-run to retry"
+  fi
+  if ! gpg --batch --yes --dearmor -o "$binary" <"$armored" || [[ ! -s "$binary" ]]; then
+    rm -f "$armored" "$binary"
+    die "$url is not an OpenPGP key (gpg --dearmor failed); nothing was installed"
+  fi
+  rm -f "$armored"
+  chmod 0644 "$binary"
+  mv -f "$binary" "$dest"
 }
 
 # installed_version PACKAGE: the installed version, or nothing.
