@@ -75,6 +75,11 @@ def in_file(file: str) -> Callable[[dict[str, Any]], str]:
     return lambda _body: file
 
 
+def in_addon_folder(addon: str) -> Callable[[dict[str, Any]], str]:
+    """Where an add-on's objects go: one file per object in the add-on's folder."""
+    return lambda body: _addon_file(addon, body)
+
+
 def _owned_namespaces(cluster: Cluster, addons: ResourceSet) -> frozenset[str]:
     """Namespaces that some part of the spec deploys into: apps, external services,
     secrets, and the add-ons rendered so far."""
@@ -189,7 +194,7 @@ def render_resources(
             objects = overlay.apply_overlay(objects, loaded, None, addon_origins)
         place(
             objects,
-            lambda b, name=addon.name: _addon_file(f"addons/{name}", b),
+            in_addon_folder(f"addons/{addon.name}"),
             f"{spec}#{addon.spec_path}",
             addon_origins,
         )

@@ -194,13 +194,13 @@ def gateway_warnings(cluster: Cluster, base: list[dict[str, Any]], origin: str) 
         if (
             ingress is not None
             and ingress.path_type == "ImplementationSpecific"
-            and (ingress.path != "/")
+            and ingress.path != "/"
         ):
             found.append(
                 f"{app.source}.ingress.pathType: ImplementationSpecific becomes PathPrefix in "
-                f"the HTTPRoute {app.namespace}/{app.name}: {app.ingress.path!r} matches whole "
+                f"the HTTPRoute {app.namespace}/{app.name}: {ingress.path!r} matches whole "
                 "path elements only (ingress-nginx also matched longer names such as "
-                f"{app.ingress.path.rstrip('/')}x); set pathType: Prefix or Exact to say which"
+                f"{ingress.path.rstrip('/')}x); set pathType: Prefix or Exact to say which"
             )
     return found
 
