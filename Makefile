@@ -36,7 +36,8 @@ sshd:
 
 test: lint sshd
 	@command -v kubectl >/dev/null || echo "note: kubectl not found; tests that use it will be skipped"
-	$(BIN)/python -m pytest -n 2
+	@command -v go >/dev/null || echo "note: go not found; the actionlint test will be skipped"
+	KGIT_ACTIONLINT="$$(bash tools/actionlint.sh)" $(BIN)/python -m pytest -n 2
 
 # The gates CI runs (through make test) and .pre-commit-config.yaml runs for contributors:
 # formatting, lint with a complexity limit (C901), types, and the import contracts

@@ -84,6 +84,7 @@ def test_parent_is_a_configmap_in_kube_system_with_the_kep_annotations():
         ),
         # The parent's own namespace is implied; the others are listed.
         "applyset.kubernetes.io/additional-namespaces": "prod,web",
+        "kgit.dev/cluster": "lab",  # which spec the cluster belongs to
     }
 
 

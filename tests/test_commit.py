@@ -43,7 +43,7 @@ def _out_paths(repo: git.Repo, prefix: str = "out/") -> set[str]:
     }
 
 
-def test_commit_holds_only_out_and_leaves_the_users_index_alone(spec, capsys):
+def test_commit_holds_out_and_its_inputs_and_leaves_the_users_index_alone(spec, capsys):
     repo = _repo(spec)
     root = spec.parent
     (root / "staged.txt").write_text("staged by the user\n")
@@ -55,7 +55,7 @@ def test_commit_holds_only_out_and_leaves_the_users_index_alone(spec, capsys):
     assert run.code == 0, run.err
     changed = committed_paths(repo)
     assert changed, "the commit must contain out/"
-    assert all(path.startswith("out/") for path in changed), changed
+    assert all(path.startswith("out/") for path in changed), changed  # inputs were committed
     assert "out/index.json" in changed
     assert changed == _out_paths(repo)
     # The user's staged file is still staged (and not committed), the edit still unstaged.
@@ -85,7 +85,9 @@ def test_nothing_is_committed_when_out_is_unchanged(spec, capsys):
     run = kgit(capsys, "compile", "--commit", "-f", str(spec))
 
     assert run.code == 0
-    assert run.out == f"nothing to commit: {spec.parent / 'out'} already matches HEAD\n"
+    assert run.out == (
+        f"nothing to commit: {spec.parent / 'out'} and its inputs already match HEAD\n"
+    )
     assert repo.head.commit.hexsha == head
 
 
@@ -126,14 +128,12 @@ def test_a_plain_compile_before_commit_is_not_a_hand_edit(spec, capsys):
 
     assert run.code == 0, run.err
     changed = committed_paths(repo)
-    assert all(path.startswith("out/") for path in changed)
+    assert all(path.startswith("out/") for path in changed - {"cluster.yaml"})
+    assert "cluster.yaml" in changed  # the edit out/ came from, in the same commit
     hosts = sorted(p for p in changed if p.startswith("out/hosts/"))
     assert "out/hosts/k8s-master/kubeadm.yaml" in hosts
     assert repo.head.commit.summary == f"kgit: recompile out/; {len(hosts)} host files changed"
-    assert run.err.endswith(
-        "warning: cluster.yaml has uncommitted changes; commit it too so that out/ and "
-        "the spec it came from stay together\n"
-    )
+    assert "uncommitted" not in run.err
 
 
 def test_out_compiled_from_an_older_edit_of_the_spec_is_not_a_hand_edit(spec, capsys):
@@ -146,7 +146,11 @@ def test_out_compiled_from_an_older_edit_of_the_spec_is_not_a_hand_edit(spec, ca
     run = kgit(capsys, "compile", "--commit", "-f", str(spec))
 
     assert run.code == 0, run.err
-    assert committed_paths(repo) == {"out/manifests/apps/web/nginx.yaml", "out/index.json"}
+    assert committed_paths(repo) == {
+        "out/manifests/apps/web/nginx.yaml",
+        "out/index.json",
+        "cluster.yaml",
+    }
 
 
 def test_a_file_added_by_hand_under_out_is_refused(spec, capsys):
@@ -164,7 +168,16 @@ def test_a_file_added_by_hand_under_out_is_refused(spec, capsys):
     assert extra.exists()
 
 
-def test_default_message_names_the_image_update_and_sets_the_change_cause(spec, capsys):
+def _template_cause(spec: Path) -> str | None:
+    manifest = (spec.parent / "out/manifests/apps/web/nginx.yaml").read_text()
+    deployment = next(d for d in yaml.safe_load_all(manifest) if d["kind"] == "Deployment")
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+    return annotations.get("kubernetes.io/change-cause")
+
+
+def test_default_message_names_the_image_update_and_the_cause_names_the_template_change(
+    spec, capsys
+):
     repo = _repo(spec)
     assert kgit(capsys, "compile", "--commit", "-f", str(spec)).code == 0
     edit(spec, "image: nginx:1.14.2", "image: nginx:1.16.1")
@@ -174,10 +187,62 @@ def test_default_message_names_the_image_update_and_sets_the_change_cause(spec, 
     assert run.code == 0, run.err
     subject = "kgit: nginx image nginx:1.14.2 -> nginx:1.16.1; 1 object changed"
     assert repo.head.commit.summary == subject
-    manifest = (spec.parent / "out/manifests/apps/web/nginx.yaml").read_text()
-    deployment = next(d for d in yaml.safe_load_all(manifest) if d["kind"] == "Deployment")
-    annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
-    assert annotations.get("kubernetes.io/change-cause") == subject
+    # A generated subject summarises out/; the template's cause says what changed in it.
+    assert _template_cause(spec) == "image nginx:1.14.2 -> nginx:1.16.1"
+
+
+def test_compile_commit_holds_the_spec_so_diff_between_commits_shows_the_change(spec, capsys):
+    """Issue 18, symptom 6: the spec was left out, so `kgit diff HEAD~2 HEAD~1` said "no
+    changes" and rollout history showed a summary of out/ as every Deployment's cause."""
+    repo = _repo(spec)
+    first = kgit(capsys, "compile", "--commit", "-f", str(spec))
+    assert first.code == 0, first.err
+    # The first commit: the Deployment is new, its cause says so (never a summary of out/).
+    assert _template_cause(spec) == "created: image nginx:1.14.2"
+    edit(spec, "image: nginx:1.14.2", "image: nginx:1.16.1")
+    (spec.parent / "overlays" / "nginx.yaml").write_text(
+        (spec.parent / "overlays" / "nginx.yaml").read_text() + "# reviewed\n"
+    )
+
+    run = kgit(capsys, "compile", "--commit", "-m", "web: nginx 1.16.1\n\nbody", "-f", str(spec))
+
+    assert run.code == 0, run.err
+    changed = committed_paths(repo)
+    assert {"cluster.yaml", "overlays/nginx.yaml"} <= changed
+    assert repo.git.status("--porcelain").strip() == ""  # nothing of the change left out
+    assert _template_cause(spec) == "web: nginx 1.16.1"
+    diff = kgit(capsys, "diff", "HEAD~1", "HEAD", "-f", str(spec))
+    assert diff.code == 0, diff.err
+    assert "Deployment web/nginx" in diff.out
+    assert "nginx:1.16.1" in diff.out
+
+
+def test_the_explicit_subject_is_the_cause_only_of_templates_that_changed(spec, capsys):
+    assert kgit(capsys, "compile", "--commit", "-m", "first", "-f", str(spec)).code == 0
+    assert _template_cause(spec) == "first"
+    edit(spec, "replicas: 3", "replicas: 5")  # outside the pod template
+
+    run = kgit(capsys, "compile", "--commit", "-m", "scale nginx", "-f", str(spec))
+
+    assert run.code == 0, run.err
+    assert _template_cause(spec) == "first"
+
+
+def test_an_ignored_input_is_refused_before_anything_is_committed(spec, capsys):
+    repo = _repo(spec)
+    (spec.parent / ".git" / "info" / "exclude").write_text("overlays/\n")
+    repo.git.rm("-r", "--cached", "-q", "overlays")
+    repo.git.commit("-q", "-m", "untrack overlays")
+    head = repo.head.commit.hexsha
+
+    run = kgit(capsys, "compile", "--commit", "-f", str(spec))
+
+    assert run.code == 1
+    assert run.err.splitlines()[-1] == (
+        "error: cannot commit out/ with its inputs: Git ignores overlays/nginx.yaml "
+        "(hint: remove it from .gitignore, or compile without --commit and commit by hand)"
+    )
+    assert repo.head.commit.hexsha == head
 
 
 def test_commits_on_a_detached_head_without_moving_the_branch(spec, capsys):
@@ -204,8 +269,8 @@ def test_first_commit_of_a_repository_without_commits(tmp_path, capsys):
     assert run.code == 0, run.err
     assert not repo.head.commit.parents
     assert repo.head.ref.name == "main"
-    assert committed_paths(repo) == _out_paths(repo)
-    assert "cluster.yaml" in repo.untracked_files  # the spec is the user's to commit
+    assert committed_paths(repo) == _out_paths(repo) | {"cluster.yaml", "overlays/nginx.yaml"}
+    assert not repo.untracked_files
 
 
 def test_out_in_a_subdirectory_of_the_repository(tmp_path, capsys):
@@ -255,7 +320,7 @@ def test_files_no_longer_generated_are_committed_as_deletions(spec, capsys):
 
     assert run.code == 0, run.err
     removed = "out/manifests/external/prod/legacy-db.yaml"
-    assert committed_paths(repo) == {removed, "out/index.json"}
+    assert committed_paths(repo) == {removed, "out/index.json", "cluster.yaml"}
     assert removed not in _out_paths(repo)
     assert repo.head.commit.summary == "kgit: recompile out/; 1 object removed"
 

@@ -64,7 +64,7 @@ def test_minimal_spec_gets_every_default() -> None:
         "debian",
         False,
         True,
-        "spec.nodes[0]",
+        f"nodes/{cp.name}",
     )
     assert (worker.schedulable, worker.is_init) == (True, False)
     assert (dict(cp.labels), cp.taints) == ({}, ())
@@ -94,7 +94,7 @@ def test_app_defaults() -> None:
         "Prefix",
         None,
     )
-    assert app.source == "spec.apps[0]"
+    assert app.source == f"apps/{app.namespace}/{app.name}"  # its identity, not its index
 
 
 def test_ingress_nginx_defaults() -> None:

@@ -84,10 +84,21 @@ def test_index_lists_every_file_with_its_sha256_and_exec_bit(out_dir, index):
     }
 
 
-def _resolve(document: Any, json_path: str) -> Any:
-    """``spec.apps[0]`` in a parsed YAML document; KeyError/IndexError when it is not there."""
+def _resolve(document: Any, source: str) -> Any:
+    """What a source names in a parsed spec: a JSON path (``spec.network.flannel``) or a
+    list entry by identity (``apps/web/nginx``, ``externalServices/prod/legacy-db``);
+    KeyError/IndexError/StopIteration when it is not there."""
+    if "/" in source:
+        collection, *names = source.split("/")
+        entries = document["spec"][collection]
+        if len(names) == 1:
+            return next(e for e in entries if e["name"] == names[0])
+        namespace, name = names
+        return next(
+            e for e in entries if e["name"] == name and e.get("namespace", "default") == namespace
+        )
     node = document
-    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", json_path):
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", source):
         node = node[int(index)] if index else node[name]
     return node
 
@@ -117,9 +128,9 @@ def test_index_lists_every_object_with_a_source_that_exists_in_cluster_yaml(
         assert spec_file == "cluster.yaml"
         assert isinstance(_resolve(spec, json_path), dict), (file, source)
     sources = {o["name"]: o["source"] for o in index["objects"] if o["kind"] == "Service"}
-    assert sources["my-service"] == "cluster.yaml#spec.externalServices[0]"
-    assert sources["legacy-db"] == "cluster.yaml#spec.externalServices[1]"
-    assert sources["nginx"] == "cluster.yaml#spec.apps[0]"
+    assert sources["my-service"] == "cluster.yaml#externalServices/prod/my-service"
+    assert sources["legacy-db"] == "cluster.yaml#externalServices/prod/legacy-db"
+    assert sources["nginx"] == "cluster.yaml#apps/web/nginx"
 
 
 def _copy_inputs(repo_root: Path, target: Path) -> Path:

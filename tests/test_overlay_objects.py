@@ -111,7 +111,7 @@ def test_an_object_over_etcds_limit_is_refused_naming_its_source():
     with pytest.raises(KgitError) as caught:
         compile_with(RESOURCES + item)
     message = str(caught.value)
-    assert message.startswith("emit: ConfigMap/shop/big (from cluster.yaml#spec.apps[0]) is 16"), (
+    assert message.startswith("emit: ConfigMap/shop/big (from cluster.yaml#apps/shop/web) is 16"), (
         message
     )
     assert message.endswith(
@@ -124,7 +124,7 @@ def test_an_object_produced_twice_is_located_at_the_second():
     api = RESOURCES + "  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: shared}\n"
     assert compile_error(web, api=api) == (
         "overlays/api.yaml:4:5: ConfigMap/shop/shared is produced twice: by "
-        "cluster.yaml#spec.apps[0] (overlays/web.yaml:4:5) and by cluster.yaml#spec.apps[1]"
+        "cluster.yaml#apps/shop/web (overlays/web.yaml:4:5) and by cluster.yaml#apps/shop/api"
     )
 
 
@@ -148,5 +148,5 @@ def test_an_object_a_later_app_renders_again_is_located_at_that_app():
     )
     assert compile_error(web) == (
         "cluster.yaml:10:7: Deployment.apps/shop/api is produced twice: by "
-        "cluster.yaml#spec.apps[0] (overlays/web.yaml:4:5) and by cluster.yaml#spec.apps[1]"
+        "cluster.yaml#apps/shop/web (overlays/web.yaml:4:5) and by cluster.yaml#apps/shop/api"
     )

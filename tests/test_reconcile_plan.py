@@ -53,12 +53,15 @@ def plan_cli(apiserver, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def plan_of(apiserver, out: Path, environ: dict[str, str] | None = None) -> Plan:
+def plan_of(
+    apiserver, out: Path, environ: dict[str, str] | None = None, *, adopt: bool = False
+) -> Plan:
     from compiler.reconcile.plan import PlanOptions
 
     client = connect(str(apiserver.kubeconfig))
     try:
-        return make_plan(client, read_desired(out), PlanOptions(environ=environ or {}))
+        options = PlanOptions(environ=environ or {}, adopt=adopt)
+        return make_plan(client, read_desired(out), options)
     finally:
         client.close()
 
@@ -285,13 +288,23 @@ def test_immutable_change_to_other_objects_is_an_error_naming_the_field(apiserve
     assert not any("Traceback" in line for line in err)
 
 
-def test_object_existing_without_the_label_is_adopted_not_created(apiserver, out):
+def test_object_existing_without_the_label_is_adopted_only_when_told(apiserver, out):
+    """Issue 18, symptom 4: another cluster's spec applied to the same API server adopted
+    (and so could later prune) every object it found, with one warning each."""
     apiserver.create(namespace("web"), manager="kubectl-create")
-    plan = plan_of(apiserver, out)
+    with pytest.raises(PlanError) as refused:
+        plan_of(apiserver, out)
+    assert str(refused.value) == (
+        "1 object exists on the cluster without kgit's ApplySet label: Namespace/web; kgit "
+        "adopts objects only when told to (hint: check that KUBECONFIG points at this "
+        "spec's cluster, then pass --adopt)"
+    )
+    plan = plan_of(apiserver, out, adopt=True)
     assert kinds(plan)["Namespace/web"] == "update"
     assert plan.warnings == (
-        "Namespace/web exists without kgit's ApplySet label; kgit will adopt it",
+        "kgit will adopt 1 object that exists without its ApplySet label: Namespace/web",
     )
+    assert plan.adopted == ("Namespace/web",)
 
 
 def test_saved_plan_is_private_and_round_trips(apiserver, out, tmp_path, capsys):

@@ -68,12 +68,12 @@ def test_plan_looks_for_objects_to_create_by_get_or_one_list(apiserver, count, e
     _by_hand(apiserver, namespace("web"), configmap("c-01"))
     client = client_for(apiserver)
     apiserver.requests.clear()
-    _, made = plan(client, [namespace("web"), *_config_maps(count)])
+    _, made = plan(client, [namespace("web"), *_config_maps(count)], adopt=True)
     # The label-filtered LIST of observe, then the look for unlabelled ones.
     assert _reads(apiserver, "configmaps") == [("list", ""), *expected_reads]
     assert made.warnings == (
-        "Namespace/web exists without kgit's ApplySet label; kgit will adopt it",
-        "ConfigMap/web/c-01 exists without kgit's ApplySet label; kgit will adopt it",
+        "kgit will adopt 2 objects that exist without its ApplySet label: Namespace/web, "
+        "ConfigMap/web/c-01",
     )
     assert [a.kind.value for a in made.actions].count("create") == count - 1
 
@@ -83,11 +83,11 @@ def test_plan_lists_many_new_objects_page_by_page(apiserver, monkeypatch):
     _by_hand(apiserver, namespace("web"), *_config_maps(MANY))
     client = client_for(apiserver)
     apiserver.requests.clear()
-    _, made = plan(client, [namespace("web"), *_config_maps(MANY)])
+    _, made = plan(client, [namespace("web"), *_config_maps(MANY)], adopt=True)
     pages = [r for r in apiserver.requests if r.resource == "configmaps" and r.verb == "list"]
     unfiltered = [r for r in pages if "labelSelector" not in r.query]
     assert len(unfiltered) == 3  # 12 objects, 5 a page
-    assert len(made.warnings) == 1 + MANY  # the Namespace, and every one on every page
+    assert len(made.adopted) == 1 + MANY  # the Namespace, and every one on every page
 
 
 # -- apply without a saved plan: lock, plan, apply ---------------------------------------
@@ -139,7 +139,7 @@ def test_apply_without_a_saved_plan_stops_when_not_confirmed_and_releases_the_lo
 
 def _saved_plan_creating(apiserver, objects):
     client = client_for(apiserver)
-    wanted, made = plan(client, objects)
+    wanted, made = plan(client, objects, adopt=True)  # the namespace may exist already
     return client, wanted, made
 
 

@@ -307,6 +307,7 @@ def test_wait_reports_every_object_not_ready_with_conditions_and_events():
     assert out.getvalue().splitlines() == [
         "Waiting for 3 object(s) to be ready...",
         "CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com ready: established",
+        "Deployment.apps/web/nginx pending: 0 out of 1 new replicas have been updated",
         "Job.batch/web/migrate failed: job failed: BackoffLimitExceeded",
     ]
 
@@ -352,3 +353,43 @@ def test_without_a_terminal_progress_is_plain_lines_by_default():
         "Waiting for 1 object(s) to be ready...\n"
         "CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com ready: established\n"
     )
+
+
+class ChangingCluster(FakeCluster):
+    """A Deployment whose controller makes progress at t=20s (``now`` is the fake clock)."""
+
+    def __init__(self, now: list[float]):
+        super().__init__({}, {})
+        self.now = now
+
+    def read(self, refs):
+        updated = 1 if self.now[0] >= 20 else 0
+        status = {"observedGeneration": 1, "updatedReplicas": updated, "replicas": updated}
+        return {DEPLOY: obj("nginx", 1, {"replicas": 2}, status)}
+
+
+def test_waiting_prints_each_change_of_state_and_a_heartbeat_every_15s():
+    """Issue 18, symptom 5: through a pipe a wait printed one line, then nothing until its
+    timeout. Now: a line per change of an object's state, and one at least every 15 s."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    out = io.StringIO()
+    with pytest.raises(WaitError):
+        wait_for(
+            ChangingCluster(now),
+            [DEPLOY],
+            WaitOptions(timeout=50, interval=1, progress=False),
+            out=out,
+            clock=lambda: now[0],
+            sleep=sleep,
+        )
+    assert out.getvalue().splitlines() == [
+        "Waiting for 1 object(s) to be ready...",
+        "Deployment.apps/web/nginx pending: 0 out of 2 new replicas have been updated",
+        "Still waiting: 0/1 ready, 15s elapsed",
+        "Deployment.apps/web/nginx pending: 1 out of 2 new replicas have been updated",
+        "Still waiting: 0/1 ready, 35s elapsed",
+    ]

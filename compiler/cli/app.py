@@ -8,6 +8,7 @@ Each command lives in ``compiler/cli/commands/<name>.py`` with ``add_arguments(p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -43,6 +44,9 @@ COMMANDS: dict[str, CommandInfo] = {
     ),
     "plan": CommandInfo("plan", "show what apply would change on the live cluster"),
     "apply": CommandInfo("apply", "apply a saved plan, or plan and apply"),
+    "status": CommandInfo(
+        "status", "sync and health of every object kgit manages (exit 2/3: out of sync/not ready)"
+    ),
     "history": CommandInfo("history", "list the revisions applied to the cluster"),
     "rollback": CommandInfo("rollback", "re-apply out/ as it was at an earlier Git revision"),
     "hosts": CommandInfo(
@@ -77,7 +81,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="kgit",
         description="Declarative GitOps for kubeadm clusters: cluster.yaml -> out/ -> cluster.",
         epilog="Exit codes: 0 success, 1 error, 2 changes present (with --detailed-exitcode "
-        "or --exit-code). Run 'kgit COMMAND --help' for a command's options.",
+        "or --exit-code, and from status), 3 not ready (status). "
+        "Run 'kgit COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"kgit {__version__}")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
@@ -96,7 +101,24 @@ def _command_name(argv: Sequence[str]) -> str | None:
     return next((arg for arg in argv if arg in COMMANDS), None)
 
 
+def line_buffered_when_piped() -> None:
+    """Flush each line as it is written when output goes to a pipe or file (a CI log).
+
+    Python block-buffers stdout that is not a terminal, so a pipeline's log stayed silent
+    through a long wait and then showed the plan and every result at once when kgit
+    exited. A terminal is line-buffered already.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        isatty = getattr(stream, "isatty", None)
+        if reconfigure is not None and isatty is not None and not isatty():
+            # a closed or unusual stream is left alone
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(line_buffering=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    line_buffered_when_piped()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_command_name(argv))
     args = parser.parse_args(argv)

@@ -33,12 +33,14 @@ def frozen_map(value: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType({k: items[k] for k in sorted(items)})
 
 
-def _spec_path(*parts: str | int) -> str:
-    """'spec.apps[0].image' from ('spec', 'apps', 0, 'image')."""
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
+def entry_source(collection: str, *names: str) -> str:
+    """The stable identity of a list entry of the spec: 'apps/web/nginx', 'nodes/k8s-master'.
+
+    It names the entry by what makes it unique (namespace and name), never by its index:
+    the index moves when an entry before it is removed, inserted or reordered, and every
+    object stamped with it would then change in out/ although nothing about it did.
+    """
+    return "/".join((collection, *names))
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class Node:
     labels: Mapping[str, str]
     taints: tuple[Taint, ...]
     is_init: bool  # the first control-plane node runs `kubeadm init`; all others join
-    source: str  # JSON path in cluster.yaml, e.g. spec.nodes[0]
+    source: str  # stable identity in cluster.yaml, e.g. nodes/k8s-master (see entry_source)
     runtime: Literal["crio", "containerd"] = "containerd"  # spec.runtime.name unless set
     ssh: Ssh = field(default_factory=Ssh)
 
@@ -264,6 +266,7 @@ class App:
     overlays: tuple[str, ...]
     service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"]
     source: str
+    path: str = ""  # where it is now, e.g. spec.apps[0]: for error locations only
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,7 @@ class ExternalService:
     addresses: tuple[str, ...]
     external_name: str | None
     source: str
+    path: str = ""  # where it is now, e.g. spec.apps[0]: for error locations only
 
 
 @dataclass(frozen=True)
@@ -293,6 +297,7 @@ class SecretRef:
     type: str
     from_env: Mapping[str, str]  # data key -> environment variable name
     source: str
+    path: str = ""  # where it is now, e.g. spec.apps[0]: for error locations only
 
 
 @dataclass(frozen=True)
@@ -422,7 +427,7 @@ def _nodes(
                 Taint(t["key"], t.get("value"), t["effect"]) for t in n.get("taints") or []
             ),
             is_init=i == first_cp,
-            source=_spec_path("spec", "nodes", i),
+            source=entry_source("nodes", n["name"]),
             runtime=n.get("runtime", default_runtime),
             ssh=_ssh(default_ssh, n.get("ssh")),
         )
@@ -507,6 +512,15 @@ def _container_port(raw: int | Mapping[str, Any]) -> ContainerPort:
     )
 
 
+def json_path(*parts: str | int) -> str:
+    """'spec.apps[0]' from ('spec', 'apps', 0): where an entry is now, for error messages
+    (never written to out/: see entry_source)."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
 def _app(raw: Mapping[str, Any], index: int) -> App:
     ingress = raw.get("ingress")
     return App(
@@ -542,7 +556,8 @@ def _app(raw: Mapping[str, Any], index: int) -> App:
         ),
         overlays=tuple(raw.get("overlays") or []),
         service_type=raw.get("serviceType", "ClusterIP"),
-        source=_spec_path("spec", "apps", index),
+        source=entry_source("apps", raw.get("namespace", "default"), raw["name"]),
+        path=json_path("spec", "apps", index),
     )
 
 
@@ -565,7 +580,8 @@ def _external_service(raw: Mapping[str, Any], index: int) -> ExternalService:
         ports=tuple(_service_port(p) for p in raw.get("ports") or []),
         addresses=tuple(raw.get("addresses") or []),
         external_name=raw.get("externalName"),
-        source=_spec_path("spec", "externalServices", index),
+        source=entry_source("externalServices", raw.get("namespace", "default"), raw["name"]),
+        path=json_path("spec", "externalServices", index),
     )
 
 
@@ -575,7 +591,8 @@ def _secret(raw: Mapping[str, Any], index: int) -> SecretRef:
         namespace=raw.get("namespace", "default"),
         type=raw.get("type", "Opaque"),
         from_env=frozen_map(raw["fromEnv"]),
-        source=_spec_path("spec", "secrets", index),
+        source=entry_source("secrets", raw.get("namespace", "default"), raw["name"]),
+        path=json_path("spec", "secrets", index),
     )
 
 
@@ -613,7 +630,7 @@ def build_cluster(spec: Mapping[str, Any], spec_file: str = "cluster.yaml") -> C
                 source=a["source"],
                 namespace=a.get("namespace"),
                 overlays=tuple(a.get("overlays") or []),
-                spec_path=_spec_path("spec", "addons", i),
+                spec_path=json_path("spec", "addons", i),
             )
             for i, a in enumerate(body.get("addons") or [])
         ),

@@ -104,16 +104,23 @@ class _Placer:
     """Adds rendered objects to a ResourceSet; an object produced twice is a SpecError at
     the second producer (its overlay item, or its entry in the spec)."""
 
-    def __init__(self, resources: ResourceSet, positions: Positions | None) -> None:
+    def __init__(
+        self,
+        resources: ResourceSet,
+        positions: Positions | None,
+        paths: Mapping[str, str] | None = None,
+    ) -> None:
         self.resources = resources
         self.positions = positions
+        # source identity (cluster.yaml#apps/web/nginx) -> where it is now (spec.apps[0])
+        self.paths = dict(paths or {})
         self.overlay_origins: dict[ObjectId, Location] = {}  # objects an overlay added
 
     def _spec_location(self, src: str) -> Location | None:
         """Only computed for an error: reading positions re-parses the spec."""
         if self.positions is None:
             return None
-        return self.positions.of(_spec_path(src.partition("#")[2]))
+        return self.positions.of(_spec_path(self.paths.get(src) or src.partition("#")[2]))
 
     def place(
         self,
@@ -154,7 +161,10 @@ def render_resources(
     added is located in its overlay file."""
     resources = ResourceSet()
     warnings = warnings if warnings is not None else []
-    place = _Placer(resources, positions).place
+    paths = {f"{spec}#{a.source}": a.path for a in cluster.apps}
+    paths |= {f"{spec}#{e.source}": e.path for e in cluster.external_services}
+    paths |= {f"{spec}#{s.source}": s.path for s in cluster.secrets}
+    place = _Placer(resources, positions, paths).place
 
     flannel = cluster.network.flannel
     base, origin = addons.load_base("flannel", tree, flannel.source)

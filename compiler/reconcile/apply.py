@@ -88,6 +88,7 @@ class ApplyOptions:
     identity: str | None = None  # lock holder; default "user@host pid N commit C"
     environ: Mapping[str, str] | None = None  # for from-env Secrets; default os.environ
     progress: bool | None = None  # progress bar while waiting: None = on a terminal
+    repository: str | None = None  # where the spec lives, recorded on the ApplySet parent
 
 
 # -- the apply itself --------------------------------------------------------------------
@@ -122,13 +123,16 @@ class _Run:
 
     # -- the ApplySet parent ----------------------------------------------------------
 
-    def write_parent(self, members: set[ObjectId], old: set[ObjectId]) -> None:
+    def write_parent(
+        self, members: set[ObjectId], old: set[ObjectId], repository: str | None = None
+    ) -> None:
         """Parent listing ``members``; group-kinds/namespaces of ``old`` are kept too."""
         body = applyset.parent_manifest(
             self.desired.cluster_name,
             members,
             extra_group_kinds={r.group_kind for r in old},
             extra_namespaces={r.namespace for r in old if r.namespace},
+            repository=repository,
         )
         self.cluster.apply(body)
 
@@ -319,6 +323,9 @@ def _apply_locked(
     cluster, desired, options = run.cluster, run.desired, run.options
     parent = cluster.get(applyset.parent_ref(desired.cluster_name))
     applyset.check_parent(parent, desired.cluster_name)
+    applyset.check_repository(parent, desired.cluster_name, options.repository)
+    # Kept when this run does not know where its spec lives (no Git origin).
+    repository = options.repository or applyset.recorded_repository(parent)
     inventory = applyset.read_inventory(parent)
     if applyset.is_lost(parent):
         # No inventory to trust (deleted, or a bare leftover): the members the plan saw
@@ -327,7 +334,7 @@ def _apply_locked(
     prune = _decide_prune(run.plan, inventory, desired, options)
     desired_refs = set(desired.refs())
     # Nothing has been written up to here: a refusal above is not an apply to record.
-    run.write_parent(inventory | desired_refs, inventory)
+    run.write_parent(inventory | desired_refs, inventory, repository)
     try:
         applied = _apply_stages(run, pool, lock, bodies)
         if options.wait:
@@ -335,7 +342,7 @@ def _apply_locked(
             _guarded_wait(run, workloads, "Waiting for rollouts")
         lock.check()
         kept = _prune(run, pool, prune, inventory)
-        run.write_parent(desired_refs | (kept & inventory), set())
+        run.write_parent(desired_refs | (kept & inventory), set(), repository)
     except KgitError as error:
         if not lock.lost:  # with the lock gone, the history is another apply's to write
             _record_failure(run, identity, error.message.splitlines()[0])

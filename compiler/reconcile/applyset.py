@@ -36,6 +36,10 @@ TOOLING_ANNOTATION = "applyset.kubernetes.io/tooling"
 GROUP_KINDS_ANNOTATION = "applyset.kubernetes.io/contains-group-kinds"
 NAMESPACES_ANNOTATION = "applyset.kubernetes.io/additional-namespaces"
 INVENTORY_KEY = "inventory.json"
+# Which spec the cluster belongs to: its name, and the repository and spec path it is
+# managed from (compiler.repo.gitrepo.repository_identity), when known.
+CLUSTER_ANNOTATION = "kgit.dev/cluster"
+REPOSITORY_ANNOTATION = "kgit.dev/repository"
 HISTORY_KEY = "history.json"  # compiler.reconcile.history keeps the applies there
 
 
@@ -75,6 +79,7 @@ def parent_manifest(
     extra_group_kinds: Iterable[str] = (),
     extra_namespaces: Iterable[str] = (),
     tooling_version: str = __version__,
+    repository: str | None = None,
 ) -> dict[str, Any]:
     """The parent ConfigMap for a set of members.
 
@@ -99,6 +104,8 @@ def parent_manifest(
                 TOOLING_ANNOTATION: f"{TOOLING_NAME}/{tooling_version}",
                 GROUP_KINDS_ANNOTATION: ",".join(group_kinds),
                 NAMESPACES_ANNOTATION: ",".join(namespaces),
+                CLUSTER_ANNOTATION: cluster_name,
+                **({REPOSITORY_ANNOTATION: repository} if repository else {}),
             },
         },
         "data": {INVENTORY_KEY: _inventory_json(members)},
@@ -124,6 +131,29 @@ def check_parent(parent: Mapping[str, Any] | None, cluster_name: str) -> None:
             f"the ApplySet parent {ref} has label {ID_LABEL}={found!r}, "
             f"expected {applyset_id(ref)!r}"
         )
+
+
+def recorded_repository(parent: Mapping[str, Any] | None) -> str | None:
+    annotations = ((parent or {}).get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(REPOSITORY_ANNOTATION)
+    return str(value) if value else None
+
+
+def check_repository(
+    parent: Mapping[str, Any] | None, cluster_name: str, repository: str | None
+) -> None:
+    """Refuse a cluster whose ApplySet was written from another repository or spec: the
+    same cluster name in two repositories is two specs fighting over one cluster."""
+    recorded = recorded_repository(parent)
+    if recorded is None or repository is None or recorded == repository:
+        return
+    raise PlanError(
+        f"cluster {cluster_name!r} on this API server is managed from {recorded}, not from "
+        f"{repository}; refusing to plan or apply another spec's cluster",
+        hint="check KUBECONFIG/--context; to move the cluster to this repository, "
+        f"delete the ConfigMap {PARENT_NAMESPACE}/{parent_name(cluster_name)}'s "
+        f"{REPOSITORY_ANNOTATION} annotation first",
+    )
 
 
 def is_bare(parent: Mapping[str, Any]) -> bool:

@@ -63,10 +63,29 @@ class PlanBase:
 
 
 @dataclass(frozen=True)
+class Health:
+    """An object kgit manages that is not healthy on the cluster (compiler.reconcile.health)."""
+
+    ref: ObjectId
+    state: str  # "pending" (still progressing) or "failed"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.ref}: {self.message}"
+
+
+@dataclass(frozen=True)
 class Plan:
     base: PlanBase
     actions: tuple[Action, ...]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # Live objects that are not ready, changed by this plan or not: health is part of
+    # the state, so "no changes" never hides a Deployment that has no available replica.
+    unhealthy: tuple[Health, ...] = field(default_factory=tuple)
+    adopted: tuple[str, ...] = field(default_factory=tuple)  # objects taken over (--adopt)
+
+    def is_healthy(self) -> bool:
+        return not self.unhealthy
 
     def has_changes(self) -> bool:
         return any(a.kind is not ActionKind.NOOP for a in self.actions)
@@ -112,7 +131,17 @@ class Plan:
             )
             for a in data["actions"]
         )
-        return cls(base=base, actions=actions, warnings=tuple(data.get("warnings", ())))
+        unhealthy = tuple(
+            Health(ObjectId(**h["ref"]), h["state"], h["message"])
+            for h in data.get("unhealthy", ())
+        )
+        return cls(
+            base=base,
+            actions=actions,
+            warnings=tuple(data.get("warnings", ())),
+            unhealthy=unhealthy,
+            adopted=tuple(data.get("adopted", ())),
+        )
 
 
 def _digest(data: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ Values of Secrets are filled from the environment for the dry-run only: every ``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,11 +24,18 @@ from typing import Any
 from compiler.core.errors import ClusterError, PlanError
 from compiler.core.identity import ObjectId
 from compiler.core.masking import mask_pair
-from compiler.core.objdiff import yaml_diff
+from compiler.core.objdiff import field_changes, yaml_diff
+from compiler.core.ownership import PARENT_API_VERSION, PARENT_KIND, PARENT_NAMESPACE
 from compiler.reconcile import normalize
-from compiler.reconcile.applyset import with_member_labels
+from compiler.reconcile.applyset import (
+    ID_LABEL,
+    PART_OF_LABEL,
+    check_repository,
+    with_member_labels,
+)
 from compiler.reconcile.client import FIELD_MANAGER, ApiRejected, ClusterClient
 from compiler.reconcile.desired import Desired, with_secret_values
+from compiler.reconcile.health import unhealthy
 from compiler.reconcile.inherited import made_by_controller
 from compiler.reconcile.model import DEFAULT_PARALLELISM, Action, ActionKind, Plan, PlanBase
 from compiler.reconcile.observe import Observed, find_existing, observe
@@ -43,6 +51,11 @@ class PlanOptions:
     git_revision: str | None = None
     prune: bool = True  # plan deletions of members that are no longer desired
     parallelism: int = DEFAULT_PARALLELISM  # for new and changed objects
+    # Take over objects that exist without kgit's label (created by hand or another tool).
+    # Off by default: one wrong KUBECONFIG must not make kgit adopt another cluster's
+    # objects (and later prune them); `--adopt` says it is meant.
+    adopt: bool = False
+    repository: str | None = None  # where the spec lives (applyset.check_repository)
     # the parent was lost: take every object carrying the label as kgit's (observe.py)
     rebuild_inventory: bool = False
 
@@ -65,6 +78,39 @@ def _immutable_field(exc: ApiRejected) -> str | None:
     if any(word in exc.server_message for word in _IMMUTABLE_WORDS):
         return "a field"
     return None
+
+
+# Annotations kgit writes by itself: they change with the fields a person changed, so a
+# headline names them only when nothing else differs.
+_OWN_ANNOTATIONS = ("annotations.kubernetes.io/change-cause", "annotations.kgit.dev/source")
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, dict | list):
+        return "{...}" if isinstance(value, dict) else "[...]"
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def headline(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str | None:
+    """What an update changes, for the plan's one-line header: the first field that
+    really differs (masked values), e.g. ``spec.replicas: 7 -> 3``; kgit's own
+    annotations only when nothing else differs; None when nothing does."""
+    changes = field_changes(before or {}, after or {})
+    if not changes:
+        return None
+    own = [c for c in changes if c.path.endswith(_OWN_ANNOTATIONS)]
+    first = next((c for c in changes if c not in own), changes[0])
+    if first.before is None:
+        text = f"{first.path} added"
+    elif first.after is None:
+        text = f"{first.path} removed"
+    else:
+        text = f"{first.path}: {_short(first.before)} -> {_short(first.after)}"
+    others = len(changes) - 1
+    return text + (f", and {others} more field{'s' if others != 1 else ''}" if others else "")
 
 
 def _replaceable(body: Mapping[str, Any]) -> bool:
@@ -172,7 +218,9 @@ class Planner:
                 "",
                 **seen,
             )
-        return Action(ActionKind.UPDATE, ref, reason, diff, before, after, **seen)
+        return Action(
+            ActionKind.UPDATE, ref, headline(before, after) or reason, diff, before, after, **seen
+        )
 
     def find_unlabelled(self, pool: ThreadPoolExecutor) -> dict[ObjectId, dict[str, Any]]:
         """Objects the plan would create that exist without kgit's label (to adopt).
@@ -211,7 +259,8 @@ class Planner:
         if live is None:
             live = unlabelled.get(ref)
             if live is not None:
-                adopted = f"{ref} exists without kgit's ApplySet label; kgit will adopt it"
+                self.refuse_other_cluster(ref, live)
+                adopted = str(ref)
         filled = with_secret_values(body, self.options.environ)
         drift = None if live is None else normalize.drift(filled, live, FIELD_MANAGER)
         return _Wanted(ref, body, filled, live, adopted, drift)
@@ -226,7 +275,7 @@ class Planner:
             raise ClusterError(f"{wanted.ref}: {exc}") from None
 
     def desired_actions(self, pool: ThreadPoolExecutor) -> tuple[list[Action], list[str]]:
-        """One action per object of out/, in its order, and the adoption warnings.
+        """One action per object of out/, in its order, and the objects it adopts.
 
         Unchanged objects cost no request and are decided here: handing each of thousands
         to the pool cost more than deciding it. New ones are looked for (find_unlabelled)
@@ -247,6 +296,57 @@ class Planner:
                 warnings.append(wanted.adopted)
         return actions, warnings
 
+    def refuse_other_cluster(self, ref: ObjectId, live: dict[str, Any]) -> None:
+        """An object that another kgit ApplySet manages belongs to another spec: the
+        kubeconfig points at the wrong cluster (or two specs claim one). Never adopted,
+        not even with --adopt: applying would take it over and a later apply of the other
+        spec would fight back or prune."""
+        other = ((live.get("metadata") or {}).get("labels") or {}).get(PART_OF_LABEL)
+        if not other or other == self.observed.set_id:
+            return
+        owner = self.other_cluster_name(other)
+        raise PlanError(
+            f"this API server ({self.client.server}) belongs to kgit cluster {owner!r}, not "
+            f"{self.desired.cluster_name!r} as out/ says: {ref} is a member of {owner!r}'s "
+            "ApplySet; refusing to take it over",
+            hint="check KUBECONFIG/--context; two specs cannot manage one cluster",
+        )
+
+    def other_cluster_name(self, set_id: str) -> str:
+        """The cluster name of the kgit ApplySet ``set_id`` (from its parent ConfigMap)."""
+        try:
+            parents = self.client.list(
+                PARENT_API_VERSION,
+                PARENT_KIND,
+                label_selector=f"{ID_LABEL}={set_id}",
+                namespace=PARENT_NAMESPACE,
+            )
+        except ClusterError:
+            parents = []
+        for parent in parents:
+            name = str((parent.get("metadata") or {}).get("name", ""))
+            if name.startswith("kgit-"):
+                return name.removeprefix("kgit-")
+        return f"another kgit cluster (ApplySet {set_id})"
+
+    def check_adoption(self, adopted: list[str]) -> list[str]:
+        """Refuse to adopt without ``adopt``; with it, one summary warning."""
+        if not adopted:
+            return []
+        count = len(adopted)
+        shown = ", ".join(adopted[:3]) + (f" and {count - 3} more" if count > 3 else "")
+        noun = "object exists" if count == 1 else "objects exist"
+        if not self.options.adopt:
+            raise PlanError(
+                f"{count} {noun} on the cluster without kgit's ApplySet label: {shown}; "
+                "kgit adopts objects only when told to",
+                hint="check that KUBECONFIG points at this spec's cluster, then pass --adopt",
+            )
+        return [
+            f"kgit will adopt {count} {noun.replace('exist', 'that exist')} without its "
+            f"ApplySet label: {shown}"
+        ]
+
     def prune_actions(self, wanted: set[ObjectId]) -> tuple[list[Action], list[str]]:
         """Deletions of members no longer desired: label AND inventory, never label alone."""
         actions: list[Action] = []
@@ -264,8 +364,10 @@ class Planner:
         return actions, warnings
 
     def plan(self) -> Plan:
+        check_repository(self.observed.parent, self.desired.cluster_name, self.options.repository)
         with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
-            actions, warnings = self.desired_actions(pool)
+            actions, adopted = self.desired_actions(pool)
+        warnings = self.check_adoption(adopted)
         if self.options.prune:
             deletions, unowned = self.prune_actions({a.ref for a in actions})
             actions += deletions
@@ -287,7 +389,10 @@ class Planner:
             server=self.client.server,
             applyset_id=self.observed.set_id,
         )
-        return Plan(base, (*applies, *deletes), tuple(warnings))
+        # Health of what stays on the cluster, from the objects observe already listed.
+        kept = [a.ref for a in applies if a.kind is not ActionKind.CREATE]
+        sick = unhealthy(self.observed.members, kept)
+        return Plan(base, (*applies, *deletes), tuple(warnings), sick, tuple(sorted(adopted)))
 
 
 def make_plan(client: ClusterClient, desired: Desired, options: PlanOptions | None = None) -> Plan:

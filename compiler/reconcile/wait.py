@@ -193,6 +193,8 @@ class WaitOptions:
     interval: float = 1.0  # seconds between polls
     events: int = 5  # recent Events shown per object that is not ready
     progress: bool | None = None  # None: a progress bar only on a terminal
+    # A CI log must never go silent: at most this long between two lines while waiting.
+    heartbeat: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -277,20 +279,28 @@ def wait_for(
     tracker = _Tracker([r for r in refs if waitable(r)])
     if not tracker.refs:
         return
-    deadline = clock() + options.timeout
-    with _Display(out, tracker.refs, options.progress) as display:
+    start = clock()
+    deadline = start + options.timeout
+    with _Display(out, tracker.refs, options.progress, clock) as display:
         while True:
             unsettled = tracker.unsettled()
             lives = client.read(unsettled)
             for ref in unsettled:
                 live = lives.get(ref)
                 tracker.live[ref] = live
+                before = tracker.state.get(ref)
                 tracker.state[ref] = state = readiness(ref, live)
                 if state.state is not State.PENDING:
                     display.settled(ref, state)
+                elif before is None or before.message != state.message:
+                    display.changed(ref, state)  # one line per change of state, not per poll
             if not tracker.unsettled() or clock() >= deadline:
                 break
-            sleep(max(0.0, min(options.interval, deadline - clock())))
+            if clock() - display.last_line >= options.heartbeat:
+                ready = len(tracker.refs) - len(tracker.unsettled())
+                display.heartbeat(ready, clock() - start)
+            pause = min(options.interval, deadline - clock(), options.heartbeat)
+            sleep(max(0.0, pause))
     not_ready = [
         NotReady(
             ref,
@@ -317,8 +327,16 @@ def _safe_events(client: WaitClient, ref: ObjectId) -> list[Body]:
 class _Display:
     """A rich progress bar on a terminal; one plain line per settled object otherwise."""
 
-    def __init__(self, out: TextIO, refs: Sequence[ObjectId], progress: bool | None) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        refs: Sequence[ObjectId],
+        progress: bool | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._out = out
+        self._clock = clock
+        self.last_line = clock()
         self._total = len(refs)
         self._use_bar = bool(out.isatty()) if progress is None else progress
         self._progress: Any = None
@@ -339,16 +357,26 @@ class _Display:
             self._progress.start()
             self._task = self._progress.add_task("wait", total=self._total)
         else:
-            print(f"Waiting for {self._total} object(s) to be ready...", file=self._out)
+            self._line(f"Waiting for {self._total} object(s) to be ready...")
         return self
 
-    def settled(self, ref: ObjectId, state: Readiness) -> None:
-        line = f"{ref} {state.state.value}: {state.message}"
+    def _line(self, line: str) -> None:
+        self.last_line = self._clock()
         if self._progress is not None:
-            self._progress.advance(self._task)
             self._progress.console.print(line, markup=False, highlight=False)
         else:
-            print(line, file=self._out)
+            print(line, file=self._out, flush=True)
+
+    def settled(self, ref: ObjectId, state: Readiness) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)
+        self._line(f"{ref} {state.state.value}: {state.message}")
+
+    def changed(self, ref: ObjectId, state: Readiness) -> None:
+        self._line(f"{ref} {state.state.value}: {state.message}")
+
+    def heartbeat(self, ready: int, elapsed: float) -> None:
+        self._line(f"Still waiting: {ready}/{self._total} ready, {elapsed:.0f}s elapsed")
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:

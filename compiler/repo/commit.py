@@ -1,7 +1,10 @@
 """Committing compiled output: which files, whether it is safe, and what the message says.
 
-``kgit compile --commit`` and ``kgit set-image --commit`` commit kgit's own files under out/
-(and, for set-image, the spec) and nothing else of the user's. Before overwriting out/ they
+``kgit compile --commit`` commits kgit's own files under out/ together with every input the
+compile read (the spec, its overlays, vendored manifests, kgit.lock), so that a commit
+always holds out/ and the spec it came from: ``kgit diff`` between two commits and the
+change-cause both describe one change. ``kgit set-image --commit`` commits out/ and the
+spec. Nothing else of the user's is committed. Before overwriting out/ they
 refuse when out/ holds hand edits: a file of out/ whose work-tree content is neither what
 HEAD has, nor what compiling the current spec gives, nor what kgit recorded in
 out/index.json when it last wrote out/, can only have been edited by hand, and compiling
@@ -15,6 +18,8 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from git.exc import GitCommandError
 
 from compiler.compile import emit
 from compiler.core.errors import GitError
@@ -56,6 +61,12 @@ class Workspace:
     def head_out(self) -> dict[str, bytes]:
         """kgit's files of out/ as HEAD has them (empty before the first commit)."""
         return read_owned_out(head_commit(self.repository), self.out_relpath)
+
+    def input_paths(self, relpaths: Iterable[str]) -> list[str]:
+        """Paths relative to the spec's folder (as the compile read them) as paths relative
+        to the repository root; a GitError names an input outside the repository."""
+        folder = self.spec.parent
+        return sorted(self.repository.relpath(folder / p) for p in relpaths)
 
     def out_paths(self, relpaths: Iterable[str]) -> list[str]:
         """Paths relative to out/ as paths relative to the repository root."""
@@ -129,6 +140,23 @@ def default_message(changes: OutputChanges) -> str:
     return f"kgit: {lead}; {', '.join(counts) or 'no object changed'}"
 
 
+def inputs_to_commit(
+    current: Iterable[str], head_out: Mapping[str, bytes], spec_folder: Path
+) -> list[str]:
+    """The inputs (relative to the spec's folder) a compile --commit commits with out/.
+
+    Those of this compile, and those HEAD's out/index.json recorded that are gone from the
+    work tree now (an overlay deleted with its reference is committed as a deletion). An
+    input that is no longer read but still exists is the user's to commit or not.
+    """
+    try:
+        recorded = json.loads(head_out.get("index.json", b"{}")).get("inputs") or {}
+    except (ValueError, AttributeError):
+        recorded = {}
+    gone = {p for p in recorded if isinstance(p, str) and not (spec_folder / p).exists()}
+    return sorted(set(current) | gone)
+
+
 def change_cause(message: str) -> str:
     """The change-cause annotation for a commit message: its subject line."""
     return message.strip().splitlines()[0].strip() if message.strip() else ""
@@ -173,3 +201,20 @@ def commit_output(
 
 def spec_is_uncommitted(workspace: Workspace) -> bool:
     return bool(changed_paths(workspace.repository, [workspace.spec_relpath]))
+
+
+def refuse_ignored_inputs(workspace: Workspace, paths: Iterable[str]) -> None:
+    """A clear refusal when Git ignores an input: committing out/ without it would record
+    output that no commit can reproduce."""
+    paths = sorted(paths)
+    if not paths:
+        return
+    try:
+        ignored = workspace.repository.repo.git.check_ignore("--no-index", "--", *paths)
+    except GitCommandError:  # exit 1: none is ignored
+        return
+    listed = ", ".join(ignored.split())
+    raise GitError(
+        f"cannot commit out/ with its inputs: Git ignores {listed}",
+        hint="remove it from .gitignore, or compile without --commit and commit by hand",
+    )

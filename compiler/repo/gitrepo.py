@@ -9,6 +9,7 @@ cause is a ``GitError`` with one clear sentence.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -272,6 +273,36 @@ def committed_revision(folder: Path) -> str | None:
         return repo.head.commit.hexsha
     except (InvalidGitRepositoryError, NoSuchPathError, GitCommandError, ValueError):
         return None  # no Git, or no commit yet
+
+
+def _normalized_remote(url: str) -> str:
+    """host/owner/repo of a remote URL, the same for its ssh and https spellings:
+    git@github.com:o/r.git, https://user@github.com/o/r and ssh://git@github.com/o/r.git
+    all give github.com/o/r; a local path stays a path."""
+    url = url.strip().removesuffix("/").removesuffix(".git")
+    scp = re.fullmatch(r"(?:[^@/]+@)?([^:/]+):(?!//)(.+)", url)
+    if scp and "://" not in url:
+        return f"{scp.group(1).lower()}/{scp.group(2)}"
+    match = re.fullmatch(r"[a-z+]+://(?:[^@/]+@)?([^/:]+)(?::\d+)?/(.+)", url)
+    if match:
+        return f"{match.group(1).lower()}/{match.group(2)}"
+    return url
+
+
+def repository_identity(spec: Path) -> str | None:
+    """Which repository and spec a cluster is managed from: the origin remote (normalised)
+    and the spec's path in it, e.g. ``github.com/acme/clusters#prod/cluster.yaml``. None
+    without Git or without an origin remote: nothing stable to record or compare."""
+    try:
+        repository = open_repository(spec)
+        remote = (
+            repository.repo.remotes["origin"].url if "origin" in repository.repo.remotes else None
+        )
+    except (GitError, GitCommandError, ValueError, IndexError):
+        return None
+    if not remote:
+        return None
+    return f"{_normalized_remote(remote)}#{repository.relpath(spec)}"
 
 
 _NO_ENTRY = "0 " + "0" * 40

@@ -16,15 +16,13 @@ from typing import Any
 import yaml
 
 from compiler.compile.load import Document, PathKey
-from compiler.compile.model import Cluster
+from compiler.compile.model import App, Cluster
 from compiler.compile.pipeline import CompileOptions, load_and_validate
 from compiler.compile.schema import cluster_schema
 from compiler.core import yamlout
 from compiler.core.errors import KgitError, Location
 from compiler.core.plaindata import clone
 from compiler.core.sources import SourceTree
-
-_APP_SOURCE = re.compile(r"^spec\.apps\[(\d+)\]$")
 
 
 @dataclass(frozen=True)
@@ -71,11 +69,14 @@ def check_image(image: str) -> None:
         )
 
 
-def _app_index(source: str) -> int:
-    match = _APP_SOURCE.match(source)
-    if match is None:  # the model always records it; a mismatch is a bug, said plainly
-        raise KgitError(f"cannot locate app source {source!r} in the spec")
-    return int(match.group(1))
+def _app_index(document: Document, app: App) -> int:
+    """Where ``app`` is in spec.apps now: found by namespace and name (its identity, see
+    ``entry_source``), since the model records no index."""
+    for index, raw in enumerate(document.data["spec"].get("apps") or []):
+        if raw.get("name") == app.name and raw.get("namespace", "default") == app.namespace:
+            return index
+    # validation guarantees the app is there; a miss is a bug, said plainly
+    raise KgitError(f"cannot locate app {app.namespace}/{app.name} in the spec")
 
 
 def plan_edits(
@@ -101,7 +102,7 @@ def plan_edits(
                 hint="choose one with -n/--namespace",
             )
         app = apps[0]
-        index = _app_index(app.source)
+        index = _app_index(document, app)
         raw = document.data["spec"]["apps"][index]
         container = assignment.container or app.name
         if container == app.name:

@@ -41,6 +41,15 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "".join(prefix + line if line.strip() else line for line in text.splitlines(True))
 
 
+def _not_ready(plan: Plan) -> str:
+    count = len(plan.unhealthy)
+    return f"{_objects(count)} {'is' if count == 1 else 'are'} not ready"
+
+
+def _unhealthy_lines(plan: Plan, prefix: str = "  ") -> list[str]:
+    return [f"{prefix}{item.ref}: {item.state}: {item.message}" for item in plan.unhealthy]
+
+
 def format_text(plan: Plan) -> str:
     lines = [f"Cluster: {plan.base.context} ({plan.base.server})"]
     changes = _changes(plan)
@@ -48,6 +57,10 @@ def format_text(plan: Plan) -> str:
         lines.append(f"Warning: {warning}")
     if not changes:
         unchanged = len(plan.actions)
+        if plan.unhealthy:
+            lines.append(f"No changes, but {_not_ready(plan)}:")
+            lines += _unhealthy_lines(plan)
+            return "\n".join(lines) + "\n"
         lines.append(f"No changes. The cluster matches out/manifests ({_objects(unchanged)}).")
         return "\n".join(lines) + "\n"
     lines.append("")
@@ -60,6 +73,9 @@ def format_text(plan: Plan) -> str:
             lines.append(_indent(action.diff).rstrip("\n"))
         lines.append("")
     lines.append(plan.summary())
+    if plan.unhealthy:
+        lines.append(f"Health: {_not_ready(plan)}:")
+        lines += _unhealthy_lines(plan)
     return "\n".join(lines) + "\n"
 
 
@@ -102,6 +118,19 @@ def format_json(plan: Plan) -> str:
             "no-op": plan.count(ActionKind.NOOP),
         },
         "has_changes": plan.has_changes(),
+        "healthy": plan.is_healthy(),
+        "adopted": list(plan.adopted),
+        "unhealthy": [
+            {
+                "address": str(item.ref),
+                "type": f"{item.ref.api_version}/{item.ref.kind}",
+                "namespace": item.ref.namespace or None,
+                "name": item.ref.name,
+                "state": item.state,
+                "message": item.message,
+            }
+            for item in plan.unhealthy
+        ],
         "warnings": list(plan.warnings),
     }
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
@@ -114,7 +143,14 @@ def format_markdown(plan: Plan) -> str:
         lines.append(f"> **Warning:** {warning}")
     if plan.warnings:
         lines.append("")
+    health = []
+    if plan.unhealthy:
+        health = ["", f"**Health: {_not_ready(plan)}:**", ""]
+        health += [f"- `{item.ref}`: {item.state}: {item.message}" for item in plan.unhealthy]
     if not changes:
+        if plan.unhealthy:
+            lines.append(f"No changes, but {_not_ready(plan)}.")
+            return "\n".join(lines + health) + "\n"
         lines.append(
             f"No changes. The cluster matches out/manifests ({_objects(len(plan.actions))})."
         )
@@ -136,7 +172,7 @@ def format_markdown(plan: Plan) -> str:
             lines += [f"{fence}diff", action.diff.rstrip("\n"), fence, ""]
         lines += ["</details>", ""]
     lines.append(f"**{plan.summary()}**")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + health) + "\n"
 
 
 def format_plan(plan: Plan, fmt: str = "text") -> str:

@@ -50,6 +50,9 @@ def _positive(text: str) -> int:
 
 
 def add_apply_options(parser: argparse.ArgumentParser) -> None:
+    from compiler.cli.commands.plan import add_adopt_option
+
+    add_adopt_option(parser)
     """Options shared by apply and rollback."""
     add_spec_option(parser)
     add_out_option(parser)
@@ -110,9 +113,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_options(args: argparse.Namespace) -> ApplyOptions:
+    from compiler.cli.commands.plan import spec_repository
     from compiler.reconcile.apply import ApplyOptions
 
     return ApplyOptions(
+        repository=spec_repository(args),
         parallelism=args.parallelism,
         wait=args.wait,
         timeout=args.timeout,
@@ -237,7 +242,38 @@ def execute(  # noqa: C901 (split pending, see docs/architecture.md)
         print(result.summary())
     if error is not None:
         raise error
+    settle_unhealthy(client, plan, args)
     return exitcodes.SUCCESS
+
+
+def settle_unhealthy(client: ClusterClient, plan: Plan, args: argparse.Namespace) -> None:
+    """Objects the plan found not ready (changed or not) must become ready, or the apply
+    fails: an apply with nothing to change never goes green while an app is down.
+    With --wait they are waited for (as rollouts are); with --no-wait they are reported
+    and the apply fails."""
+    from compiler.reconcile.calls import ApplyCluster
+    from compiler.reconcile.health import unhealthy
+    from compiler.reconcile.wait import WaitOptions, wait_for, waitable
+
+    if not plan.unhealthy:
+        return
+    refs = [item.ref for item in plan.unhealthy]
+    if args.wait:
+        cluster = ApplyCluster(client, plan.base.applyset_id)
+        waiting = [ref for ref in refs if waitable(ref)]
+        wait_for(cluster, waiting, WaitOptions(timeout=args.timeout), out=sys.stderr)
+        # Kinds without a rollout rule (custom resources): read once more, then judge.
+        others = [ref for ref in refs if not waitable(ref)]
+        still = unhealthy({r: b for r, b in cluster.read(others).items() if b}, others)
+    else:
+        still = plan.unhealthy
+    if still:
+        count = len(still)
+        lines = [f"  {item.ref}: {item.state}: {item.message}" for item in still]
+        raise KgitError(
+            "\n".join([f"{count} object{'s' if count != 1 else ''} not ready:", *lines]),
+            hint="kgit status shows sync and health; fix the cause and run kgit apply again",
+        )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,14 +30,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument(
         "--commit",
         action="store_true",
-        help="then commit kgit's files under out/ (only those; other staged files stay staged)",
+        help="then commit kgit's files under out/ with the spec and every input it read "
+        "(overlays, vendored manifests, kgit.lock); other staged files stay staged",
     )
     parser.add_argument(
         "--change-cause",
         default=None,
         metavar="TEXT",
         help="kubernetes.io/change-cause for pod templates that change "
-        "(with --commit: default the commit message's subject)",
+        "(with --commit -m: default the message's subject; otherwise a summary of the "
+        "template's change)",
     )
     parser.add_argument(
         "-m",
@@ -92,14 +94,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _compile_and_commit(args: argparse.Namespace, where: SpecLocation) -> int:
     # Imported here: only --commit needs Git.
+    from compiler.compile.pipeline import input_paths
     from compiler.repo.changes import compare_outputs
     from compiler.repo.commit import (
         Workspace,
         change_cause,
         commit_output,
         default_message,
+        inputs_to_commit,
         refuse_hand_edits,
-        spec_is_uncommitted,
+        refuse_ignored_inputs,
     )
 
     workspace = Workspace.open(where.tree.root / where.spec_relpath, where.out_dir)
@@ -111,26 +115,31 @@ def _compile_and_commit(args: argparse.Namespace, where: SpecLocation) -> int:
         warn(message)
     if not args.force:
         refuse_hand_edits(work_out, head_out, fresh.files, str(where.out_dir))
+    inputs = workspace.input_paths(
+        inputs_to_commit(
+            input_paths(where.tree, fresh.cluster, where.spec_relpath),
+            head_out,
+            workspace.spec.parent,
+        )
+    )
+    refuse_ignored_inputs(workspace, inputs)
     message = args.message or default_message(compare_outputs(head_out, fresh.files))
-    # Compile once more with the commit's subject as change-cause; the baseline is HEAD's
-    # out/, so every pod template changed since the last commit carries this commit's cause.
-    cause = args.change_cause or change_cause(message)
+    # Compile once more against HEAD's out/, so every pod template changed since the last
+    # commit carries this commit's cause: the subject of a message the user wrote, never
+    # the generated summary of out/ (a template that changed gets a summary of its own
+    # change instead; one that did not keeps its cause).
+    cause = args.change_cause or (change_cause(args.message) if args.message else None)
     final = compile_tree(where.tree, where.options(change_cause=cause, previous=head_out))
     emit.write_out(where.out_dir, final.files)
     try:
-        result = commit_output(workspace, final.files, message)
+        result = commit_output(workspace, final.files, message, extra_paths=inputs)
     except GitError as exc:
         raise GitError(
             f"{exc.message}; nothing was committed or staged, and out/ holds the new compile",
             hint=exc.hint,
         ) from None
     if result.sha is None:
-        print(f"nothing to commit: {where.out_dir} already matches HEAD")
+        print(f"nothing to commit: {where.out_dir} and its inputs already match HEAD")
         return exitcodes.SUCCESS
     print(f"committed {result.sha[:12]}: {change_cause(message)} ({len(result.paths)} files)")
-    if spec_is_uncommitted(workspace):
-        warn(
-            f"{workspace.spec_relpath} has uncommitted changes; commit it too so that out/ "
-            "and the spec it came from stay together"
-        )
     return exitcodes.SUCCESS

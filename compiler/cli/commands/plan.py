@@ -49,11 +49,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="also save the plan as JSON (no Secret values; mode 0600) for `kgit apply FILE`",
     )
+    add_adopt_option(parser)
     add_rebuild_option(parser)
     parser.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 2 when the plan has changes (0: none, 1: error)",
+    )
+
+
+def add_adopt_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--adopt",
+        action="store_true",
+        help="take over objects that exist without kgit's ApplySet label (refused otherwise)",
     )
 
 
@@ -81,6 +90,15 @@ def out_is_fresh(args: Any, previous: Mapping[str, bytes] | None = None) -> str 
     return None
 
 
+def spec_repository(args: Any) -> str | None:
+    """Where the spec lives (repository and path), recorded on the cluster's ApplySet
+    parent so that another repository's spec is refused; None without a Git origin."""
+    from compiler.repo.gitrepo import repository_identity
+
+    where = locate_spec(args)
+    return repository_identity(where.tree.root / where.spec_relpath)
+
+
 def git_revision(out_dir: Path) -> str | None:
     """The commit of out/ when out/ is committed and clean; None otherwise (or no Git)."""
     from compiler.repo.gitrepo import committed_revision
@@ -96,10 +114,13 @@ def plan_inputs(
     ``kgit apply`` plans with these itself, under its lock."""
     from compiler.reconcile.client import connect
     from compiler.reconcile.desired import read_desired
+    from compiler.reconcile.endpoints import server_mismatch
     from compiler.reconcile.model import DEFAULT_PARALLELISM
     from compiler.reconcile.plan import PlanOptions
 
     where = locate_spec(args)
+    if files is None:
+        files = emit.read_out(where.out_dir)
     desired = read_desired(where.out_dir, files)
     workers = parallelism or DEFAULT_PARALLELISM
     client = connect(
@@ -107,10 +128,15 @@ def plan_inputs(
         getattr(args, "context", None),
         options=client_options(args, workers),
     )
+    mismatch = server_mismatch(client.server, files)
+    if mismatch:
+        warn(mismatch)
     options = PlanOptions(
         git_revision=git_revision(where.out_dir),
         parallelism=workers,
         rebuild_inventory=getattr(args, "rebuild_inventory", False),
+        adopt=bool(getattr(args, "adopt", False)),
+        repository=spec_repository(args),
     )
     return client, desired, options
 

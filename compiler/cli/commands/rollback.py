@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from compiler.cli.commands.apply import add_apply_options, execute
 from compiler.cli.commands.common import client_options, locate_spec
+from compiler.cli.commands.plan import spec_repository
 from compiler.compile import emit
 from compiler.core import exitcodes
 from compiler.core.errors import GitError, PlanError
@@ -124,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
             git_revision=commit.hexsha,
             parallelism=args.parallelism,
             rebuild_inventory=args.rebuild_inventory,
+            adopt=args.adopt,
+            repository=spec_repository(args),
         )
         code = execute(client, desired, args, plan_options=options)
     finally:

@@ -197,7 +197,7 @@ def gateway_warnings(cluster: Cluster, base: list[dict[str, Any]], origin: str) 
             and ingress.path != "/"
         ):
             found.append(
-                f"{app.source}.ingress.pathType: ImplementationSpecific becomes PathPrefix in "
+                f"{app.path}.ingress.pathType: ImplementationSpecific becomes PathPrefix in "
                 f"the HTTPRoute {app.namespace}/{app.name}: {ingress.path!r} matches whole "
                 "path elements only (ingress-nginx also matched longer names such as "
                 f"{ingress.path.rstrip('/')}x); set pathType: Prefix or Exact to say which"
