@@ -193,9 +193,12 @@ def test_ingress_nginx_retirement_is_a_warning_only_when_it_is_used():
     assert not [w for w in without if "ingress-nginx" in w]
     assert [w for w in spec_warnings(make_cluster(nginx={})) if w not in without] == [
         "ingress-nginx is retired upstream: best-effort maintenance ended in March 2026 and "
-        "controller v1.15.1 is its last release, so security fixes will not come; kgit keeps "
-        "rendering it, but plan a move to another ingress controller or to Gateway API"
+        "controller v1.15.1 is its last release, so security fixes will not come; move to the "
+        "Gateway API with spec.ingress.gateway (NGINX Gateway Fabric), step by step in "
+        "docs/migrate-to-gateway.md, or set spec.ingress.nginx.acknowledgeRetirement: true "
+        "to silence this warning"
     ]
+    assert spec_warnings(make_cluster(nginx={"acknowledgeRetirement": True})) == without
 
 
 def test_kgit_validate_prints_the_retirement_warning_and_succeeds(tmp_path: Path, capsys):
@@ -206,3 +209,29 @@ def test_kgit_validate_prints_the_retirement_warning_and_succeeds(tmp_path: Path
     (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(spec))
     assert main(["validate", "-f", str(tmp_path / "cluster.yaml")]) == 0
     assert capsys.readouterr().err.startswith(f"warning: {INGRESS_NGINX_RETIRED}\n")
+
+
+def test_kgit_compile_commit_prints_the_retirement_warning_once(tmp_path: Path, capsys):
+    # --commit compiles twice (hand-edit check, then the commit); the warning comes once.
+    from compiler.cli.app import main
+    from tests.git_support import commit_all, init_repo
+
+    spec = yaml.safe_load(yaml.safe_dump(MINIMAL_SPEC))
+    spec["spec"]["ingress"] = {"nginx": {}}
+    (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(spec))
+    commit_all(init_repo(tmp_path), "spec")
+    assert main(["compile", "--commit", "-f", str(tmp_path / "cluster.yaml")]) == 0
+    assert capsys.readouterr().err.count(INGRESS_NGINX_RETIRED) == 1
+    assert main(["validate", "-f", str(tmp_path / "cluster.yaml")]) == 0  # a new command
+    assert capsys.readouterr().err.count(INGRESS_NGINX_RETIRED) == 1
+
+
+def test_acknowledged_retirement_keeps_validate_and_compile_quiet(tmp_path: Path, capsys):
+    from compiler.cli.app import main
+
+    spec = yaml.safe_load(yaml.safe_dump(MINIMAL_SPEC))
+    spec["spec"]["ingress"] = {"nginx": {"acknowledgeRetirement": True}}
+    (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["validate", "-f", str(tmp_path / "cluster.yaml")]) == 0
+    assert main(["compile", "-f", str(tmp_path / "cluster.yaml")]) == 0
+    assert "ingress-nginx" not in capsys.readouterr().err

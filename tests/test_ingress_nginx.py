@@ -98,7 +98,7 @@ def test_patching_upstream_changes_exactly_the_intended_paths(upstream_ingress):
         workload.add(f"{template}.containers[0].args")
         service.add("spec.type")
     job = {"metadata.name", "metadata.annotations"}
-    if "v1.15" in name:  # finished Jobs are kept (see _make_replaceable)
+    if "v1.15" in name:  # finished Jobs are kept (see make_replaceable)
         job.add("spec.ttlSecondsAfterFinished")
     assert manifest_diff(base, result, pair=_pair) == {
         "Workload/ingress-nginx-controller": workload,

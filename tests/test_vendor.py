@@ -130,7 +130,12 @@ def test_official_release_urls_and_vendored_paths(addon, version, variant, url, 
             "'latest' is not a release version (hint: give three numbers, such as 0.28.9)",
             id="not-a-version",
         ),
-        pytest.param("0.28.9", "cloud", "--variant applies to ingress-nginx only", id="variant"),
+        pytest.param(
+            "0.28.9",
+            "cloud",
+            "--variant applies to ingress-nginx and nginx-gateway-fabric only",
+            id="variant",
+        ),
     ],
 )
 def test_bad_release_requests_are_refused(version, variant, message):

@@ -126,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return exitcodes.ERROR
     debug = bool(getattr(args, "debug", False)) or os.environ.get("KGIT_DEBUG") == "1"
+    from compiler.cli.commands.common import reset_warnings
+
+    reset_warnings()  # each command prints a warning at most once
     try:
         return int(args.run(args))
     except SpecError as exc:

@@ -14,9 +14,13 @@ import yaml
 from compiler.compile.load import read_tree_text
 from compiler.core.errors import KgitError, Location, Problem, SpecError
 from compiler.core.sources import SourceTree
-from compiler.repo.vendor import check_locked
+from compiler.repo.vendor import LOCK_FILE, VendorError, check_locked, locked_entry
 
-BASELINES = {"flannel": "flannel.yaml", "ingress-nginx": "ingress-nginx.yaml"}
+BASELINES = {
+    "flannel": "flannel.yaml",
+    "ingress-nginx": "ingress-nginx.yaml",
+    "nginx-gateway-fabric": "nginx-gateway-fabric.yaml",
+}
 
 
 def parse_manifest(text: str, origin: str = "manifest") -> list[dict[str, Any]]:
@@ -67,3 +71,21 @@ def load_base(addon: str, tree: SourceTree, source: str | None) -> tuple[list[di
     text = read_tree_text(tree, source)
     check_locked(tree, source, tree.read_bytes(source))
     return parse_manifest(text, source), source
+
+
+def is_pinned(tree: SourceTree, source: str) -> bool:
+    """Whether the tree's kgit.lock lists ``source`` (validation asks, for spec.addons)."""
+    return locked_entry(tree, source) is not None
+
+
+def load_pinned(tree: SourceTree, source: str) -> list[dict[str, Any]]:
+    """The objects of a third-party add-on's vendored file, which kgit.lock must pin (and
+    whose bytes must match the pin): kgit applies nobody's manifest unreviewed."""
+    data = tree.read_bytes(source)
+    if locked_entry(tree, source) is None:
+        raise VendorError(
+            f"{source} is not pinned in {LOCK_FILE}",
+            hint="vendor it with `kgit vendor url URL --sha256 HEX`",
+        )
+    check_locked(tree, source, data)
+    return parse_manifest(read_tree_text(tree, source), source)

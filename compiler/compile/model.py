@@ -22,6 +22,9 @@ DEFAULT_DNS_DOMAIN = "cluster.local"
 DEFAULT_POD_SUBNET = "10.244.0.0/16"
 DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
 API_SERVER_PORT = 6443
+# Node ports of ingress-nginx and of the gateway with NodePort exposure (validation reads
+# them too: while both controllers are in the spec their ports must differ).
+DEFAULT_NODE_PORTS = {"http": 30080, "https": 30443}
 
 
 def frozen_map(value: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -179,6 +182,34 @@ class IngressNginx:
     source: str | None
     ingress_class: IngressClass
     image_registry: str | None
+    acknowledge_retirement: bool = False  # the user has read the retirement warning
+
+
+@dataclass(frozen=True)
+class IngressGateway:
+    """The Gateway API path: NGINX Gateway Fabric, its data plane shaped by NginxProxy."""
+
+    kind: Literal["DaemonSet", "Deployment"]
+    replicas: int | None  # only for kind Deployment
+    exposure: Literal["NodePort", "HostNetwork", "LoadBalancer"]
+    node_ports: NodePorts | None
+    external_traffic_policy: Literal["Cluster", "Local"]
+    node_selector: Mapping[str, str]
+    tolerations: tuple[Mapping[str, Any], ...]
+    resources: Mapping[str, Any]
+    source: str | None
+    image_registry: str | None
+
+
+@dataclass(frozen=True)
+class Addon:
+    """A third-party add-on: a vendored upstream manifest, applied as it is plus overlays."""
+
+    name: str
+    source: str  # a file under vendor/, pinned in kgit.lock
+    namespace: str | None  # move the namespaced objects here
+    overlays: tuple[str, ...]
+    spec_path: str  # JSON path in cluster.yaml, e.g. spec.addons[0]
 
 
 @dataclass(frozen=True)
@@ -281,6 +312,8 @@ class Cluster:
     apps: tuple[App, ...]
     external_services: tuple[ExternalService, ...]
     secrets: tuple[SecretRef, ...]
+    ingress_gateway: IngressGateway | None = None
+    addons: tuple[Addon, ...] = ()
     upgrade: Upgrade = field(default_factory=Upgrade)
     vip: Vip | None = None
 
@@ -414,9 +447,7 @@ def _ingress_nginx(raw: Mapping[str, Any] | None) -> IngressNginx | None:
         replicas=raw.get("replicas", 1) if kind == "Deployment" else None,
         exposure=exposure,
         node_ports=(
-            NodePorts(http=ports.get("http", 30080), https=ports.get("https", 30443))
-            if exposure == "NodePort"
-            else None
+            NodePorts(**{**DEFAULT_NODE_PORTS, **ports}) if exposure == "NodePort" else None
         ),
         external_traffic_policy=raw.get("externalTrafficPolicy", "Cluster"),
         node_selector=frozen_map(raw.get("nodeSelector")),
@@ -424,6 +455,29 @@ def _ingress_nginx(raw: Mapping[str, Any] | None) -> IngressNginx | None:
         resources=frozen_map(raw.get("resources")),
         source=raw.get("source"),
         ingress_class=IngressClass(cls.get("name", "nginx"), bool(cls.get("default", True))),
+        image_registry=raw.get("imageRegistry"),
+        acknowledge_retirement=bool(raw.get("acknowledgeRetirement", False)),
+    )
+
+
+def _ingress_gateway(raw: Mapping[str, Any] | None) -> IngressGateway | None:
+    if raw is None:
+        return None
+    kind = raw.get("kind", "DaemonSet")
+    exposure = raw.get("exposure", "NodePort")
+    ports = raw.get("nodePorts") or {}
+    return IngressGateway(
+        kind=kind,
+        replicas=raw.get("replicas", 1) if kind == "Deployment" else None,
+        exposure=exposure,
+        node_ports=(
+            NodePorts(**{**DEFAULT_NODE_PORTS, **ports}) if exposure == "NodePort" else None
+        ),
+        external_traffic_policy=raw.get("externalTrafficPolicy", "Cluster"),
+        node_selector=frozen_map(raw.get("nodeSelector")),
+        tolerations=tuple(frozen_map(t) for t in raw.get("tolerations") or []),
+        resources=frozen_map(raw.get("resources")),
+        source=raw.get("source"),
         image_registry=raw.get("imageRegistry"),
     )
 
@@ -569,6 +623,17 @@ def build_cluster(spec: Mapping[str, Any], spec_file: str = "cluster.yaml") -> C
             _external_service(s, i) for i, s in enumerate(body.get("externalServices") or [])
         ),
         secrets=tuple(_secret(s, i) for i, s in enumerate(body.get("secrets") or [])),
+        ingress_gateway=_ingress_gateway((body.get("ingress") or {}).get("gateway")),
+        addons=tuple(
+            Addon(
+                name=a["name"],
+                source=a["source"],
+                namespace=a.get("namespace"),
+                overlays=tuple(a.get("overlays") or []),
+                spec_path=json_path("spec", "addons", i),
+            )
+            for i, a in enumerate(body.get("addons") or [])
+        ),
         upgrade=Upgrade(
             max_unavailable=(body.get("upgrade") or {}).get("maxUnavailable", 1),
             drain_timeout_seconds=(body.get("upgrade") or {}).get("drainTimeoutSeconds", 300),

@@ -24,8 +24,16 @@ from compiler.compile.render.apps import (
     render_secret,
 )
 from compiler.compile.render.flannel import flannel_warnings, render_flannel
+from compiler.compile.render.gateway import (
+    GatewayRef,
+    gateway_warnings,
+    missing_gateway_crds,
+    render_gateway,
+    render_gateway_controller,
+)
 from compiler.compile.render.hosts import render_hosts
 from compiler.compile.render.ingress_nginx import ingress_nginx_warnings, render_ingress_nginx
+from compiler.compile.render.third_party import render_third_party, third_party_warnings
 from compiler.compile.resources import DuplicateObjectError, Resource, ResourceSet
 from compiler.compile.spec import load_spec, run_stage
 from compiler.compile.warnings import spec_warnings
@@ -65,6 +73,11 @@ def _addon_file(addon: str, body: dict[str, Any]) -> str:
 def in_file(file: str) -> Callable[[dict[str, Any]], str]:
     """Where every object of one renderer goes: one file for all of them."""
     return lambda _body: file
+
+
+def in_addon_folder(addon: str) -> Callable[[dict[str, Any]], str]:
+    """Where an add-on's objects go: one file per object in the add-on's folder."""
+    return lambda body: _addon_file(addon, body)
 
 
 def _owned_namespaces(cluster: Cluster, addons: ResourceSet) -> frozenset[str]:
@@ -169,10 +182,38 @@ def render_resources(
             lambda b: _addon_file("ingress-nginx", b),
             f"{spec}#spec.ingress.nginx",
         )
+    gateway: GatewayRef | None = None
+    if cluster.ingress_gateway is not None:
+        base, origin = addons.load_base(
+            "nginx-gateway-fabric", tree, cluster.ingress_gateway.source
+        )
+        warnings.extend(gateway_warnings(cluster, base, origin))
+        controller, gateway = render_gateway_controller(cluster, base)
+        where = f"{spec}#spec.ingress.gateway"
+        place(controller, lambda b: _addon_file("nginx-gateway-fabric", b), where)
+        place(render_gateway(cluster, gateway), lambda b: _addon_file("gateway", b), where)
+    for addon in cluster.addons:
+        base = addons.load_pinned(tree, addon.source)
+        warnings.extend(third_party_warnings(cluster, addon, base, addon.source))
+        objects = render_third_party(cluster, addon, base)
+        addon_origins: dict[ObjectId, Location] = {}
+        for path in addon.overlays:
+            loaded = overlay.load_overlay(tree, path)
+            warnings.extend(overlay.removed_api_warnings(loaded, cluster.kubernetes.version))
+            # No app scope: an add-on's overlay changes the add-on, wherever it lives.
+            objects = overlay.apply_overlay(objects, loaded, None, addon_origins)
+        place(
+            objects,
+            in_addon_folder(f"addons/{addon.name}"),
+            f"{spec}#{addon.spec_path}",
+            addon_origins,
+        )
+    if cluster.ingress_gateway is not None:
+        warnings.extend(missing_gateway_crds(resources))
     place(render_namespaces(cluster), lambda b: "manifests/namespaces.yaml", f"{spec}#spec")
     owned = _owned_namespaces(cluster, resources)
     for app in cluster.apps:
-        objects = render_app(cluster, app)
+        objects = render_app(cluster, app, gateway)
         scope = overlay.Scope(cluster.name, app.namespace, owned - {app.namespace})
         origins: dict[ObjectId, Location] = {}
         for path in app.overlays:
@@ -219,9 +260,12 @@ def compile_tree(tree: SourceTree, options: CompileOptions | None = None) -> Com
 def input_paths(tree: SourceTree, cluster: Cluster, spec: str) -> list[str]:
     """Every file of the tree that a compile of ``spec`` read."""
     paths = {spec, *(path for app in cluster.apps for path in app.overlays)}
+    paths.update(path for addon in cluster.addons for path in (addon.source, *addon.overlays))
     sources = [cluster.network.flannel.source]
     if cluster.ingress_nginx is not None:
         sources.append(cluster.ingress_nginx.source)
+    if cluster.ingress_gateway is not None:
+        sources.append(cluster.ingress_gateway.source)
     paths.update(source for source in sources if source)
     if tree.is_file(LOCK_FILE):
         paths.add(LOCK_FILE)

@@ -13,14 +13,19 @@ from compiler.core.versions import pause_image_warning
 
 INGRESS_NGINX_RETIRED = (
     "ingress-nginx is retired upstream: best-effort maintenance ended in March 2026 and "
-    "controller v1.15.1 is its last release, so security fixes will not come; kgit keeps "
-    "rendering it, but plan a move to another ingress controller or to Gateway API"
+    "controller v1.15.1 is its last release, so security fixes will not come; move to the "
+    "Gateway API with spec.ingress.gateway (NGINX Gateway Fabric), step by step in "
+    "docs/migrate-to-gateway.md, or set spec.ingress.nginx.acknowledgeRetirement: true "
+    "to silence this warning"
 )
 
 
 def spec_warnings(cluster: Cluster) -> list[str]:
+    """Warnings about the spec alone. The retirement of ingress-nginx is one until the user
+    acknowledges it in cluster.yaml, so that pipelines that chose to stay are quiet."""
     found = []
-    if cluster.ingress_nginx is not None:
+    nginx = cluster.ingress_nginx
+    if nginx is not None and not nginx.acknowledge_retirement:
         found.append(INGRESS_NGINX_RETIRED)
     pause = pause_image_warning(cluster.runtime.pause_image, cluster.kubernetes.version)
     if pause:

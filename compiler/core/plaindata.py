@@ -24,3 +24,17 @@ def clone(value: T) -> T:
     if isinstance(value, _ATOMS):
         return value
     return copy.deepcopy(value)
+
+
+def without_nulls(value: T) -> T:
+    """``value`` without the mapping entries whose value is None (YAML ``key:`` or ``null``).
+
+    Upstream manifests generated from Helm charts carry empty values (``annotations: null``);
+    for an object kgit applies, a null field and an absent one mean the same, but the API
+    server stores neither, so a manifest with nulls would differ from the live object forever.
+    """
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]  # type: ignore[return-value]
+    return value

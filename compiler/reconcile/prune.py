@@ -7,11 +7,12 @@ delete an object someone has since re-created or relabelled.
 
 Two guards against a broken render deleting a cluster, both lifted by
 ``--allow-mass-prune``: an empty desired set prunes nothing, and neither does a prune
-that would delete more than half of the inventory. Namespaces and PersistentVolumeClaims
-hold data that cannot be re-created from Git (everything inside a namespace; a volume's
-contents), so they are only deleted with ``--prune-protected`` and reported as skipped
-otherwise. A built-in namespace (kube-system, default, ...) is never deleted, flag or no
-flag: deleting it would take the cluster's own components with it.
+that would delete more than half of the inventory. Namespaces, PersistentVolumeClaims and
+CustomResourceDefinitions hold data that cannot be re-created from Git (everything inside a
+namespace; a volume's contents; every custom resource of the CRD's kind), so they are only
+deleted with ``--prune-protected`` and reported as skipped otherwise. A built-in namespace
+(kube-system, default, ...) is never deleted, flag or no flag: deleting it would take the
+cluster's own components with it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ from compiler.core.identity import ObjectId
 from compiler.core.ownership import BUILTIN_NAMESPACES
 from compiler.reconcile.applyset import PART_OF_LABEL
 
-PROTECTED_KINDS = frozenset({("", "Namespace"), ("", "PersistentVolumeClaim")})
+PROTECTED_KINDS = frozenset(
+    {
+        ("", "Namespace"),
+        ("", "PersistentVolumeClaim"),
+        # Deleting a CRD deletes every custom resource of its kind in the cluster, including
+        # ones kgit never applied (a third-party add-on's CRDs hold other teams' objects).
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    }
+)
 
 
 @dataclass(frozen=True)

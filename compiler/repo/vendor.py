@@ -1,7 +1,8 @@
 """Vendoring upstream add-on manifests, and kgit.lock, the record that pins them.
 
-``kgit vendor`` downloads an official release manifest into ``vendor/`` of the user's
-repository and records its URL and sha256 in ``kgit.lock`` at the repository root. Compiling
+``kgit vendor`` downloads an official release manifest (or, with ``url``, any manifest at
+an HTTPS URL, pinned to a sha256 the user gives) into ``vendor/`` of the user's repository
+and records its URL and sha256 in ``kgit.lock`` at the repository root. Compiling
 then refuses a vendored file whose bytes no longer match that record (``check_locked``), so
 what is reviewed and applied is exactly what was downloaded.
 
@@ -31,14 +32,21 @@ LOCK_API_VERSION = "kgit.dev/v1alpha1"
 DEFAULT_TIMEOUT = 30.0  # seconds, for connecting and for each read
 MAX_BYTES = 8 * 1024 * 1024  # release manifests are tens of KiB; anything this big is wrong
 
-Addon = Literal["flannel", "ingress-nginx"]
-Variant = Literal["baremetal", "cloud"]
-ADDONS: tuple[Addon, ...] = ("flannel", "ingress-nginx")
-VARIANTS: tuple[Variant, ...] = ("baremetal", "cloud")
+Addon = Literal["flannel", "ingress-nginx", "nginx-gateway-fabric"]
+Variant = Literal["baremetal", "cloud", "default", "nodeport"]
+ADDONS: tuple[Addon, ...] = ("flannel", "ingress-nginx", "nginx-gateway-fabric")
+URL_ADDON = "url"  # `kgit vendor url URL --sha256 HEX`: any upstream manifest, pinned
+VARIANTS: tuple[Variant, ...] = ("baremetal", "cloud", "default", "nodeport")
+ADDON_VARIANTS: dict[Addon, tuple[Variant, ...]] = {
+    "ingress-nginx": ("baremetal", "cloud"),
+    "nginx-gateway-fabric": ("default", "nodeport"),
+}
 DEFAULT_URL_BASES: dict[Addon, str] = {
     "flannel": "https://github.com/flannel-io/flannel/releases/download",
     "ingress-nginx": "https://raw.githubusercontent.com/kubernetes/ingress-nginx",
+    "nginx-gateway-fabric": "https://raw.githubusercontent.com/nginx/nginx-gateway-fabric",
 }
+_VENDOR_PATH = re.compile(r"^vendor/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 _VERSION = re.compile(r"^v?(\d+\.\d+\.\d+)$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -61,9 +69,9 @@ class LockEntry:
 
 @dataclass(frozen=True)
 class Release:
-    """What to download for an add-on version, and where it goes in the repository."""
+    """What to download for an add-on version (or a URL), and where it goes in the repository."""
 
-    addon: Addon
+    addon: str  # one of ADDONS, or URL_ADDON
     version: str
     url: str
     path: str  # relative to the repository root, POSIX
@@ -90,20 +98,63 @@ def release(
     base = (url_base or DEFAULT_URL_BASES[addon]).rstrip("/")
     if addon == "flannel":
         if variant is not None:
-            raise VendorError("--variant applies to ingress-nginx only")
+            raise VendorError("--variant applies to ingress-nginx and nginx-gateway-fabric only")
         return Release(
             addon,
             version,
             f"{base}/v{version}/kube-flannel.yml",
             f"{VENDOR_DIR}/kube-flannel-v{version}.yml",
         )
-    variant = variant or "baremetal"
+    variant = variant or ADDON_VARIANTS[addon][0]
+    if variant not in ADDON_VARIANTS[addon]:
+        choices = " or ".join(ADDON_VARIANTS[addon])
+        raise VendorError(f"--variant {variant} is not one of {addon}'s: {choices}")
+    if addon == "nginx-gateway-fabric":
+        return Release(
+            addon,
+            version,
+            f"{base}/v{version}/deploy/{variant}/deploy.yaml",
+            f"{VENDOR_DIR}/nginx-gateway-fabric-{variant}-v{version}.yaml",
+        )
     return Release(
         addon,
         version,
         f"{base}/controller-v{version}/deploy/static/provider/{variant}/deploy.yaml",
         f"{VENDOR_DIR}/ingress-nginx-{variant}-v{version}.yaml",
     )
+
+
+def url_release(url: str, path: str | None = None) -> Release:
+    """Any upstream manifest at an HTTPS ``url``, vendored to ``path`` (default: vendor/ and
+    the URL's file name). Its pin (the sha256) is required: see ``vendor_addon``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.netloc:
+        raise VendorError(
+            f"{url!r} is not an HTTPS URL", hint="give the https:// address of the manifest"
+        )
+    target = path or f"{VENDOR_DIR}/{parts.path.rstrip('/').rsplit('/', 1)[-1]}"
+    if not _VENDOR_PATH.match(target) or ".." in target.split("/"):
+        raise VendorError(
+            f"{target!r} is not a file under {VENDOR_DIR}/",
+            hint="choose one with --path, such as vendor/cert-manager-v1.16.2.yaml",
+        )
+    return Release(URL_ADDON, "", url, target)
+
+
+def vendor_hint(entry: LockEntry) -> str:
+    """The command that vendors ``entry`` again."""
+    if entry.addon == URL_ADDON:
+        return f"`kgit vendor url {entry.url} --sha256 {entry.sha256}`"
+    return f"`kgit vendor {entry.addon} {entry.version}`"
+
+
+def locked_entry(tree: SourceTree, relpath: str) -> LockEntry | None:
+    """kgit.lock's entry for ``relpath`` in ``tree``, or None."""
+    if not tree.is_file(LOCK_FILE):
+        return None
+    return parse_lock(tree.read_bytes(LOCK_FILE).decode("utf-8", "replace")).get(relpath)
 
 
 def parse_lock(text: str) -> dict[str, LockEntry]:
@@ -158,8 +209,7 @@ def check_locked(tree: SourceTree, relpath: str, data: bytes) -> None:
             f"{relpath} does not match {LOCK_FILE}: expected sha256 {entry.sha256}, found {actual}",
             hint=(
                 f"restore the file as vendored (git checkout -- {relpath}) or vendor it "
-                f"again with `kgit vendor {entry.addon} {entry.version}`, which updates "
-                f"{LOCK_FILE}"
+                f"again with {vendor_hint(entry)}, which updates {LOCK_FILE}"
             ),
         )
 
@@ -228,8 +278,21 @@ def vendor_addon(
     """
     if expected_sha256 is not None and not _SHA256.match(expected_sha256.lower()):
         raise VendorError(f"--sha256 {expected_sha256!r} is not 64 hexadecimal digits")
+    if target.addon == URL_ADDON and expected_sha256 is None:
+        raise VendorError(
+            f"vendoring {target.url} needs --sha256: kgit pins every manifest it did not "
+            "choose itself to the digest you reviewed",
+            hint="take the digest from the project's release notes, or download the file, "
+            "read it, and use `sha256sum`",
+        )
     lock_path = root / LOCK_FILE
     entries = parse_lock(lock_path.read_text("utf-8")) if lock_path.is_file() else {}
+    known = entries.get(target.path)
+    if known is not None and known.url != target.url:
+        raise VendorError(
+            f"{target.path} is already vendored from {known.url}",
+            hint="choose another file name with --path",
+        )
     data = download(target.url, timeout=timeout)
     digest = sha256(data)
     if expected_sha256 is not None and digest != expected_sha256.lower():

@@ -16,6 +16,7 @@ from tests.apiserver.discovery import Resource
 from tests.apiserver.messages import Request, Route
 from tests.apiserver.status import ApiError, bad_request, invalid, not_found
 from tests.apiserver.store import Obj, Store
+from tests.apiserver.webhooks import check_webhooks
 
 _META_ORDER = (
     "name",
@@ -127,6 +128,9 @@ def default_and_validate(store: Store, res: Resource, obj: Obj, old: Obj | None)
         causes += validation.validate_update(old, obj)
     if causes:
         raise invalid(res.group, res.kind, name, causes)
+    # Admission webhooks run after the built-in validation; a write they match fails while
+    # their Service has no ready pod (tests/apiserver/webhooks.py).
+    check_webhooks(store, res, "CREATE" if old is None else "UPDATE")
 
 
 def prepare_update(res: Resource, route: Route, live: Obj, new: Obj) -> Obj:

@@ -173,6 +173,23 @@ BUILTIN: tuple[Resource, ...] = (
         categories=_EXT,
     ),
     _r(
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies",
+        False,
+        status=True,
+        generation=True,
+        categories=_EXT,
+    ),
+    _r(
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        False,
+        generation=True,
+        categories=_EXT,
+    ),
+    _r(
         "policy",
         "PodDisruptionBudget",
         "poddisruptionbudgets",

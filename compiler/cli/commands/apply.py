@@ -97,7 +97,7 @@ def add_apply_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prune-protected",
         action="store_true",
-        help="allow deleting Namespaces and PersistentVolumeClaims that left out/",
+        help="allow deleting Namespaces, PersistentVolumeClaims and CRDs that left out/",
     )
 
 

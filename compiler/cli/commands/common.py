@@ -145,5 +145,18 @@ def use_color(stream: TextIO | None = None) -> bool:
     return bool(stream.isatty()) and "NO_COLOR" not in os.environ
 
 
+_warned: set[str] = set()
+
+
+def reset_warnings() -> None:
+    """Forget the warnings printed so far: ``main`` calls it as each command starts."""
+    _warned.clear()
+
+
 def warn(message: str) -> None:
+    """Print ``message`` as a warning, once per command: a command that compiles more than
+    once (``compile --commit``, ``diff``) must not repeat itself."""
+    if message in _warned:
+        return
+    _warned.add(message)
     print(f"warning: {message}", file=sys.stderr)

@@ -60,6 +60,9 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "APIService",
         "RuntimeClass",
         "CSIDriver",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "VolumeAttachment",
     }
 )
 

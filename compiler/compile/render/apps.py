@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from compiler.compile.model import App, Cluster, EnvVar, ExternalService, InitContainer, SecretRef
+from compiler.compile.render.gateway import GatewayRef, render_http_routes
 from compiler.core.ownership import BUILTIN_NAMESPACES
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kgit"}
@@ -163,13 +164,20 @@ def render_ingress(cluster: Cluster, app: App) -> dict[str, Any]:
     }
 
 
-def render_app(cluster: Cluster, app: App) -> list[dict[str, Any]]:
-    """The app's Deployment, its Service (when it has ports) and Ingress (when asked)."""
+def render_app(
+    cluster: Cluster, app: App, gateway: GatewayRef | None = None
+) -> list[dict[str, Any]]:
+    """The app's Deployment, its Service (when it has ports) and, when it has an ingress,
+    an Ingress for ingress-nginx and HTTPRoutes for the ``gateway``. During a cut-over
+    (both controllers in the spec) the app has both; with the gateway alone, no Ingress."""
     objects = [render_deployment(app)]
     if app.ports:
         objects.append(render_service(app))
     if app.ingress is not None:
-        objects.append(render_ingress(cluster, app))
+        if cluster.ingress_nginx is not None or cluster.ingress_gateway is None:
+            objects.append(render_ingress(cluster, app))
+        if gateway is not None:
+            objects.extend(render_http_routes(app, gateway, _app_labels(app)))
     return objects
 
 

@@ -59,7 +59,7 @@ def render_ingress_nginx(cluster: Cluster, base: list[dict[str, Any]]) -> list[d
     mirror_images(objects, spec.image_registry)
     for obj in objects:
         if obj.get("kind") == "Job":
-            _make_replaceable(obj)
+            make_replaceable(obj)
     return objects
 
 
@@ -231,7 +231,7 @@ def job_spec_digest(job: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:JOB_HASH_LENGTH]
 
 
-def _make_replaceable(job: dict[str, Any]) -> None:
+def make_replaceable(job: dict[str, Any]) -> None:
     """A Job's pod template is immutable. Naming the Job after its spec makes a changed Job
     a new object (the old one is pruned); the annotation tells the reconciler to delete and
     recreate a Job that kept its name anyway. Nothing refers to the Jobs by name: they

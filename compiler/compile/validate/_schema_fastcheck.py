@@ -9,7 +9,7 @@ exception classes replaced by local ones, so that kgit needs no fastjsonschema a
 ``validate(data)`` returns the data unchanged or raises JsonSchemaValueException.
 """
 
-SCHEMA_SHA256 = "8974d3ed84edafe3ce3ccb49ca723ab7ad42e8b8ba69456c4196be91cd31260f"
+SCHEMA_SHA256 = "028d64173e3183cda097be7d5405feda43039958858e786bdbf22fd6672031e4"
 
 VERSION = "2.22.3"
 from decimal import Decimal
@@ -635,10 +635,143 @@ def validate_https___kgit_dev_schema_cluster_schema_json(data, custom_formats={}
                                                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.nginx.ingressClass.default must be boolean")
                                         if data__spec__ingress__nginx__ingressClass_keys:
                                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.nginx.ingressClass must not contain "+str(data__spec__ingress__nginx__ingressClass_keys)+" properties")
+                                if "acknowledgeRetirement" in data__spec__ingress__nginx_keys:
+                                    data__spec__ingress__nginx_keys.remove("acknowledgeRetirement")
+                                    data__spec__ingress__nginx__acknowledgeRetirement = data__spec__ingress__nginx["acknowledgeRetirement"]
+                                    if not isinstance(data__spec__ingress__nginx__acknowledgeRetirement, (bool)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.nginx.acknowledgeRetirement must be boolean")
                                 if data__spec__ingress__nginx_keys:
                                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.nginx must not contain "+str(data__spec__ingress__nginx_keys)+" properties")
+                        if "gateway" in data__spec__ingress_keys:
+                            data__spec__ingress_keys.remove("gateway")
+                            data__spec__ingress__gateway = data__spec__ingress["gateway"]
+                            if not isinstance(data__spec__ingress__gateway, (dict)):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway must be object")
+                            data__spec__ingress__gateway_is_dict = isinstance(data__spec__ingress__gateway, dict)
+                            if data__spec__ingress__gateway_is_dict:
+                                data__spec__ingress__gateway_keys = set(data__spec__ingress__gateway.keys())
+                                if "kind" in data__spec__ingress__gateway_keys:
+                                    data__spec__ingress__gateway_keys.remove("kind")
+                                    data__spec__ingress__gateway__kind = data__spec__ingress__gateway["kind"]
+                                    if not isinstance(data__spec__ingress__gateway__kind, (str)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.kind must be string")
+                                    if not (isinstance(data__spec__ingress__gateway__kind, str) and data__spec__ingress__gateway__kind == 'DaemonSet' or isinstance(data__spec__ingress__gateway__kind, str) and data__spec__ingress__gateway__kind == 'Deployment'):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.kind must be one of ['DaemonSet', 'Deployment']")
+                                if "replicas" in data__spec__ingress__gateway_keys:
+                                    data__spec__ingress__gateway_keys.remove("replicas")
+                                    data__spec__ingress__gateway__replicas = data__spec__ingress__gateway["replicas"]
+                                    if not isinstance(data__spec__ingress__gateway__replicas, (int)) and not (isinstance(data__spec__ingress__gateway__replicas, float) and data__spec__ingress__gateway__replicas.is_integer()) or isinstance(data__spec__ingress__gateway__replicas, bool):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.replicas must be integer")
+                                    if isinstance(data__spec__ingress__gateway__replicas, (int, float, Decimal)) and not isinstance(data__spec__ingress__gateway__replicas, bool):
+                                        if data__spec__ingress__gateway__replicas < 0:
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.replicas must be bigger than or equal to 0")
+                                        if data__spec__ingress__gateway__replicas > 1000:
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.replicas must be smaller than or equal to 1000")
+                                if "exposure" in data__spec__ingress__gateway_keys:
+                                    data__spec__ingress__gateway_keys.remove("exposure")
+                                    data__spec__ingress__gateway__exposure = data__spec__ingress__gateway["exposure"]
+                                    if not isinstance(data__spec__ingress__gateway__exposure, (str)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.exposure must be string")
+                                    if not (isinstance(data__spec__ingress__gateway__exposure, str) and data__spec__ingress__gateway__exposure == 'NodePort' or isinstance(data__spec__ingress__gateway__exposure, str) and data__spec__ingress__gateway__exposure == 'HostNetwork' or isinstance(data__spec__ingress__gateway__exposure, str) and data__spec__ingress__gateway__exposure == 'LoadBalancer'):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.exposure must be one of ['NodePort', 'HostNetwork', 'LoadBalancer']")
+                                if "nodePorts" in data__spec__ingress__gateway_keys:
+                                    data__spec__ingress__gateway_keys.remove("nodePorts")
+                                    data__spec__ingress__gateway__nodePorts = data__spec__ingress__gateway["nodePorts"]
+                                    if not isinstance(data__spec__ingress__gateway__nodePorts, (dict)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.nodePorts must be object")
+                                    data__spec__ingress__gateway__nodePorts_is_dict = isinstance(data__spec__ingress__gateway__nodePorts, dict)
+                                    if data__spec__ingress__gateway__nodePorts_is_dict:
+                                        data__spec__ingress__gateway__nodePorts_keys = set(data__spec__ingress__gateway__nodePorts.keys())
+                                        if "http" in data__spec__ingress__gateway__nodePorts_keys:
+                                            data__spec__ingress__gateway__nodePorts_keys.remove("http")
+                                            data__spec__ingress__gateway__nodePorts__http = data__spec__ingress__gateway__nodePorts["http"]
+                                            if not isinstance(data__spec__ingress__gateway__nodePorts__http, (int)) and not (isinstance(data__spec__ingress__gateway__nodePorts__http, float) and data__spec__ingress__gateway__nodePorts__http.is_integer()) or isinstance(data__spec__ingress__gateway__nodePorts__http, bool):
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.nodePorts.http must be integer")
+                                        if "https" in data__spec__ingress__gateway__nodePorts_keys:
+                                            data__spec__ingress__gateway__nodePorts_keys.remove("https")
+                                            data__spec__ingress__gateway__nodePorts__https = data__spec__ingress__gateway__nodePorts["https"]
+                                            if not isinstance(data__spec__ingress__gateway__nodePorts__https, (int)) and not (isinstance(data__spec__ingress__gateway__nodePorts__https, float) and data__spec__ingress__gateway__nodePorts__https.is_integer()) or isinstance(data__spec__ingress__gateway__nodePorts__https, bool):
+                                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.nodePorts.https must be integer")
+                                        if data__spec__ingress__gateway__nodePorts_keys:
+                                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.nodePorts must not contain "+str(data__spec__ingress__gateway__nodePorts_keys)+" properties")
+                                if "externalTrafficPolicy" in data__spec__ingress__gateway_keys:
+                                    data__spec__ingress__gateway_keys.remove("externalTrafficPolicy")
+                                    data__spec__ingress__gateway__externalTrafficPolicy = data__spec__ingress__gateway["externalTrafficPolicy"]
+                                    if not isinstance(data__spec__ingress__gateway__externalTrafficPolicy, (str)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.externalTrafficPolicy must be string")
+                                    if not (isinstance(data__spec__ingress__gateway__externalTrafficPolicy, str) and data__spec__ingress__gateway__externalTrafficPolicy == 'Cluster' or isinstance(data__spec__ingress__gateway__externalTrafficPolicy, str) and data__spec__ingress__gateway__externalTrafficPolicy == 'Local'):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.externalTrafficPolicy must be one of ['Cluster', 'Local']")
+                                if "nodeSelector" in data__spec__ingress__gateway_keys:
+                                    data__spec__ingress__gateway_keys.remove("nodeSelector")
+                                    data__spec__ingress__gateway__nodeSelector = data__spec__ingress__gateway["nodeSelector"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_labelmap(data__spec__ingress__gateway__nodeSelector, custom_formats, (name_prefix or "data") + ".spec.ingress.gateway.nodeSelector")
+                                if "tolerations" in data__spec__ingress__gateway_keys:
+                                    data__spec__ingress__gateway_keys.remove("tolerations")
+                                    data__spec__ingress__gateway__tolerations = data__spec__ingress__gateway["tolerations"]
+                                    if not isinstance(data__spec__ingress__gateway__tolerations, (list, tuple)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway.tolerations must be array")
+                                    data__spec__ingress__gateway__tolerations_is_list = isinstance(data__spec__ingress__gateway__tolerations, (list, tuple))
+                                    if data__spec__ingress__gateway__tolerations_is_list:
+                                        data__spec__ingress__gateway__tolerations_len = len(data__spec__ingress__gateway__tolerations)
+                                        for data__spec__ingress__gateway__tolerations_x, data__spec__ingress__gateway__tolerations_item in enumerate(data__spec__ingress__gateway__tolerations):
+                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_toleration(data__spec__ingress__gateway__tolerations_item, custom_formats, (name_prefix or "data") + f".spec.ingress.gateway.tolerations[{data__spec__ingress__gateway__tolerations_x}]")
+                                if "resources" in data__spec__ingress__gateway_keys:
+                                    data__spec__ingress__gateway_keys.remove("resources")
+                                    data__spec__ingress__gateway__resources = data__spec__ingress__gateway["resources"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_resources(data__spec__ingress__gateway__resources, custom_formats, (name_prefix or "data") + ".spec.ingress.gateway.resources")
+                                if "source" in data__spec__ingress__gateway_keys:
+                                    data__spec__ingress__gateway_keys.remove("source")
+                                    data__spec__ingress__gateway__source = data__spec__ingress__gateway["source"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_relativepath(data__spec__ingress__gateway__source, custom_formats, (name_prefix or "data") + ".spec.ingress.gateway.source")
+                                if "imageRegistry" in data__spec__ingress__gateway_keys:
+                                    data__spec__ingress__gateway_keys.remove("imageRegistry")
+                                    data__spec__ingress__gateway__imageRegistry = data__spec__ingress__gateway["imageRegistry"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_registrypath(data__spec__ingress__gateway__imageRegistry, custom_formats, (name_prefix or "data") + ".spec.ingress.gateway.imageRegistry")
+                                if data__spec__ingress__gateway_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress.gateway must not contain "+str(data__spec__ingress__gateway_keys)+" properties")
                         if data__spec__ingress_keys:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.ingress must not contain "+str(data__spec__ingress_keys)+" properties")
+                if "addons" in data__spec_keys:
+                    data__spec_keys.remove("addons")
+                    data__spec__addons = data__spec["addons"]
+                    if not isinstance(data__spec__addons, (list, tuple)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".spec.addons must be array")
+                    data__spec__addons_is_list = isinstance(data__spec__addons, (list, tuple))
+                    if data__spec__addons_is_list:
+                        data__spec__addons_len = len(data__spec__addons)
+                        for data__spec__addons_x, data__spec__addons_item in enumerate(data__spec__addons):
+                            if not isinstance(data__spec__addons_item, (dict)):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}]" + " must be object")
+                            data__spec__addons_item_is_dict = isinstance(data__spec__addons_item, dict)
+                            if data__spec__addons_item_is_dict:
+                                data__spec__addons_item__missing_keys = set(['name', 'source']) - data__spec__addons_item.keys()
+                                if data__spec__addons_item__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}]" + " must contain ")
+                                data__spec__addons_item_keys = set(data__spec__addons_item.keys())
+                                if "name" in data__spec__addons_item_keys:
+                                    data__spec__addons_item_keys.remove("name")
+                                    data__spec__addons_item__name = data__spec__addons_item["name"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnslabel(data__spec__addons_item__name, custom_formats, (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}].name")
+                                if "source" in data__spec__addons_item_keys:
+                                    data__spec__addons_item_keys.remove("source")
+                                    data__spec__addons_item__source = data__spec__addons_item["source"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_relativepath(data__spec__addons_item__source, custom_formats, (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}].source")
+                                if "namespace" in data__spec__addons_item_keys:
+                                    data__spec__addons_item_keys.remove("namespace")
+                                    data__spec__addons_item__namespace = data__spec__addons_item["namespace"]
+                                    validate_https___kgit_dev_schema_cluster_schema_json___defs_dnslabel(data__spec__addons_item__namespace, custom_formats, (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}].namespace")
+                                if "overlays" in data__spec__addons_item_keys:
+                                    data__spec__addons_item_keys.remove("overlays")
+                                    data__spec__addons_item__overlays = data__spec__addons_item["overlays"]
+                                    if not isinstance(data__spec__addons_item__overlays, (list, tuple)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}].overlays" + " must be array")
+                                    data__spec__addons_item__overlays_is_list = isinstance(data__spec__addons_item__overlays, (list, tuple))
+                                    if data__spec__addons_item__overlays_is_list:
+                                        data__spec__addons_item__overlays_len = len(data__spec__addons_item__overlays)
+                                        for data__spec__addons_item__overlays_x, data__spec__addons_item__overlays_item in enumerate(data__spec__addons_item__overlays):
+                                            validate_https___kgit_dev_schema_cluster_schema_json___defs_relativepath(data__spec__addons_item__overlays_item, custom_formats, (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}].overlays[{data__spec__addons_item__overlays_x}]")
+                                if data__spec__addons_item_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + f".spec.addons[{data__spec__addons_x}]" + " must not contain "+str(data__spec__addons_item_keys)+" properties")
                 if "apps" in data__spec_keys:
                     data__spec_keys.remove("apps")
                     data__spec__apps = data__spec["apps"]

@@ -1,31 +1,42 @@
-"""Semantic checks of what runs on the cluster: ingress-nginx, secrets, external services, apps."""
+"""Semantic checks of what runs on the cluster: ingress controllers, secrets, external
+services, apps."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from compiler.compile.addons import LOCK_FILE, is_pinned
 from compiler.compile.load import PathKey
+from compiler.compile.model import DEFAULT_NODE_PORTS
 from compiler.compile.validate.checker import FieldChecker
 from compiler.compile.validate.fields import as_dict, as_int, as_list, as_str, is_ip
 
 NODE_PORT_RANGE = range(30000, 32768)
 TLS_KEYS = {"tls.crt", "tls.key"}  # what a kubernetes.io/tls Secret must hold
+MAX_TLS_HOSTS = 63  # Gateway spec.listeners has maxItems 64, and one is the HTTP listener
 # etcd refuses a request over 1.5 MiB (--max-request-bytes), so no object can hold more;
 # one env value may take at most 1 MiB of it.
 MAX_ENV_VALUE_BYTES = 1024 * 1024
 
 
 class WorkloadChecks(FieldChecker):
-    """spec.ingress.nginx, spec.secrets, spec.externalServices and spec.apps."""
+    """spec.ingress, spec.secrets, spec.externalServices and spec.apps."""
 
     def run(self, spec: dict[str, Any]) -> None:
         secrets = self.secrets(as_list(spec.get("secrets")))
         services = self.external_services(as_list(spec.get("externalServices")))
-        self.ingress(as_dict(as_dict(spec.get("ingress")).get("nginx")))
+        ingress = as_dict(spec.get("ingress"))
+        self.ingress(as_dict(ingress.get("nginx")), "nginx")
+        self.ingress(as_dict(ingress.get("gateway")), "gateway")
+        self.cut_over(ingress)
+        if "gateway" in ingress:
+            self.gateway_tls_hosts(as_list(spec.get("apps")))
         self.apps(as_list(spec.get("apps")), services, secrets)
+        self.addons(as_list(spec.get("addons")))
 
-    def ingress(self, nginx: dict[str, Any]) -> None:
-        base = ("spec", "ingress", "nginx")
+    def ingress(self, nginx: dict[str, Any], controller: str = "nginx") -> None:
+        """ingress-nginx or the gateway: both have the same exposure fields."""
+        base = ("spec", "ingress", controller)
         if "replicas" in nginx and nginx.get("kind", "DaemonSet") != "Deployment":
             self.report((*base, "replicas"), "is only valid with kind: Deployment", key=True)
         ports = as_dict(nginx.get("nodePorts"))
@@ -48,6 +59,88 @@ class WorkloadChecks(FieldChecker):
         self._tolerations((*base, "tolerations"), as_list(nginx.get("tolerations")))
         self._resources((*base, "resources"), nginx.get("resources"))
         self._source((*base, "source"), as_str(nginx.get("source")))
+
+    def cut_over(self, ingress: dict[str, Any]) -> None:
+        """Both controllers at once (a cut-over) must not ask for the same node ports."""
+        if "nginx" not in ingress or "gateway" not in ingress:
+            return
+        nginx, gateway = as_dict(ingress.get("nginx")), as_dict(ingress.get("gateway"))
+        if nginx.get("exposure", "NodePort") != "NodePort":
+            return
+        if gateway.get("exposure", "NodePort") != "NodePort":
+            return
+        defaults = DEFAULT_NODE_PORTS
+        taken = {
+            as_int(value): name
+            for name, value in {**defaults, **as_dict(nginx.get("nodePorts"))}.items()
+        }
+        ports = {**defaults, **as_dict(gateway.get("nodePorts"))}
+        for name, value in sorted(ports.items()):
+            port = as_int(value)
+            if port is None or port not in taken:
+                continue
+            given = name in as_dict(gateway.get("nodePorts"))
+            path = ("spec", "ingress", "gateway", *(("nodePorts", name) if given else ()))
+            self.report(
+                path,
+                f"node port {port} ({name}) is already ingress-nginx's {taken[port]} node port; "
+                "during a cut-over give the gateway its own nodePorts "
+                "(docs/migrate-to-gateway.md)",
+                key=not given,
+            )
+
+    def gateway_tls_hosts(self, apps: list[Any]) -> None:
+        """The Gateway has one HTTPS listener per host, so one certificate per host: two
+        apps may share a TLS host only with the same Secret in the same namespace."""
+        seen: dict[str, tuple[int, str, str]] = {}
+        for i, raw in enumerate(apps):
+            app = as_dict(raw)
+            ingress = as_dict(app.get("ingress"))
+            host, secret = as_str(ingress.get("host")), as_str(ingress.get("tlsSecret"))
+            namespace = as_str(app.get("namespace", "default"))
+            if host is None or secret is None or namespace is None:
+                continue
+            if host not in seen:
+                seen[host] = (i, namespace, secret)
+            elif seen[host][1:] != (namespace, secret):
+                other, other_ns, other_secret = seen[host]
+                self.report(
+                    ("spec", "apps", i, "ingress", "tlsSecret"),
+                    f"host {host} already has the certificate {other_ns}/{other_secret} "
+                    f"(apps[{other}]); the Gateway serves one certificate per host",
+                )
+        if len(seen) > MAX_TLS_HOSTS:
+            self.report(
+                ("spec", "ingress", "gateway"),
+                f"the apps have {len(seen)} TLS hosts, but a Gateway has at most 64 listeners "
+                f"(one for HTTP and one per TLS host: at most {MAX_TLS_HOSTS} TLS hosts)",
+                key=True,
+            )
+
+    def addons(self, addons: list[Any]) -> None:
+        """Unique names; a source that exists and that kgit.lock pins; overlays that exist."""
+        seen: dict[str, int] = {}
+        for i, raw in enumerate(addons):
+            addon = as_dict(raw)
+            base = ("spec", "addons", i)
+            name = as_str(addon.get("name"))
+            if name is not None and name in seen:
+                self.report(
+                    (*base, "name"), f"duplicate add-on {name!r} (also addons[{seen[name]}])"
+                )
+            if name is not None:
+                seen.setdefault(name, i)
+            source = as_str(addon.get("source"))
+            if source is not None and self.tree.is_file(source):
+                if not is_pinned(self.tree, source):
+                    self.report(
+                        (*base, "source"),
+                        f"{source!r} is not pinned in {LOCK_FILE}; an add-on's manifest must be "
+                        "vendored with `kgit vendor url URL --sha256 HEX`, which pins it",
+                    )
+            else:
+                self._source((*base, "source"), source)
+            self._overlay_paths((*base, "overlays"), as_list(addon.get("overlays")))
 
     def _tolerations(self, base: PathKey, tolerations: list[Any]) -> None:
         # The rules of Kubernetes' validateTolerations (pkg/apis/core/validation).
