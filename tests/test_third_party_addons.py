@@ -168,7 +168,7 @@ def test_compile_writes_the_addon_under_its_name_with_overlays(upstream: Path, t
     assert "validatingwebhookconfiguration-ingress-nginx-admission.yaml" in files
     config = yaml.safe_load((folder / "configmap-ingress-nginx-controller.yaml").read_text())
     assert config["metadata"]["namespace"] == "edge"
-    assert config["metadata"]["annotations"]["kgit.dev/source"] == "cluster.yaml#spec.addons[0]"
+    assert config["metadata"]["annotations"]["kgit.dev/source"] == "cluster.yaml#addons/edge"
     assert config["data"] == {"use-forwarded-headers": "true"}
 
 

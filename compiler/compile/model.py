@@ -209,7 +209,8 @@ class Addon:
     source: str  # a file under vendor/, pinned in kgit.lock
     namespace: str | None  # move the namespaced objects here
     overlays: tuple[str, ...]
-    spec_path: str  # JSON path in cluster.yaml, e.g. spec.addons[0]
+    spec_path: str  # JSON path in cluster.yaml, e.g. spec.addons[0] (for messages)
+    entry: str  # stable identity, e.g. addons/cert-manager (see entry_source)
 
 
 @dataclass(frozen=True)
@@ -631,6 +632,7 @@ def build_cluster(spec: Mapping[str, Any], spec_file: str = "cluster.yaml") -> C
                 namespace=a.get("namespace"),
                 overlays=tuple(a.get("overlays") or []),
                 spec_path=json_path("spec", "addons", i),
+                entry=entry_source("addons", a["name"]),
             )
             for i, a in enumerate(body.get("addons") or [])
         ),

@@ -164,6 +164,7 @@ def render_resources(
     paths = {f"{spec}#{a.source}": a.path for a in cluster.apps}
     paths |= {f"{spec}#{e.source}": e.path for e in cluster.external_services}
     paths |= {f"{spec}#{s.source}": s.path for s in cluster.secrets}
+    paths |= {f"{spec}#{a.entry}": a.spec_path for a in cluster.addons}
     place = _Placer(resources, positions, paths).place
 
     flannel = cluster.network.flannel
@@ -205,7 +206,7 @@ def render_resources(
         place(
             objects,
             in_addon_folder(f"addons/{addon.name}"),
-            f"{spec}#{addon.spec_path}",
+            f"{spec}#{addon.entry}",
             addon_origins,
         )
     if cluster.ingress_gateway is not None:
