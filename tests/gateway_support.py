@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from compiler.repo.vendor import LockEntry, dump_lock
+from compiler.compile.lockfile import LockEntry, dump_lock
 from tests.apiserver.messages import Request
 
 # The upstream files and where they are published (../shared/upstream/SOURCES.md).

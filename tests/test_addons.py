@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from compiler.compile.addons import baseline_text, load_base, parse_manifest
+from compiler.compile.lockfile import LockEntry, dump_lock
 from compiler.compile.pipeline import (
     CompileOptions,
     compile_tree,
@@ -18,7 +19,6 @@ from compiler.compile.pipeline import (
 from compiler.compile.warnings import INGRESS_NGINX_RETIRED, spec_warnings
 from compiler.core.errors import KgitError, SpecError, StageError
 from compiler.core.sources import DirectoryTree, MemoryTree
-from compiler.repo.vendor import LockEntry, dump_lock
 from tests.test_addons_support import MINIMAL_SPEC, make_cluster
 
 FLANNEL_PATH = "vendor/kube-flannel-v0.28.9.yml"

@@ -19,10 +19,10 @@ import pytest
 import yaml
 
 from compiler.cli.app import main
+from compiler.compile.lockfile import LockEntry, dump_lock
 from compiler.compile.model import build_cluster
 from compiler.compile.render.third_party import render_third_party
 from compiler.core.errors import KgitError
-from compiler.repo.vendor import LockEntry, dump_lock
 from tests.test_addons_support import MINIMAL_SPEC, load_objects, manifest_diff
 
 KUBECTL = shutil.which("kubectl")

@@ -15,15 +15,9 @@ import yaml
 
 from compiler.cli.app import main
 from compiler.compile.addons import baseline_text
+from compiler.compile.lockfile import LockEntry, VendorError, dump_lock, parse_lock
 from compiler.core.errors import KgitError
-from compiler.repo.vendor import (
-    LockEntry,
-    VendorError,
-    dump_lock,
-    parse_lock,
-    release,
-    vendor_addon,
-)
+from compiler.repo.vendor import release, vendor_addon
 
 FLANNEL = baseline_text("flannel").encode()
 INGRESS = baseline_text("ingress-nginx").encode()

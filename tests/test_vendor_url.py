@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from compiler.cli.app import main
-from compiler.repo.vendor import VendorError, parse_lock, url_release
+from compiler.compile.lockfile import VendorError, parse_lock
+from compiler.repo.vendor import url_release
 
 OPENSSL = shutil.which("openssl")
 MANIFEST = "gateway/nginx-gateway-fabric-v2.6.7-crds.yaml"

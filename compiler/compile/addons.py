@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 
 from compiler.compile.load import read_tree_text
+from compiler.compile.lockfile import LOCK_FILE, VendorError, check_locked, locked_entry
 from compiler.core.errors import KgitError, Location, Problem, SpecError
 from compiler.core.sources import SourceTree
-from compiler.repo.vendor import LOCK_FILE, VendorError, check_locked, locked_entry
 
 BASELINES = {
     "flannel": "flannel.yaml",

@@ -16,6 +16,7 @@ from compiler.compile import addons, emit, overlay
 from compiler.compile.changecause import annotate_change_causes
 from compiler.compile.emit import HostFile
 from compiler.compile.load import Document, Positions
+from compiler.compile.lockfile import LOCK_FILE
 from compiler.compile.model import Cluster
 from compiler.compile.render.apps import (
     render_app,
@@ -40,7 +41,6 @@ from compiler.compile.warnings import spec_warnings
 from compiler.core.errors import Location, Problem, SpecError
 from compiler.core.identity import ObjectId
 from compiler.core.sources import SnapshotTree, SourceTree
-from compiler.repo.vendor import LOCK_FILE
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,9 @@
-"""Vendoring upstream add-on manifests, and kgit.lock, the record that pins them.
+"""Vendoring upstream add-on manifests: ``kgit vendor``.
 
-``kgit vendor`` downloads an official release manifest (or, with ``url``, any manifest at
-an HTTPS URL, pinned to a sha256 the user gives) into ``vendor/`` of the user's repository
-and records its URL and sha256 in ``kgit.lock`` at the repository root. Compiling
-then refuses a vendored file whose bytes no longer match that record (``check_locked``), so
-what is reviewed and applied is exactly what was downloaded.
+It downloads an official release manifest (or, with ``url``, any manifest at an HTTPS URL,
+pinned to a sha256 the user gives) into ``vendor/`` of the user's repository and records
+its URL and sha256 in ``kgit.lock`` at the repository root (compiler.compile.lockfile,
+which compile reads to refuse a vendored file whose bytes no longer match).
 
 Only ``vendor_addon`` and ``download`` touch the disk or the network; the rest is pure.
 """
@@ -14,28 +13,29 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import yaml
 
 from compiler.compile.emit import sha256
-from compiler.core import yamlout
-from compiler.core.errors import KgitError
-from compiler.core.sources import SourceTree
+from compiler.compile.lockfile import (
+    LOCK_FILE,
+    URL_ADDON,
+    LockEntry,
+    VendorError,
+    dump_lock,
+    parse_lock,
+)
 
-LOCK_FILE = "kgit.lock"
 VENDOR_DIR = "vendor"
-LOCK_API_VERSION = "kgit.dev/v1alpha1"
 DEFAULT_TIMEOUT = 30.0  # seconds, for connecting and for each read
 MAX_BYTES = 8 * 1024 * 1024  # release manifests are tens of KiB; anything this big is wrong
 
 Addon = Literal["flannel", "ingress-nginx", "nginx-gateway-fabric"]
 Variant = Literal["baremetal", "cloud", "default", "nodeport"]
 ADDONS: tuple[Addon, ...] = ("flannel", "ingress-nginx", "nginx-gateway-fabric")
-URL_ADDON = "url"  # `kgit vendor url URL --sha256 HEX`: any upstream manifest, pinned
 VARIANTS: tuple[Variant, ...] = ("baremetal", "cloud", "default", "nodeport")
 ADDON_VARIANTS: dict[Addon, tuple[Variant, ...]] = {
     "ingress-nginx": ("baremetal", "cloud"),
@@ -49,22 +49,6 @@ DEFAULT_URL_BASES: dict[Addon, str] = {
 _VENDOR_PATH = re.compile(r"^vendor/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 _VERSION = re.compile(r"^v?(\d+\.\d+\.\d+)$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class VendorError(KgitError):
-    """A manifest cannot be vendored, or a vendored one does not match kgit.lock."""
-
-    reference = "vendor"
-
-
-@dataclass(frozen=True)
-class LockEntry:
-    """One vendored file as kgit.lock records it."""
-
-    addon: str
-    version: str
-    url: str
-    sha256: str
 
 
 @dataclass(frozen=True)
@@ -141,77 +125,6 @@ def url_release(url: str, path: str | None = None) -> Release:
             hint="choose one with --path, such as vendor/cert-manager-v1.16.2.yaml",
         )
     return Release(URL_ADDON, "", url, target)
-
-
-def vendor_hint(entry: LockEntry) -> str:
-    """The command that vendors ``entry`` again."""
-    if entry.addon == URL_ADDON:
-        return f"`kgit vendor url {entry.url} --sha256 {entry.sha256}`"
-    return f"`kgit vendor {entry.addon} {entry.version}`"
-
-
-def locked_entry(tree: SourceTree, relpath: str) -> LockEntry | None:
-    """kgit.lock's entry for ``relpath`` in ``tree``, or None."""
-    if not tree.is_file(LOCK_FILE):
-        return None
-    return parse_lock(tree.read_bytes(LOCK_FILE).decode("utf-8", "replace")).get(relpath)
-
-
-def parse_lock(text: str) -> dict[str, LockEntry]:
-    """The entries of a kgit.lock, by vendored path. A malformed lock is one clear error."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise VendorError(f"{LOCK_FILE} is not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not isinstance(data.get("vendor", {}), dict):
-        raise VendorError(f"{LOCK_FILE} must be a mapping with a 'vendor' mapping")
-    entries = {}
-    for path, raw in (data.get("vendor") or {}).items():
-        fields = ("addon", "version", "url", "sha256")
-        if not isinstance(raw, dict) or any(not isinstance(raw.get(f), str) for f in fields):
-            raise VendorError(
-                f"{LOCK_FILE}: the entry for {path} needs the strings {', '.join(fields)}"
-            )
-        entries[str(path)] = LockEntry(*(raw[f] for f in fields))
-    return entries
-
-
-def dump_lock(entries: Mapping[str, LockEntry]) -> str:
-    """kgit.lock's text: deterministic (sorted keys, the shared YAML emitter)."""
-    body = {
-        "apiVersion": LOCK_API_VERSION,
-        "kind": "Lock",
-        "vendor": {path: asdict(entries[path]) for path in sorted(entries)},
-    }
-    return (
-        "# Written by `kgit vendor`: upstream files under vendor/ and the sha256 of each.\n"
-        "# `kgit compile` refuses a vendored file whose bytes no longer match.\n"
-        + yamlout.dump(body)
-    )
-
-
-def check_locked(tree: SourceTree, relpath: str, data: bytes) -> None:
-    """Refuse ``data`` (the bytes of ``relpath``) if kgit.lock pins that file to other bytes.
-
-    Reads kgit.lock through ``tree`` so a compile of a Git revision checks that revision's
-    lock. A file that the lock does not list is not checked (it was not vendored by kgit).
-    """
-    if not tree.is_file(LOCK_FILE):
-        return
-    entry = parse_lock(tree.read_bytes(LOCK_FILE).decode("utf-8", "replace")).get(relpath)
-    if entry is None:
-        return
-    actual = sha256(data)
-    if actual != entry.sha256:
-        raise VendorError(
-            f"{relpath} does not match {LOCK_FILE}: expected sha256 {entry.sha256}, found {actual}",
-            hint=(
-                f"restore the file as vendored (git checkout -- {relpath}) or vendor it "
-                f"again with {vendor_hint(entry)}, which updates {LOCK_FILE}"
-            ),
-        )
 
 
 def check_manifest(data: bytes, url: str) -> None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 
 from compiler.cli.commands.common import add_spec_option, locate_spec
+from compiler.compile.lockfile import LOCK_FILE, URL_ADDON
 from compiler.core import exitcodes
 from compiler.core.errors import KgitError
 from compiler.repo.vendor import (
     ADDONS,
     DEFAULT_TIMEOUT,
-    LOCK_FILE,
-    URL_ADDON,
     VARIANTS,
     release,
     url_release,
