@@ -6,7 +6,7 @@ One ``sshd`` listens on 127.0.0.<11..> (one address per node, one port for all).
 ``PATH`` with the node's shims first, and the shims' state directories. No ForceCommand, no
 chroot: the commands kgit sends run as sent.
 
-The shims are the ones of tests/hosts_support.py (they record calls and keep state:
+The shims are the ones of tests/hosts_helpers.py (they record calls and keep state:
 installed versions, services), plus kubeadm and the kubelet restart in Python
 (tests/ssh_shim_helper.py), which talk to the test API server as a real cluster would.
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.hosts_support import OS_RELEASE, SHIM_PROLOGUE, SHIMS
+from tests.hosts_helpers import OS_RELEASE, SHIM_PROLOGUE, SHIMS
 
 SSHD = "/usr/sbin/sshd"
 HELPER = Path(__file__).with_name("ssh_shim_helper.py")

@@ -214,7 +214,7 @@ def test_kgit_validate_prints_the_retirement_warning_and_succeeds(tmp_path: Path
 def test_kgit_compile_commit_prints_the_retirement_warning_once(tmp_path: Path, capsys):
     # --commit compiles twice (hand-edit check, then the commit); the warning comes once.
     from compiler.cli.app import main
-    from tests.git_support import commit_all, init_repo
+    from tests.git_helpers import commit_all, init_repo
 
     spec = yaml.safe_load(yaml.safe_dump(MINIMAL_SPEC))
     spec["spec"]["ingress"] = {"nginx": {}}

@@ -24,7 +24,7 @@ from compiler.reconcile.applyset import (
     read_inventory,
     with_member_labels,
 )
-from tests.reconcile_helpers import apply_out, deployment, namespace, service, write_out
+from tests.reconcile_plan_helpers import apply_out, deployment, namespace, service, write_out
 
 MEMBERS = [
     ObjectId("apps/v1", "Deployment", "web", "nginx"),

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.git_support import commit_all, copy_example, init_repo, kgit, require_bundled_compile
+from tests.git_helpers import commit_all, copy_example, init_repo, kgit, require_bundled_compile
 
 REPO = Path(__file__).resolve().parent.parent
 GITHUB = REPO / "docs" / "ci" / "github-actions.yml"

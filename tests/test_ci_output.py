@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.reconcile_apply_support import deployment, namespace, write_out
+from tests.reconcile_apply_helpers import deployment, namespace, write_out
 
 KGIT = Path(sys.executable).with_name("kgit")
 

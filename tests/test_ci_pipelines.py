@@ -26,7 +26,7 @@ from tests.ci_pipeline_support import (
     GitLabRunner,
     shim_bin,
 )
-from tests.git_support import commit_all, copy_example, edit, init_repo, kgit
+from tests.git_helpers import commit_all, copy_example, edit, init_repo, kgit
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "s3cret-db-password-value"

@@ -17,7 +17,7 @@ from compiler.core.errors import ClusterError
 from compiler.reconcile.client import ClientOptions, connect
 from compiler.reconcile.client.retry import RetryPolicy, no_jitter
 from tests.apiserver.kubeconfig import write_kubeconfig
-from tests.reconcile_helpers import deployment, namespace, write_out
+from tests.reconcile_plan_helpers import deployment, namespace, write_out
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ one wrong KUBECONFIG and a pipeline took over (and could prune) another cluster.
 from __future__ import annotations
 
 from compiler.cli.app import main
-from tests.reconcile_apply_support import configmap, namespace, write_out
+from tests.reconcile_apply_helpers import configmap, namespace, write_out
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:

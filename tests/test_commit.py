@@ -8,7 +8,7 @@ import git
 import pytest
 import yaml
 
-from tests.git_support import (
+from tests.git_helpers import (
     commit_all,
     committed_paths,
     copy_example,

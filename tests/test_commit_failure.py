@@ -9,7 +9,7 @@ from pathlib import Path
 import git
 import pytest
 
-from tests.git_support import commit_all, copy_example, init_repo, kgit, require_bundled_compile
+from tests.git_helpers import commit_all, copy_example, init_repo, kgit, require_bundled_compile
 
 
 def _tree(root: Path) -> dict[str, bytes]:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from compiler.cli.app import main
-from tests.hosts_support import CA_HASH, CERT_KEY, TOKEN, spec
+from tests.hosts_helpers import CA_HASH, CERT_KEY, TOKEN, spec
 
 PRIVATE_KEY = (
     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"

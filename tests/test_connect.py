@@ -17,7 +17,7 @@ from compiler.core.identity import ObjectId
 from compiler.reconcile.client import connect
 from compiler.reconcile.client.retry import RetryPolicy
 from tests.apiserver.kubeconfig import write_kubeconfig
-from tests.reconcile_helpers import deployment, namespace, write_out
+from tests.reconcile_plan_helpers import deployment, namespace, write_out
 
 
 @pytest.fixture

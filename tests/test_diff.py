@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from compiler.cli.app import main
-from tests.git_support import (
+from tests.git_helpers import (
     commit_all,
     copy_example,
     edit,

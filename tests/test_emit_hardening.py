@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from compiler.compile import emit
-from tests.git_support import commit_all, copy_example, init_repo, kgit, require_bundled_compile
+from tests.git_helpers import commit_all, copy_example, init_repo, kgit, require_bundled_compile
 from tests.test_emit import sample_files, tree_of
 
 REPO = Path(__file__).resolve().parent.parent

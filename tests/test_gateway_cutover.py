@@ -15,7 +15,7 @@ import pytest
 
 from compiler.cli.app import main
 from tests.apiserver.messages import Request
-from tests.gateway_support import apply_in_process, write_repo
+from tests.gateway_helpers import apply_in_process, write_repo
 
 WEBHOOK = ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration")
 ADMISSION_SERVICE = "ingress-nginx-controller-admission"

@@ -28,7 +28,7 @@ from compiler.compile.render.apps import render_app
 from compiler.compile.render.gateway import render_gateway, render_gateway_controller
 from compiler.core import yamlout
 from tests.crd_schema import problems, schemas_of, unchecked_rules
-from tests.gateway_support import write_repo
+from tests.gateway_helpers import write_repo
 from tests.test_addons_support import MINIMAL_SPEC, load_objects
 
 VERSION = "1.32.0"  # kubernetes-validate has one schema per minor version

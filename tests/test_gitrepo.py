@@ -11,7 +11,7 @@ from compiler.compile.pipeline import compile_tree
 from compiler.core.errors import GitError
 from compiler.core.sources import DirectoryTree
 from compiler.repo.gitrepo import GitTree, open_repository, read_owned_out, resolve
-from tests.git_support import commit_all, copy_example, init_repo, require_bundled_compile
+from tests.git_helpers import commit_all, copy_example, init_repo, require_bundled_compile
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from compiler.cli.app import main
 from compiler.core.identity import ObjectId
 from compiler.reconcile.health import generic_readiness, health_of
 from compiler.reconcile.wait import State
-from tests.reconcile_apply_support import web_app, write_out
+from tests.reconcile_apply_helpers import web_app, write_out
 
 API = "Deployment.apps/web/nginx"
 

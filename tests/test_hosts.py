@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from compiler.compile.render.hosts import render_hosts
-from tests.hosts_support import cluster_of, find_tool, spec
+from tests.hosts_helpers import cluster_of, find_tool, spec
 
 MIRRORS = [
     {"registry": "docker.io", "endpoints": ["https://mirror.example", "http://10.0.0.5:5000"]},

@@ -9,7 +9,7 @@ from compiler.compile.render.hosts import render_hosts
 from compiler.hosts.facts import HostFacts, NodeFacts, NodeObject
 from compiler.hosts.inventory import build_inventory
 from compiler.hosts.plan import HostPlan, HostPlanError, make_host_plan
-from tests.hosts_support import cluster_of, spec
+from tests.hosts_helpers import cluster_of, spec
 
 CP_TAINT = ("node-role.kubernetes.io/control-plane", "", "NoSchedule")
 

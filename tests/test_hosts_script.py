@@ -1,4 +1,4 @@
-"""provision.sh, run for real: bash with --root and PATH shims (see tests/hosts_support.py).
+"""provision.sh, run for real: bash with --root and PATH shims (see tests/hosts_helpers.py).
 
 Each test compiles a spec, runs one node's script against a fake host and checks the calls
 it made, the files it wrote and what it printed; running it again must change nothing.
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from compiler.compile.render.hosts import render_hosts
-from tests.hosts_support import (
+from tests.hosts_helpers import (
     CA_HASH,
     CERT_KEY,
     OS_RELEASE,

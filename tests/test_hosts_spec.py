@@ -9,7 +9,7 @@ import yaml
 from compiler.compile.render.hosts import render_node
 from compiler.compile.warnings import spec_warnings
 from compiler.hosts.inventory import SshSettings, build_inventory
-from tests.hosts_support import cluster_of, spec
+from tests.hosts_helpers import cluster_of, spec
 
 NODES = [
     {"name": "cp1", "address": "10.0.0.10", "role": "control-plane"},

@@ -20,7 +20,7 @@ from compiler.hosts.plan import HostPlan, HostPlanError
 from compiler.hosts.ssh import HostKeyTrust
 from tests.apiserver import start_server
 from tests.apiserver.kubeconfig import kubeconfig_dict
-from tests.hosts_ssh_support import TestCluster, node_spec
+from tests.hosts_ssh_helpers import TestCluster, node_spec
 from tests.ssh_nodes import SshNodes, sshd_available
 
 pytestmark = pytest.mark.skipif(sshd_available() is not None, reason=str(sshd_available()))
@@ -542,7 +542,7 @@ def test_ssh_config_aliases_users_ports_and_keys_are_honoured(make_cluster, tmp_
     from compiler.compile.render.hosts import render_hosts
     from compiler.hosts.apply import plan_hosts
     from compiler.hosts.inventory import build_inventory
-    from tests.hosts_support import cluster_of
+    from tests.hosts_helpers import cluster_of
 
     cluster = make_cluster(THREE)
     home = tmp_path / "home"

@@ -17,7 +17,7 @@ from compiler.compile.render.hosts import render_hosts
 from compiler.compile.render.kubeadm import kubeadm_documents
 from compiler.compile.warnings import spec_warnings
 from compiler.core.versions import KubeVersion, pause_image_warning
-from tests.hosts_support import cluster_of, spec
+from tests.hosts_helpers import cluster_of, spec
 
 FULL = {
     "kubernetes": {

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from compiler.cli.app import main
-from tests.git_support import copy_example
+from tests.git_helpers import copy_example
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "crosscheck-secret-value"

@@ -21,7 +21,7 @@ from compiler.reconcile.lock import (
     format_time,
     lease_lock,
 )
-from tests.reconcile_apply_support import FAST, client_for, converge, plan, web_app
+from tests.reconcile_apply_helpers import FAST, client_for, converge, plan, web_app
 
 LEASE = ("coordination.k8s.io/v1", "Lease", "kgit-lab-lock", "kube-system")
 
@@ -223,7 +223,7 @@ def test_apply_stops_before_its_next_stage_once_renewal_finds_the_lock_taken(
 
 def test_force_unlock_command_needs_yes_without_a_terminal(any_cluster, tmp_path, capsys):
     from compiler.cli.app import main
-    from tests.reconcile_apply_support import write_out
+    from tests.reconcile_apply_helpers import write_out
 
     write_out(tmp_path / "out", web_app())
     any_cluster.create(_foreign_lease(datetime.now(UTC)))

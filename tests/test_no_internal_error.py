@@ -14,9 +14,9 @@ from compiler.cli.app import main
 from compiler.core.errors import GitError
 from compiler.reconcile.desired import with_secret_values
 from compiler.repo.gitrepo import Repository, resolve
-from tests.git_support import commit_all, copy_example, edit, init_repo, kgit
-from tests.git_support import require_bundled_compile as _require
-from tests.reconcile_helpers import from_env_secret
+from tests.git_helpers import commit_all, copy_example, edit, init_repo, kgit
+from tests.git_helpers import require_bundled_compile as _require
+from tests.reconcile_objects import from_env_secret
 
 
 def test_a_version_with_thousands_of_digits_is_a_located_error(tmp_path, capsys):

@@ -12,7 +12,7 @@ import json
 import urllib.request
 
 from compiler.reconcile.model import ActionKind
-from tests.reconcile_apply_support import client_for, converge, namespace, plan
+from tests.reconcile_apply_helpers import client_for, converge, namespace, plan
 
 NGINX = "Deployment.apps/web/nginx"
 

@@ -21,7 +21,7 @@ from compiler.reconcile.lock import force_unlock
 from compiler.reconcile.model import ActionKind
 from compiler.reconcile.normalize import fingerprint
 from compiler.reconcile.results import ApplyError, Outcome
-from tests.reconcile_apply_support import (
+from tests.reconcile_apply_helpers import (
     CLUSTER,
     FAST,
     FAST_RETRY,
@@ -39,7 +39,7 @@ from tests.reconcile_apply_support import (
     web_app,
     with_retry,
 )
-from tests.reconcile_helpers import from_env_secret
+from tests.reconcile_objects import from_env_secret
 
 
 def history_of(apiserver) -> list[history.HistoryEntry]:

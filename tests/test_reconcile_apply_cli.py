@@ -17,8 +17,8 @@ import pytest
 
 from compiler.cli.app import main
 from compiler.cli.commands.apply import CONFIRM_QUESTION
-from tests.reconcile_apply_support import configmap, namespace, web_app, write_out
-from tests.reconcile_helpers import from_env_secret
+from tests.reconcile_apply_helpers import configmap, namespace, web_app, write_out
+from tests.reconcile_objects import from_env_secret
 
 SECRET_VALUE = "hunter2-very-secret"
 

@@ -10,7 +10,7 @@ import pytest
 
 from compiler.core.identity import ObjectId
 from compiler.reconcile.inherited import made_by_controller
-from tests.reconcile_apply_support import (
+from tests.reconcile_apply_helpers import (
     SET_ID,
     client_for,
     configmap,

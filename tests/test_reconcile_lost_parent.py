@@ -14,7 +14,7 @@ from compiler.reconcile import history
 from compiler.reconcile.apply import apply_plan
 from compiler.reconcile.applyset import ID_LABEL, parent_ref
 from compiler.reconcile.results import ApplyError, Change
-from tests.reconcile_apply_support import (
+from tests.reconcile_apply_helpers import (
     FAST,
     SET_ID,
     client_for,
@@ -125,7 +125,7 @@ def test_deleted_parent_with_nothing_to_prune_is_recreated_without_a_flag(apiser
 
 def test_kgit_plan_names_the_lost_parent_and_the_way_forward(apiserver, tmp_path, capsys):
     from compiler.cli.app import main
-    from tests.reconcile_apply_support import write_out
+    from tests.reconcile_apply_helpers import write_out
 
     client = client_for(apiserver)
     converge(client, [*web_app(), configmap("old")])

@@ -21,7 +21,7 @@ from compiler.reconcile.client import connect
 from compiler.reconcile.desired import read_desired, secret_env_vars
 from compiler.reconcile.model import ActionKind, Plan
 from compiler.reconcile.plan import make_plan
-from tests.reconcile_helpers import (
+from tests.reconcile_plan_helpers import (
     apply_in_process,
     apply_out,
     configmap,

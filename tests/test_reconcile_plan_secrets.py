@@ -12,7 +12,7 @@ from compiler.core.errors import PlanError
 from compiler.reconcile.desired import with_secret_values
 from compiler.reconcile.model import ActionKind
 from compiler.views.plan import format_plan
-from tests.reconcile_helpers import apply_out, from_env_secret, namespace, write_out
+from tests.reconcile_plan_helpers import apply_out, from_env_secret, namespace, write_out
 from tests.test_reconcile_plan import plan_cli, plan_of
 
 PASSWORD = "s3cr3t-hunter2-value"

@@ -16,7 +16,7 @@ import pytest
 from compiler.reconcile import history
 from compiler.reconcile.results import ApplyError
 from tests.realcluster.controlplane import RealCluster
-from tests.reconcile_apply_support import (
+from tests.reconcile_apply_helpers import (
     CLUSTER,
     client_for,
     configmap,

@@ -17,7 +17,7 @@ from compiler.reconcile.client import client as connect_module
 from compiler.reconcile.observe import GET_LIMIT
 from compiler.reconcile.plan import PlanOptions
 from compiler.reconcile.results import ApplyError
-from tests.reconcile_apply_support import (
+from tests.reconcile_apply_helpers import (
     FAST,
     client_for,
     configmap,

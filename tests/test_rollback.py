@@ -8,7 +8,7 @@ import git
 import pytest
 
 from compiler.cli.app import main
-from tests.reconcile_apply_support import configmap, deployment, namespace, write_out
+from tests.reconcile_apply_helpers import configmap, deployment, namespace, write_out
 
 
 def _objects(image: str) -> list[dict]:

@@ -313,7 +313,7 @@ def test_wait_reports_every_object_not_ready_with_conditions_and_events():
 
 
 def test_wait_on_the_test_api_server_reports_a_failed_job_with_its_event(apiserver):
-    from tests.reconcile_apply_support import FAST, client_for, converge, namespace
+    from tests.reconcile_apply_helpers import FAST, client_for, converge, namespace
 
     apiserver.controllers.set("Job", "fail")
     job = {

@@ -18,7 +18,7 @@ from compiler.hosts.apply import HostOptions, apply_hosts, plan_hosts
 from compiler.hosts.inventory import Inventory, build_inventory
 from compiler.hosts.ssh import HostKeyTrust
 from tests.apiserver import ApiServer
-from tests.hosts_support import cluster_of
+from tests.hosts_helpers import cluster_of
 from tests.ssh_nodes import SshNodes
 
 TOKEN_RE = r"[a-z0-9]{6}\.[a-z0-9]{16}"
