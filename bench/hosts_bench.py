@@ -22,8 +22,8 @@ from compiler.compile.render.hosts import render_hosts
 from compiler.hosts.apply import HostOptions, plan_hosts
 from compiler.hosts.inventory import build_inventory
 from compiler.hosts.ssh import HostKeyTrust
-from tests.hosts_ssh_helpers import node_spec
 from tests.hosts_helpers import cluster_of
+from tests.hosts_ssh_helpers import node_spec
 from tests.ssh_nodes import SshNodes, sshd_available
 
 
