@@ -1,5 +1,5 @@
 """docs/ci/'s pipelines run as written: their shell steps, in a cluster repository, against
-the test API server and a stand-in for the forge's REST API (tests/ci_pipeline_support.py).
+the test API server and a stand-in for the forge's REST API (tests/ci_pipeline_helpers.py).
 
 Issue 18, symptom 7: the examples installed kgit with `pip install .` (no pyproject.toml in a
 cluster repository), gave the plan no secret variables, never showed a live plan on the
@@ -19,7 +19,7 @@ import git
 import pytest
 import yaml
 
-from tests.ci_pipeline_support import (
+from tests.ci_pipeline_helpers import (
     TOKEN,
     FakeForge,
     GitHubRunner,
