@@ -436,27 +436,35 @@ def _nodes(
     )
 
 
-def _ingress_nginx(raw: Mapping[str, Any] | None) -> IngressNginx | None:
-    if raw is None:
-        return None
+def _exposure(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields an ingress controller and the gateway's data plane share: how many, where,
+    and how traffic reaches them (one place for their defaults)."""
     kind = raw.get("kind", "DaemonSet")
     exposure = raw.get("exposure", "NodePort")
     ports = raw.get("nodePorts") or {}
-    cls = raw.get("ingressClass") or {}
-    return IngressNginx(
-        kind=kind,
-        replicas=raw.get("replicas", 1) if kind == "Deployment" else None,
-        exposure=exposure,
-        node_ports=(
+    return {
+        "kind": kind,
+        "replicas": raw.get("replicas", 1) if kind == "Deployment" else None,
+        "exposure": exposure,
+        "node_ports": (
             NodePorts(**{**DEFAULT_NODE_PORTS, **ports}) if exposure == "NodePort" else None
         ),
-        external_traffic_policy=raw.get("externalTrafficPolicy", "Cluster"),
-        node_selector=frozen_map(raw.get("nodeSelector")),
-        tolerations=tuple(frozen_map(t) for t in raw.get("tolerations") or []),
-        resources=frozen_map(raw.get("resources")),
-        source=raw.get("source"),
+        "external_traffic_policy": raw.get("externalTrafficPolicy", "Cluster"),
+        "node_selector": frozen_map(raw.get("nodeSelector")),
+        "tolerations": tuple(frozen_map(t) for t in raw.get("tolerations") or []),
+        "resources": frozen_map(raw.get("resources")),
+        "source": raw.get("source"),
+        "image_registry": raw.get("imageRegistry"),
+    }
+
+
+def _ingress_nginx(raw: Mapping[str, Any] | None) -> IngressNginx | None:
+    if raw is None:
+        return None
+    cls = raw.get("ingressClass") or {}
+    return IngressNginx(
+        **_exposure(raw),
         ingress_class=IngressClass(cls.get("name", "nginx"), bool(cls.get("default", True))),
-        image_registry=raw.get("imageRegistry"),
         acknowledge_retirement=bool(raw.get("acknowledgeRetirement", False)),
     )
 
@@ -464,23 +472,7 @@ def _ingress_nginx(raw: Mapping[str, Any] | None) -> IngressNginx | None:
 def _ingress_gateway(raw: Mapping[str, Any] | None) -> IngressGateway | None:
     if raw is None:
         return None
-    kind = raw.get("kind", "DaemonSet")
-    exposure = raw.get("exposure", "NodePort")
-    ports = raw.get("nodePorts") or {}
-    return IngressGateway(
-        kind=kind,
-        replicas=raw.get("replicas", 1) if kind == "Deployment" else None,
-        exposure=exposure,
-        node_ports=(
-            NodePorts(**{**DEFAULT_NODE_PORTS, **ports}) if exposure == "NodePort" else None
-        ),
-        external_traffic_policy=raw.get("externalTrafficPolicy", "Cluster"),
-        node_selector=frozen_map(raw.get("nodeSelector")),
-        tolerations=tuple(frozen_map(t) for t in raw.get("tolerations") or []),
-        resources=frozen_map(raw.get("resources")),
-        source=raw.get("source"),
-        image_registry=raw.get("imageRegistry"),
-    )
+    return IngressGateway(**_exposure(raw))
 
 
 def _env(raw: list[Mapping[str, Any]] | None) -> tuple[EnvVar, ...]:
