@@ -170,7 +170,9 @@ class IngressClass:
 
 
 @dataclass(frozen=True)
-class IngressNginx:
+class Exposure:
+    """How an ingress controller's pods (or the gateway's data plane) run and are reached."""
+
     kind: Literal["DaemonSet", "Deployment"]
     replicas: int | None  # only for kind Deployment
     exposure: Literal["NodePort", "HostNetwork", "LoadBalancer"]
@@ -180,25 +182,18 @@ class IngressNginx:
     tolerations: tuple[Mapping[str, Any], ...]
     resources: Mapping[str, Any]
     source: str | None
-    ingress_class: IngressClass
     image_registry: str | None
+
+
+@dataclass(frozen=True)
+class IngressNginx(Exposure):
+    ingress_class: IngressClass
     acknowledge_retirement: bool = False  # the user has read the retirement warning
 
 
 @dataclass(frozen=True)
-class IngressGateway:
+class IngressGateway(Exposure):
     """The Gateway API path: NGINX Gateway Fabric, its data plane shaped by NginxProxy."""
-
-    kind: Literal["DaemonSet", "Deployment"]
-    replicas: int | None  # only for kind Deployment
-    exposure: Literal["NodePort", "HostNetwork", "LoadBalancer"]
-    node_ports: NodePorts | None
-    external_traffic_policy: Literal["Cluster", "Local"]
-    node_selector: Mapping[str, str]
-    tolerations: tuple[Mapping[str, Any], ...]
-    resources: Mapping[str, Any]
-    source: str | None
-    image_registry: str | None
 
 
 @dataclass(frozen=True)
