@@ -50,25 +50,21 @@ def _log_shim(name: str) -> str:
     return f'log {name} "$@"'
 
 
+_RESTART = 'touch "$SHIM_STATE/active/$1" ;;'
+_KUBELET_HOOK = 'if [ "$1" = kubelet ]; then "$SHIM_PYTHON" "$SHIM_HELPER" kubelet-restarted; fi'
+
+
+def _with_kubelet_hook(systemctl: str) -> str:
+    assert _RESTART in systemctl, "provision.sh's systemctl shim no longer ends restart so"
+    return systemctl.replace(_RESTART, f'touch "$SHIM_STATE/active/$1"; {_KUBELET_HOOK} ;;')
+
+
 # The shims kgit's host commands meet besides provision.sh's: kubeadm and the kubelet's
 # restart go to the Python helper; the package queries answer from the state directory.
 EXTRA_SHIMS = {
     "kubeadm": 'exec "$SHIM_PYTHON" "$SHIM_HELPER" kubeadm "$@"',
-    "systemctl": """
-verb="$1"; shift
-[ "${1:-}" = --quiet ] && shift
-case "$verb" in
-  is-active) [ -e "$SHIM_STATE/active/$1" ] ;;
-  is-enabled) [ -e "$SHIM_STATE/enabled/$1" ] ;;
-  enable) log systemctl enable "$@"; [ "$1" = --now ] && shift
-          mkdir -p "$SHIM_STATE/enabled" "$SHIM_STATE/active"
-          touch "$SHIM_STATE/enabled/$1" "$SHIM_STATE/active/$1" ;;
-  restart) log systemctl restart "$@"; mkdir -p "$SHIM_STATE/active"
-           touch "$SHIM_STATE/active/$1"
-           if [ "$1" = kubelet ]; then "$SHIM_PYTHON" "$SHIM_HELPER" kubelet-restarted; fi ;;
-  daemon-reload) log systemctl daemon-reload ;;
-  *) log systemctl "$verb" "$@" ;;
-esac""",
+    # provision.sh's systemctl shim, plus a word to the helper when the kubelet restarts.
+    "systemctl": _with_kubelet_hook(SHIMS["systemctl"]),
 }
 
 LOG_TO_CLUSTER = """
