@@ -109,3 +109,28 @@ def test_kgit_plan_against_a_silent_server_exits_with_one_sentence(silent_server
         "(context 'kgit-test'): timed out waiting for an answer"
     )
     assert elapsed < 60
+
+
+def test_the_host_pipeline_node_api_gives_up_on_a_silent_server(silent_server, monkeypatch):
+    # kgit hosts apply reads and patches Nodes through its own NodeApi: it too must not hang
+    # on a server that accepts and never answers.
+    from compiler.hosts import nodes
+    from compiler.hosts.nodes import NodeApi, NodeApiError
+
+    monkeypatch.setattr(nodes, "REQUEST_TIMEOUT", (1.0, 1.0))
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": silent_server}}],
+        "users": [{"name": "u", "user": {}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+    api = NodeApi(kubeconfig)
+    started = time.monotonic()
+    try:
+        with pytest.raises(NodeApiError, match="listing Nodes: cannot reach the API server"):
+            api.nodes()
+    finally:
+        api.close()
+    assert time.monotonic() - started < 20  # urllib3's own retries included

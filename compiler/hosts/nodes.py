@@ -33,6 +33,9 @@ MANAGED_TAINTS = "kgit.dev/managed-taints"
 TOKEN_TTL = timedelta(hours=1)
 _TOKEN_ALPHABET = string.ascii_lowercase + string.digits
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+# (connect, read) seconds for every Node API request, as the object side has them: a
+# server that accepts and never answers must not hang a host apply.
+REQUEST_TIMEOUT = (10.0, 30.0)
 
 
 class NodeApiError(KgitError):
@@ -93,7 +96,7 @@ class NodeApi:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            response = fn(*args, _preload_content=False, **kwargs)
+            response = fn(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -194,7 +197,9 @@ class NodeApi:
             "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
         }
         try:
-            self.core.create_namespaced_pod_eviction(meta["name"], meta["namespace"], body)
+            self.core.create_namespaced_pod_eviction(
+                meta["name"], meta["namespace"], body, _request_timeout=REQUEST_TIMEOUT
+            )
         except ApiException as exc:
             if exc.status in (404, 429):  # gone already / a PodDisruptionBudget says wait
                 return
